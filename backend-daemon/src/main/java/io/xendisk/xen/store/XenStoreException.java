@@ -33,7 +33,6 @@ public class XenStoreException extends RuntimeException {
             case EINVAL: return " (invalid argument)";
             case EEXIST: return " (already exists)";
             case E2BIG: return " (value or path too long)";
-            case EQUOTA: return " (domain quota exceeded)";
             default: return "";
         }
     }

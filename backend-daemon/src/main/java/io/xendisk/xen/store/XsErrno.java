@@ -7,7 +7,7 @@ package io.xendisk.xen.store;
 public enum XsErrno {
     EINVAL(22), EACCES(13), EEXIST(17), EISDIR(21), ENOENT(2), ENOMEM(12),
     ENOSPC(28), EIO(5), ENOTEMPTY(39), ENOSYS(38), EROFS(30), EBUSY(16),
-    EAGAIN(11), EISCONN(106), E2BIG(7), EPERM(1), EQUOTA(122);
+    EAGAIN(11), EISCONN(106), E2BIG(7), EPERM(1);
 
     public final int number;
 
