@@ -1,0 +1,27 @@
+package io.xendisk.backend;
+
+/**
+ * The data path behind a VBD's xenbus state machine: maps the frontend's ring
+ * and binds its event channel on connect, and releases both on disconnect.
+ */
+public interface RingConnector {
+    /**
+     * Starts serving the ring. Throws with a message naming the problem when the
+     * ring cannot be served (bad grant, event channel bind failure).
+     */
+    void connect(FrontendRing ring) throws Exception;
+
+    /** Stops serving: drains in-flight requests, unmaps and unbinds. Idempotent. */
+    void disconnect();
+
+    /** A connector for a VBD whose data path is not served (yet): it only records the ring. */
+    RingConnector NONE = new RingConnector() {
+        @Override
+        public void connect(FrontendRing ring) {
+        }
+
+        @Override
+        public void disconnect() {
+        }
+    };
+}

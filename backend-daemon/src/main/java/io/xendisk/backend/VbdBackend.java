@@ -1,0 +1,450 @@
+package io.xendisk.backend;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import io.xendisk.xen.store.XenStore;
+import io.xendisk.xen.store.XenStoreException;
+import io.xendisk.xen.store.XsOps;
+
+/**
+ * The backend half of one VBD's xenbus handshake (blkif.h "Feature and
+ * Parameter Negotiation", PROTOCOL.md §2).
+ *
+ * <p>Level-triggered: every watch event re-reads the frontend state, the
+ * backend state and {@code online} and moves towards what they ask for, so
+ * missed intermediate states and duplicate events (both normal with libxl and
+ * Linux) need no special cases.
+ */
+public final class VbdBackend implements AutoCloseable {
+    private static final Logger LOG = LogManager.getLogger(VbdBackend.class);
+    /** How long a connected frontend gets to close after the toolstack asked for it. libxl waits 10 s. */
+    static final long CLOSE_GRACE_MS = 5_000;
+    private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "xenbus-timer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Hears what happens to the VBD; called with the VBD's lock held, so keep it short. */
+    public interface Listener {
+        default void onStateChange(VbdBackend vbd, XenbusState state) {
+        }
+
+        /** The handshake is over for good: the frontend or backend directory is gone, or online=0 and Closed. */
+        default void onTeardown(VbdBackend vbd, String reason) {
+        }
+    }
+
+    private final XenStore xs;
+    private final String backendPath;
+    private final int frontendDomid;
+    private final int devid;
+    private final DiskInfo disk;
+    private final RingConnector connector;
+    private final Listener listener;
+    private final int maxRingPageOrder;
+    private final String name;
+    private final List<XenStore.Watch> watches = new ArrayList<>();
+
+    private String frontendPath;
+    private XenbusState state = XenbusState.INITIALISING;
+    private FrontendRing ring;
+    private String lastError;
+    private String lastBadFrontendState;
+    private boolean toolstackClose;
+    private ScheduledFuture<?> closeTimer;
+    private boolean done;
+
+    public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
+                      RingConnector connector, Listener listener) {
+        this(xs, backendPath, frontendDomid, devid, disk, connector, listener, 0);
+    }
+
+    public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
+                      RingConnector connector, Listener listener, int maxRingPageOrder) {
+        this.xs = xs;
+        this.backendPath = backendPath;
+        this.frontendDomid = frontendDomid;
+        this.devid = devid;
+        this.disk = disk;
+        this.connector = connector;
+        this.listener = listener;
+        this.maxRingPageOrder = maxRingPageOrder;
+        this.name = "vbd " + frontendDomid + "/" + devid;
+    }
+
+    /**
+     * Publishes the features, goes InitWait and starts watching both ends.
+     * @throws XenStoreException naming the node when the backend directory is unusable
+     */
+    public synchronized void start() {
+        Optional<String> fe = xs.tryRead(backendPath + "/frontend");
+        if (fe.isEmpty() || !fe.get().startsWith("/")) {
+            throw new XenStoreException(name + ": " + backendPath + "/frontend is "
+                    + fe.map(v -> "'" + v + "' (not an absolute path)").orElse("missing")
+                    + "; the toolstack must write the frontend path before the backend starts", null);
+        }
+        frontendPath = fe.get();
+        publishFeatures();
+        String token = "xdj:" + backendPath;
+        watches.add(xs.watch(backendPath + "/state", token + ":state", (p, t) -> reconcile()));
+        watches.add(xs.watch(backendPath + "/online", token + ":online", (p, t) -> reconcile()));
+        watches.add(xs.watch(frontendPath + "/state", token + ":fe", (p, t) -> reconcile()));
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String backendPath() {
+        return backendPath;
+    }
+
+    public synchronized String frontendPath() {
+        return frontendPath;
+    }
+
+    public int frontendDomid() {
+        return frontendDomid;
+    }
+
+    public int devid() {
+        return devid;
+    }
+
+    /** The state this backend last wrote. */
+    public synchronized XenbusState state() {
+        return state;
+    }
+
+    /** The ring the frontend published at the last connect, or null. */
+    public synchronized FrontendRing ring() {
+        return ring;
+    }
+
+    /** The last problem that stopped the handshake, or null. */
+    public synchronized String lastError() {
+        return lastError;
+    }
+
+    public synchronized boolean isTornDown() {
+        return done;
+    }
+
+    /** Re-reads both ends and moves the handshake on; safe to call at any time. */
+    public synchronized void reconcile() {
+        if (done) {
+            return;
+        }
+        try {
+            step();
+        } catch (XenStoreException e) {
+            LOG.warn("{}: xenstore error during handshake: {}", name, e.getMessage());
+        }
+    }
+
+    private void step() {
+        Optional<String> beState = xs.tryRead(backendPath + "/state");
+        if (beState.isEmpty() && !xs.exists(backendPath)) {
+            teardown("backend directory " + backendPath + " removed");
+            return;
+        }
+        Optional<String> feRaw = xs.tryRead(frontendPath + "/state");
+        if (feRaw.isEmpty()) {
+            if (!xs.exists(frontendPath)) {
+                teardown("frontend directory " + frontendPath + " removed");
+            }
+            return; // directory being written: wait for the state node
+        }
+        XenbusState fe = XenbusState.parse(feRaw.get());
+        if (fe == null) {
+            if (!feRaw.get().equals(lastBadFrontendState)) {
+                lastBadFrontendState = feRaw.get();
+                LOG.warn("{}: {}/state is '{}', not a xenbus state (0-8); ignored until the frontend writes a valid one",
+                        name, frontendPath, feRaw.get());
+            }
+            return;
+        }
+        boolean online = !"0".equals(xs.tryRead(backendPath + "/online").orElse("1").trim());
+        XenbusState be = XenbusState.parse(beState.orElse(""));
+        if (!toolstackClose && (!online || (be == XenbusState.CLOSING && state != XenbusState.CLOSING))) {
+            toolstackClose = true;
+            LOG.info("{}: toolstack asks to close (online={}, backend state {})", name, online ? 1 : 0, be);
+        }
+        if (toolstackClose) {
+            closeForToolstack(fe, online);
+            return;
+        }
+        switch (fe) {
+            case INITIALISING, INIT_WAIT -> {
+                if (state == XenbusState.CLOSED || state == XenbusState.CONNECTED) {
+                    // frontend reset (reboot, kexec, driver reload): offer the device again
+                    disconnectRing();
+                    publishFeatures();
+                }
+            }
+            case INITIALISED, CONNECTED -> {
+                if (state == XenbusState.INIT_WAIT) {
+                    connect();
+                } else if (state == XenbusState.CONNECTED) {
+                    FrontendRing now = readRingQuietly();
+                    if (now != null && !now.equals(ring)) {
+                        LOG.info("{}: frontend published a new ring, reconnecting", name);
+                        disconnectRing();
+                        connect();
+                    }
+                } else if (state == XenbusState.CLOSED) {
+                    // went Closed -> Initialised without passing Initialising
+                    publishFeatures();
+                    connect();
+                }
+            }
+            case CLOSING -> {
+                if (state != XenbusState.CLOSED) {
+                    disconnectRing();
+                    setState(XenbusState.CLOSING);
+                }
+            }
+            case CLOSED, UNKNOWN -> {
+                disconnectRing();
+                if (state != XenbusState.CLOSED) {
+                    setState(XenbusState.CLOSED);
+                }
+            }
+            default -> { } // Reconfiguring/Reconfigured are not used by blkif
+        }
+    }
+
+    private void closeForToolstack(XenbusState fe, boolean online) {
+        if (state == XenbusState.CLOSED) {
+            if (!online) {
+                teardown("closed by the toolstack (online=0)");
+            }
+            return;
+        }
+        disconnectRing();
+        if (fe == XenbusState.CONNECTED || fe == XenbusState.CLOSING) {
+            // a live frontend answers our Closing with Closed; give it time to flush
+            if (state != XenbusState.CLOSING) {
+                setState(XenbusState.CLOSING);
+            }
+            if (closeTimer == null) {
+                closeTimer = TIMER.schedule(this::forceClosed, CLOSE_GRACE_MS, TimeUnit.MILLISECONDS);
+            }
+            return;
+        }
+        setState(XenbusState.CLOSED);
+        if (!online) {
+            teardown("closed by the toolstack (online=0)");
+        }
+    }
+
+    private synchronized void forceClosed() {
+        if (done || state == XenbusState.CLOSED) {
+            return;
+        }
+        LOG.warn("{}: frontend did not close within {} ms of the toolstack's request; closing anyway", name, CLOSE_GRACE_MS);
+        try {
+            setState(XenbusState.CLOSED);
+            boolean online = !"0".equals(xs.tryRead(backendPath + "/online").orElse("1").trim());
+            if (!online) {
+                teardown("closed by the toolstack (online=0)");
+            }
+        } catch (XenStoreException e) {
+            LOG.warn("{}: {}", name, e.getMessage());
+        }
+    }
+
+    private void publishFeatures() {
+        xs.transaction(t -> {
+            if (disk.flush()) {
+                t.write(backendPath + "/feature-flush-cache", "1");
+            }
+            t.write(backendPath + "/feature-barrier", "0");
+            if (maxRingPageOrder > 0) {
+                t.write(backendPath + "/max-ring-page-order", Integer.toString(maxRingPageOrder));
+            }
+            writeState(t, XenbusState.INIT_WAIT);
+            return null;
+        });
+        changed(XenbusState.INIT_WAIT);
+        lastError = null;
+    }
+
+    private void connect() {
+        FrontendRing r;
+        try {
+            r = readRing();
+        } catch (BadFrontendException e) {
+            fail(e.getMessage());
+            return;
+        }
+        try {
+            connector.connect(r);
+        } catch (Exception e) {
+            fail("cannot serve the ring: " + e.getMessage());
+            return;
+        }
+        ring = r;
+        xs.transaction(t -> {
+            t.write(backendPath + "/sectors", Long.toString(disk.sectors()));
+            t.write(backendPath + "/info", Integer.toString(disk.infoBits()));
+            t.write(backendPath + "/sector-size", Integer.toString(disk.sectorSize()));
+            t.write(backendPath + "/physical-sector-size", Integer.toString(disk.sectorSize()));
+            writeState(t, XenbusState.CONNECTED);
+            return null;
+        });
+        changed(XenbusState.CONNECTED);
+        LOG.info("{}: connected (ring-ref {}, event channel {}, {})", name, r.ringRefs(), r.eventChannel(), r.abi().protocol);
+    }
+
+    /** Like Linux's xenbus_dev_fatal: log, remember, and switch to Closing. */
+    private void fail(String why) {
+        lastError = why;
+        LOG.error("{}: {}", name, why);
+        setState(XenbusState.CLOSING);
+    }
+
+    private FrontendRing readRingQuietly() {
+        try {
+            return readRing();
+        } catch (BadFrontendException | XenStoreException e) {
+            return null;
+        }
+    }
+
+    private FrontendRing readRing() throws BadFrontendException {
+        String fe = frontendPath;
+        int queues = (int) number(fe, "multi-queue-num-queues", 1, 1, 0xFFFF);
+        if (queues != 1) {
+            throw new BadFrontendException(fe + "/multi-queue-num-queues is " + queues
+                    + " but this backend offers one queue (it does not write multi-queue-max-queues)");
+        }
+        int order = (int) number(fe, "ring-page-order", 0, 0, 31);
+        if (order > maxRingPageOrder) {
+            throw new BadFrontendException(fe + "/ring-page-order is " + order
+                    + " but this backend offers at most " + maxRingPageOrder);
+        }
+        List<Integer> refs = new ArrayList<>();
+        if (order == 0 && xs.exists(fe + "/ring-ref")) {
+            refs.add((int) number(fe, "ring-ref", -1, 0, 0xFFFFFFFFL));
+        } else {
+            for (int i = 0; i < (1 << order); i++) {
+                refs.add((int) number(fe, "ring-ref" + i, -1, 0, 0xFFFFFFFFL));
+            }
+        }
+        int port = (int) number(fe, "event-channel", -1, 1, 0xFFFFFFFEL);
+        String protocol = xs.tryRead(fe + "/protocol").orElse(null);
+        FrontendRing.Abi abi = FrontendRing.Abi.ofProtocol(protocol);
+        if (abi == null) {
+            throw new BadFrontendException(fe + "/protocol is '" + protocol
+                    + "'; supported: x86_64-abi, x86_32-abi (or no node for the native ABI)");
+        }
+        return new FrontendRing(frontendDomid, refs, port, abi);
+    }
+
+    /** A decimal node in [min, max]; {@code dflt} when absent, or -1 to make it mandatory. */
+    private long number(String dir, String node, long dflt, long min, long max) throws BadFrontendException {
+        Optional<String> v = xs.tryRead(dir + "/" + node);
+        if (v.isEmpty()) {
+            if (dflt < 0) {
+                throw new BadFrontendException(dir + "/" + node + " is missing; the frontend must publish it before Initialised");
+            }
+            return dflt;
+        }
+        try {
+            long n = Long.parseLong(v.get().trim());
+            if (n < min || n > max) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new BadFrontendException(dir + "/" + node + " is '" + v.get() + "', expected a number from "
+                    + min + " to " + max);
+        }
+    }
+
+    private void disconnectRing() {
+        if (ring != null) {
+            connector.disconnect();
+            ring = null;
+        }
+    }
+
+    private void setState(XenbusState s) {
+        xs.transaction(t -> {
+            writeState(t, s);
+            return null;
+        });
+        changed(s);
+    }
+
+    private void writeState(XsOps t, XenbusState s) {
+        // writing into a directory the toolstack already removed would recreate it
+        if (!t.exists(backendPath + "/frontend")) {
+            throw new XenStoreException(name + ": backend directory " + backendPath + " is gone", null);
+        }
+        t.write(backendPath + "/state", s.wire());
+    }
+
+    private void changed(XenbusState s) {
+        if (s != state) {
+            LOG.info("{}: backend {} -> {}", name, state, s);
+        }
+        state = s;
+        listener.onStateChange(this, s);
+    }
+
+    private void teardown(String reason) {
+        if (done) {
+            return;
+        }
+        done = true;
+        disconnectRing();
+        if (closeTimer != null) {
+            closeTimer.cancel(false);
+        }
+        LOG.info("{}: torn down: {}", name, reason);
+        closeWatches();
+        listener.onTeardown(this, reason);
+    }
+
+    private void closeWatches() {
+        for (XenStore.Watch w : watches) {
+            try {
+                w.close();
+            } catch (XenStoreException e) {
+                LOG.debug("{}: unwatch {}: {}", name, w.path(), e.getMessage());
+            }
+        }
+        watches.clear();
+    }
+
+    /** Stops watching and releases the ring without touching xenstore (daemon shutdown). */
+    @Override
+    public synchronized void close() {
+        if (!done) {
+            done = true;
+            disconnectRing();
+            if (closeTimer != null) {
+                closeTimer.cancel(false);
+            }
+            closeWatches();
+        }
+    }
+
+    private static final class BadFrontendException extends Exception {
+        BadFrontendException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package io.xendisk.backend;
+
+/** The xenbus device states (xen/io/xenbus.h), written as decimal strings to {@code <dir>/state}. */
+public enum XenbusState {
+    UNKNOWN, INITIALISING, INIT_WAIT, INITIALISED, CONNECTED, CLOSING, CLOSED, RECONFIGURING, RECONFIGURED;
+
+    public int code() {
+        return ordinal();
+    }
+
+    public String wire() {
+        return Integer.toString(ordinal());
+    }
+
+    /**
+     * Parses a state node's value; null when it is not one of "0".."8"
+     * (a guest can write anything into its own state node).
+     */
+    public static XenbusState parse(String value) {
+        if (value == null) {
+            return null;
+        }
+        String v = value.trim();
+        if (v.length() != 1 || v.charAt(0) < '0' || v.charAt(0) > '8') {
+            return null;
+        }
+        return values()[v.charAt(0) - '0'];
+    }
+}

@@ -1,0 +1,340 @@
+package io.xendisk.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import io.xendisk.xen.sim.SimXenstored;
+import io.xendisk.xen.store.XenStoreClient;
+import io.xendisk.xen.store.XsPerm;
+
+/**
+ * The backend handshake against our xenstored, with a scripted frontend that
+ * connects as the guest domain (so xenstore permissions apply as on Xen) and
+ * a toolstack that lays out the nodes the way libxl 4.17 does.
+ */
+class VbdBackendTest {
+    private static final int DOMID = 5;
+    private static final int DEVID = 51728;
+    private static final String BE = "/local/domain/0/backend/vbd/" + DOMID + "/" + DEVID;
+    private static final String FE = "/local/domain/" + DOMID + "/device/vbd/" + DEVID;
+
+    private Path dir;
+    private SimXenstored xenstored;
+    private XenStoreClient dom0;
+    private XenStoreClient guest;
+    private final RecordingConnector connector = new RecordingConnector();
+    private final List<String> teardowns = new CopyOnWriteArrayList<>();
+    private VbdBackend vbd;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        dir = Files.createTempDirectory(Path.of("/tmp"), "xdjvbd");
+        xenstored = SimXenstored.start(dir.resolve("socket"));
+        dom0 = XenStoreClient.connect(dir.resolve("socket"));
+        dom0.introduce(DOMID, 0, 1);
+        guest = XenStoreClient.connect(dir.resolve("domain/" + DOMID + "/socket"));
+        toolstackCreatesDevice();
+        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true), connector,
+                new VbdBackend.Listener() {
+                    @Override
+                    public void onTeardown(VbdBackend v, String reason) {
+                        teardowns.add(reason);
+                    }
+                });
+        vbd.start();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        vbd.close();
+        guest.close();
+        dom0.close();
+        xenstored.close();
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /** What libxl__device_generic_add writes, in one transaction. */
+    private void toolstackCreatesDevice() {
+        dom0.transaction(t -> {
+            t.write(FE + "/backend", BE);
+            t.write(FE + "/backend-id", "0");
+            t.write(FE + "/virtual-device", Integer.toString(DEVID));
+            t.write(FE + "/device-type", "disk");
+            t.write(FE + "/state", "1");
+            t.setPermissions(FE, List.of(new XsPerm(DOMID, XsPerm.Access.NONE), new XsPerm(0, XsPerm.Access.READ)));
+            t.write(BE + "/frontend", FE);
+            t.write(BE + "/frontend-id", Integer.toString(DOMID));
+            t.write(BE + "/online", "1");
+            t.write(BE + "/state", "1");
+            t.write(BE + "/mode", "w");
+            t.setPermissions(BE, List.of(new XsPerm(0, XsPerm.Access.NONE), new XsPerm(DOMID, XsPerm.Access.READ)));
+            return null;
+        });
+    }
+
+    private void frontendPublishesRing(String ringRef, String port, String protocol) {
+        guest.transaction(t -> {
+            t.write(FE + "/ring-ref", ringRef);
+            t.write(FE + "/event-channel", port);
+            if (protocol != null) {
+                t.write(FE + "/protocol", protocol);
+            }
+            return null;
+        });
+    }
+
+    private String be(String node) {
+        return dom0.tryRead(BE + "/" + node).orElse(null);
+    }
+
+    private void awaitBackendState(int expected) {
+        await(() -> String.valueOf(expected).equals(be("state")),
+                "backend state " + expected + " (is " + be("state") + ", last error " + vbd.lastError() + ")");
+    }
+
+    private static void await(BooleanSupplier cond, String what) {
+        long end = System.nanoTime() + 10_000_000_000L;
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("gave up waiting for " + what);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    @Test
+    void fullHandshakeThenCloseThenReconnect() {
+        awaitBackendState(2);
+        assertEquals("1", be("feature-flush-cache"));
+        // the guest can read what we published
+        assertEquals("2", guest.read(BE + "/state"));
+
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        assertEquals("2048", be("sectors"));
+        assertEquals("512", be("sector-size"));
+        assertEquals("0", be("info"));
+        FrontendRing r = connector.connected.get(0);
+        assertEquals(List.of(8), r.ringRefs());
+        assertEquals(9, r.eventChannel());
+        assertEquals(FrontendRing.Abi.X86_64, r.abi());
+        assertEquals(DOMID, r.frontendDomid());
+        guest.write(FE + "/state", "4");
+
+        guest.write(FE + "/state", "5");
+        awaitBackendState(5);
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        assertEquals(1, connector.disconnects.get());
+
+        // guest reboot: the frontend starts over from Initialising
+        guest.write(FE + "/state", "1");
+        awaitBackendState(2);
+        frontendPublishesRing("10", "11", "x86_32-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        assertEquals(2, connector.connected.size());
+        assertEquals(List.of(10), connector.connected.get(1).ringRefs());
+        assertEquals(FrontendRing.Abi.X86_32, connector.connected.get(1).abi());
+        assertTrue(teardowns.isEmpty());
+    }
+
+    @Test
+    void frontendThatSkipsInitialisedAndRepeatsItselfConnectsOnce() {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", null);
+        guest.write(FE + "/state", "4"); // Initialised never seen
+        awaitBackendState(4);
+        guest.write(FE + "/state", "4");
+        guest.write(FE + "/state", "4");
+        vbd.reconcile();
+        vbd.reconcile();
+        assertEquals(1, connector.connected.size());
+        assertEquals(FrontendRing.Abi.X86_64, connector.connected.get(0).abi(), "no protocol node = native");
+        // Closed straight from Connected (no Closing in between)
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        assertEquals(1, connector.disconnects.get());
+    }
+
+    @Test
+    void toolstackDetachOfConnectedDeviceWaitsForFrontendThenCloses() {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        guest.write(FE + "/state", "4");
+        // libxl__initiate_device_generic_remove
+        dom0.transaction(t -> {
+            t.write(BE + "/online", "0");
+            t.write(BE + "/state", "5");
+            return null;
+        });
+        await(() -> connector.disconnects.get() == 1, "ring released");
+        assertEquals("5", be("state"), "stays Closing while the frontend is connected");
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        await(() -> !teardowns.isEmpty(), "teardown");
+        assertTrue(teardowns.get(0).contains("online=0"), teardowns.get(0));
+        assertTrue(vbd.isTornDown());
+    }
+
+    @Test
+    void toolstackDetachBeforeFrontendConnectedClosesAtOnce() {
+        awaitBackendState(2);
+        dom0.transaction(t -> {
+            t.write(BE + "/online", "0");
+            t.write(BE + "/state", "5");
+            return null;
+        });
+        awaitBackendState(6);
+        await(() -> !teardowns.isEmpty(), "teardown");
+        assertEquals(0, connector.connected.size());
+    }
+
+    @Test
+    void toolstackDetachWithSilentFrontendIsForcedClosedAfterGrace() {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        guest.write(FE + "/state", "4");
+        dom0.transaction(t -> {
+            t.write(BE + "/online", "0");
+            t.write(BE + "/state", "5");
+            return null;
+        });
+        // the guest never answers; libxl waits 10 s for state 6
+        awaitBackendState(6);
+        await(() -> !teardowns.isEmpty(), "teardown");
+    }
+
+    @Test
+    void frontendDirectoryVanishingTearsDown() {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        dom0.rm("/local/domain/" + DOMID + "/device");
+        await(() -> !teardowns.isEmpty(), "teardown");
+        assertTrue(teardowns.get(0).contains(FE), teardowns.get(0));
+        assertEquals(1, connector.disconnects.get());
+    }
+
+    @Test
+    void backendDirectoryVanishingTearsDownWithoutRecreatingIt() {
+        awaitBackendState(2);
+        dom0.rm(BE);
+        await(() -> !teardowns.isEmpty(), "teardown");
+        guest.write(FE + "/state", "3");
+        vbd.reconcile();
+        assertFalse(dom0.exists(BE), "a torn-down backend must not write into a removed directory");
+    }
+
+    @Test
+    void garbageFrontendStateIsIgnored() {
+        awaitBackendState(2);
+        guest.write(FE + "/state", "banana");
+        vbd.reconcile();
+        assertEquals("2", be("state"));
+        assertNull(vbd.lastError());
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+    }
+
+    @Test
+    void unknownProtocolFailsTheHandshakeWithANamedError() {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "arm-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertNotNull(vbd.lastError());
+        assertTrue(vbd.lastError().contains(FE + "/protocol is 'arm-abi'"), vbd.lastError());
+        assertTrue(connector.connected.isEmpty());
+    }
+
+    @Test
+    void badRingRefAndMissingEventChannelAreNamed() {
+        awaitBackendState(2);
+        guest.write(FE + "/ring-ref", "-3");
+        guest.write(FE + "/event-channel", "9");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains(FE + "/ring-ref is '-3'"), vbd.lastError());
+        // the frontend gives up and starts again, this time forgetting the event channel
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        guest.rm(FE + "/event-channel");
+        guest.write(FE + "/ring-ref", "8");
+        guest.write(FE + "/state", "1");
+        awaitBackendState(2);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains(FE + "/event-channel is missing"), vbd.lastError());
+    }
+
+    @Test
+    void multiPageRingBeyondWhatWeOfferIsRefused() {
+        awaitBackendState(2);
+        assertEquals(Optional.empty(), dom0.tryRead(BE + "/max-ring-page-order"));
+        guest.write(FE + "/ring-page-order", "2");
+        guest.write(FE + "/ring-ref0", "8");
+        guest.write(FE + "/event-channel", "9");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains("ring-page-order is 2"), vbd.lastError());
+    }
+
+    @Test
+    void connectorFailureClosesWithItsMessage() {
+        connector.failWith = "grant 8 of domain 5 is not granted to dom0";
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains("grant 8 of domain 5"), vbd.lastError());
+    }
+
+    /** Records what the state machine asked of the data path. */
+    private static final class RecordingConnector implements RingConnector {
+        final List<FrontendRing> connected = new CopyOnWriteArrayList<>();
+        final AtomicInteger disconnects = new AtomicInteger();
+        volatile String failWith;
+
+        @Override
+        public void connect(FrontendRing ring) throws Exception {
+            if (failWith != null) {
+                throw new Exception(failWith);
+            }
+            connected.add(ring);
+        }
+
+        @Override
+        public void disconnect() {
+            disconnects.incrementAndGet();
+        }
+    }
+}
