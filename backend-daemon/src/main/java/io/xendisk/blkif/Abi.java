@@ -1,0 +1,61 @@
+package io.xendisk.blkif;
+
+/**
+ * The two x86 layouts of blkif requests (xen/io/blkif.h, offsets computed from
+ * the 4.17 headers with gcc -m64 / -m32, PROTOCOL.md §1.2). They differ only in
+ * the alignment of 64-bit fields, hence in the position of {@code id} and
+ * everything after it, and in the ring entry stride.
+ */
+public enum Abi {
+    X86_64(112, 8, 16, 24, 24, 24, 28, 16),
+    X86_32(108, 4, 12, 20, 20, 20, 24, 12);
+
+    /** Size of one ring entry (the request/response union). */
+    public final int stride;
+    /** {@code id} (u64) in every request kind. */
+    public final int idOffset;
+    /** {@code sector_number} (u64) in every request kind. */
+    public final int sectorOffset;
+    /** First {@code blkif_request_segment} of a direct request. */
+    public final int segmentsOffset;
+    /** {@code nr_sectors} (u64) of a discard request. */
+    public final int discardSectorsOffset;
+    /** {@code handle} (u16) of an indirect request. */
+    public final int indirectHandleOffset;
+    /** First {@code indirect_grefs} entry (u32) of an indirect request. */
+    public final int indirectGrefsOffset;
+    /** Size of a response; the slot stride stays {@link #stride}. */
+    public final int responseSize;
+
+    /** Common to both: operation u8 @0, nr_segments u8 @1, handle u16 @2. */
+    public static final int OPERATION_OFFSET = 0;
+    public static final int NR_SEGMENTS_OFFSET = 1;
+    public static final int HANDLE_OFFSET = 2;
+    /** Of a discard request: flag u8 @1. Of an indirect one: indirect_op u8 @1, nr_segments u16 @2. */
+    public static final int DISCARD_FLAG_OFFSET = 1;
+    public static final int INDIRECT_OP_OFFSET = 1;
+    public static final int INDIRECT_NR_SEGMENTS_OFFSET = 2;
+    /** blkif_request_segment: gref u32 @0, first_sect u8 @4, last_sect u8 @5; 8 bytes. */
+    public static final int SEGMENT_SIZE = 8;
+    /** Response: id u64 @0, operation u8 @8, status i16 @10 in both layouts. */
+    public static final int RSP_ID_OFFSET = 0;
+    public static final int RSP_OPERATION_OFFSET = 8;
+    public static final int RSP_STATUS_OFFSET = 10;
+
+    Abi(int stride, int idOffset, int sectorOffset, int segmentsOffset, int discardSectorsOffset,
+        int indirectHandleOffset, int indirectGrefsOffset, int responseSize) {
+        this.stride = stride;
+        this.idOffset = idOffset;
+        this.sectorOffset = sectorOffset;
+        this.segmentsOffset = segmentsOffset;
+        this.discardSectorsOffset = discardSectorsOffset;
+        this.indirectHandleOffset = indirectHandleOffset;
+        this.indirectGrefsOffset = indirectGrefsOffset;
+        this.responseSize = responseSize;
+    }
+
+    /** The value of the frontend's {@code protocol} node for this layout. */
+    public String protocol() {
+        return this == X86_64 ? "x86_64-abi" : "x86_32-abi";
+    }
+}

@@ -1,0 +1,121 @@
+package io.xendisk.blkif;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The validation checklist of STYLE.md, item by item, for both ABIs. */
+class RequestTest {
+    private static final Request.Limits RW = new Request.Limits(2048, false, false);
+    private static final Request.Limits RO = new Request.Limits(2048, true, false);
+
+    private static byte[] slot(Abi abi, int op, int nseg, long id, long sector, int[][] segs) {
+        ByteBuffer b = ByteBuffer.allocate(abi.stride).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(0, (byte) op).put(1, (byte) nseg).putLong(abi.idOffset, id).putLong(abi.sectorOffset, sector);
+        for (int i = 0; i < segs.length; i++) {
+            int o = abi.segmentsOffset + i * 8;
+            b.putInt(o, segs[i][0]).put(o + 4, (byte) segs[i][1]).put(o + 5, (byte) segs[i][2]);
+        }
+        return b.array();
+    }
+
+    private static int[][] fullPages(int n) {
+        int[][] s = new int[n][];
+        for (int i = 0; i < n; i++) {
+            s[i] = new int[] {100 + i, 0, 7};
+        }
+        return s;
+    }
+
+    private static Request parse(Abi abi, Request.Limits l, int op, int nseg, long sector, int[][] segs) {
+        Request r = new Request();
+        r.parse(slot(abi, op, nseg, 77, sector, segs), abi, l);
+        assertEquals(77, r.id(), "id kept for the response");
+        assertEquals(op, r.operation(), "operation kept for the response");
+        return r;
+    }
+
+    private static void rejected(Request r, Rejection why) {
+        assertEquals(Request.Kind.REJECTED, r.kind());
+        assertEquals(why, r.rejection());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void acceptsEdgeCases(Abi abi) {
+        Request last = parse(abi, RW, Blkif.OP_READ, 1, 2047, new int[][] {{5, 7, 7}});
+        assertEquals(Request.Kind.READ, last.kind(), "last sector of the disk");
+        assertEquals(1, last.nrSectors());
+        Request eleven = parse(abi, RW, Blkif.OP_WRITE, 11, 0, fullPages(11));
+        assertEquals(Request.Kind.WRITE, eleven.kind());
+        assertEquals(88, eleven.nrSectors());
+        assertEquals(110, eleven.gref(10));
+        Request tail = parse(abi, RW, Blkif.OP_READ, 11, 2048 - 88, fullPages(11));
+        assertEquals(Request.Kind.READ, tail.kind(), "ends exactly at the end of the disk");
+        assertEquals(Request.Kind.FLUSH, parse(abi, RW, Blkif.OP_FLUSH_DISKCACHE, 0, 0, new int[0][]).kind());
+        assertEquals(Request.Kind.BARRIER, parse(abi, RW, Blkif.OP_WRITE_BARRIER, 0, 0, new int[0][]).kind());
+        assertEquals(Request.Kind.FLUSH, parse(abi, RW, Blkif.OP_FLUSH_DISKCACHE, 1, 8, fullPages(1)).kind(),
+                "flush with data");
+        assertEquals(Request.Kind.READ, parse(abi, RO, Blkif.OP_READ, 1, 0, fullPages(1)).kind(), "read on read-only");
+        assertEquals(Request.Kind.FLUSH, parse(abi, RO, Blkif.OP_FLUSH_DISKCACHE, 0, 0, new int[0][]).kind(),
+                "empty flush on read-only");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void rejectsEveryChecklistItem(Abi abi) {
+        rejected(parse(abi, RW, 9, 1, 0, fullPages(1)), Rejection.UNKNOWN_OPERATION);
+        rejected(parse(abi, RW, Blkif.OP_RESERVED_1, 1, 0, fullPages(1)), Rejection.UNSUPPORTED_OPERATION);
+        rejected(parse(abi, RW, Blkif.OP_INDIRECT, 1, 0, fullPages(1)), Rejection.UNSUPPORTED_OPERATION);
+        rejected(parse(abi, RW, Blkif.OP_DISCARD, 0, 0, new int[0][]), Rejection.UNSUPPORTED_OPERATION);
+        rejected(parse(abi, RO, Blkif.OP_WRITE, 1, 0, fullPages(1)), Rejection.READ_ONLY);
+        rejected(parse(abi, RO, Blkif.OP_FLUSH_DISKCACHE, 1, 0, fullPages(1)), Rejection.READ_ONLY);
+        rejected(parse(abi, RO, Blkif.OP_WRITE_BARRIER, 1, 0, fullPages(1)), Rejection.READ_ONLY);
+        rejected(parse(abi, RW, Blkif.OP_READ, 0, 0, new int[0][]), Rejection.BAD_SEGMENT_COUNT);
+        rejected(parse(abi, RW, Blkif.OP_WRITE, 0, 0, new int[0][]), Rejection.BAD_SEGMENT_COUNT);
+        rejected(parse(abi, RW, Blkif.OP_READ, 12, 0, fullPages(11)), Rejection.BAD_SEGMENT_COUNT);
+        rejected(parse(abi, RW, Blkif.OP_READ, 255, 0, fullPages(11)), Rejection.BAD_SEGMENT_COUNT);
+        rejected(parse(abi, RW, Blkif.OP_READ, 1, 0, new int[][] {{5, 3, 2}}), Rejection.BAD_SEGMENT);
+        rejected(parse(abi, RW, Blkif.OP_READ, 1, 0, new int[][] {{5, 0, 8}}), Rejection.BAD_SEGMENT);
+        rejected(parse(abi, RW, Blkif.OP_READ, 2, 0, new int[][] {{5, 0, 7}, {6, 0, 255}}), Rejection.BAD_SEGMENT);
+        rejected(parse(abi, RW, Blkif.OP_READ, 1, 2048, new int[][] {{5, 0, 0}}), Rejection.BEYOND_END);
+        rejected(parse(abi, RW, Blkif.OP_READ, 1, 2047, new int[][] {{5, 0, 1}}), Rejection.BEYOND_END);
+        rejected(parse(abi, RW, Blkif.OP_WRITE, 11, 2048 - 87, fullPages(11)), Rejection.BEYOND_END);
+        rejected(parse(abi, RW, Blkif.OP_READ, 1, -1L, new int[][] {{5, 0, 7}}), Rejection.BEYOND_END);
+        rejected(parse(abi, RW, Blkif.OP_READ, 1, Long.MAX_VALUE - 2, new int[][] {{5, 0, 7}}), Rejection.BEYOND_END);
+        rejected(parse(abi, RW, Blkif.OP_FLUSH_DISKCACHE, 1, 2048, fullPages(1)), Rejection.BEYOND_END);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void discardRangeIsOverflowChecked(Abi abi) {
+        Request.Limits d = new Request.Limits(2048, false, true);
+        Request r = new Request();
+        ByteBuffer b = ByteBuffer.allocate(abi.stride).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(0, (byte) Blkif.OP_DISCARD).putLong(abi.idOffset, 1).putLong(abi.sectorOffset, 2000)
+                .putLong(abi.discardSectorsOffset, 48);
+        assertEquals(Request.Kind.DISCARD, r.parse(b.array(), abi, d));
+        assertEquals(48, r.nrSectors());
+        b.putLong(abi.discardSectorsOffset, 49);
+        assertEquals(Request.Kind.REJECTED, r.parse(b.array(), abi, d));
+        b.putLong(abi.sectorOffset, 8).putLong(abi.discardSectorsOffset, -4L);
+        assertEquals(Rejection.BEYOND_END, r.parse(b.array(), abi, d) == Request.Kind.REJECTED ? r.rejection() : null);
+        assertEquals(Rejection.READ_ONLY, r.parse(b.array(), abi, new Request.Limits(2048, true, true))
+                == Request.Kind.REJECTED ? r.rejection() : null);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void statusFollowsTheKind(Abi abi) {
+        assertEquals(Blkif.RSP_OKAY, parse(abi, RW, Blkif.OP_READ, 1, 0, fullPages(1)).status());
+        assertEquals(Blkif.RSP_ERROR, parse(abi, RO, Blkif.OP_WRITE, 1, 0, fullPages(1)).status());
+        assertEquals(Blkif.RSP_EOPNOTSUPP, parse(abi, RW, 200, 1, 0, fullPages(1)).status());
+        Request r = parse(abi, RW, Blkif.OP_READ, 1, 0, fullPages(1));
+        r.fail(Rejection.BAD_GRANT);
+        assertEquals(Blkif.RSP_ERROR, r.status());
+    }
+}
