@@ -1,0 +1,25 @@
+package io.xendisk.xen;
+
+/**
+ * Access to pages other domains granted us (the GrantTable port). Real Xen:
+ * libxengnttab (gntdev). Simulated platform: the guest's memory file and its
+ * grant table file in grant_entry_v1 layout. The backend can reach only
+ * pages granted to it, and only for reading where the grant is read-only.
+ */
+public interface GrantTable extends AutoCloseable {
+    /**
+     * Maps {@code refs} of domain {@code domid} contiguously, in order (ring
+     * pages). Throws GrantException naming the first bad reference.
+     */
+    GrantMapping map(int domid, int[] refs, boolean writable);
+
+    /**
+     * Runs a batch of copies between granted pages and local memory in one go
+     * (one hypercall on Xen). Each segment gets its own status in the batch;
+     * returns how many segments failed.
+     */
+    int copy(GrantCopyBatch batch);
+
+    @Override
+    void close();
+}
