@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.blkif.Abi;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 import io.xendisk.xen.store.XsOps;
@@ -304,7 +305,7 @@ public final class VbdBackend implements AutoCloseable {
             return null;
         });
         changed(XenbusState.CONNECTED);
-        LOG.info("{}: connected (ring-ref {}, event channel {}, {})", name, r.ringRefs(), r.eventChannel(), r.abi().protocol);
+        LOG.info("{}: connected (ring-ref {}, event channel {}, {})", name, r.ringRefs(), r.eventChannel(), r.abi().protocol());
     }
 
     /** Like Linux's xenbus_dev_fatal: log, remember, and switch to Closing. */
@@ -344,7 +345,7 @@ public final class VbdBackend implements AutoCloseable {
         }
         int port = (int) number(fe, "event-channel", -1, 1, 0xFFFFFFFEL);
         String protocol = xs.tryRead(fe + "/protocol").orElse(null);
-        FrontendRing.Abi abi = FrontendRing.Abi.ofProtocol(protocol);
+        Abi abi = Abi.ofProtocol(protocol);
         if (abi == null) {
             throw new BadFrontendException(fe + "/protocol is '" + protocol
                     + "'; supported: x86_64-abi, x86_32-abi (or no node for the native ABI)");

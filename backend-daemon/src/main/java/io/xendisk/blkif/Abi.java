@@ -54,8 +54,21 @@ public enum Abi {
         this.responseSize = responseSize;
     }
 
-    /** The value of the frontend's {@code protocol} node for this layout. */
+    /** The value of the frontend's {@code protocol} node for this layout (xen/io/protocols.h). */
     public String protocol() {
         return this == X86_64 ? "x86_64-abi" : "x86_32-abi";
+    }
+
+    /** The layout a {@code protocol} node asks for: absent means native (x86_64 here); null when unknown. */
+    public static Abi ofProtocol(String protocol) {
+        if (protocol == null) {
+            return X86_64;
+        }
+        for (Abi a : values()) {
+            if (a.protocol().equals(protocol)) {
+                return a;
+            }
+        }
+        return null;
     }
 }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import io.xendisk.blkif.Abi;
 import io.xendisk.xen.sim.SimXenstored;
 import io.xendisk.xen.store.XenStoreClient;
 import io.xendisk.xen.store.XsPerm;
@@ -139,7 +140,7 @@ class VbdBackendTest {
         FrontendRing r = connector.connected.get(0);
         assertEquals(List.of(8), r.ringRefs());
         assertEquals(9, r.eventChannel());
-        assertEquals(FrontendRing.Abi.X86_64, r.abi());
+        assertEquals(Abi.X86_64, r.abi());
         assertEquals(DOMID, r.frontendDomid());
         guest.write(FE + "/state", "4");
 
@@ -157,7 +158,7 @@ class VbdBackendTest {
         awaitBackendState(4);
         assertEquals(2, connector.connected.size());
         assertEquals(List.of(10), connector.connected.get(1).ringRefs());
-        assertEquals(FrontendRing.Abi.X86_32, connector.connected.get(1).abi());
+        assertEquals(Abi.X86_32, connector.connected.get(1).abi());
         assertTrue(teardowns.isEmpty());
     }
 
@@ -172,7 +173,7 @@ class VbdBackendTest {
         vbd.reconcile();
         vbd.reconcile();
         assertEquals(1, connector.connected.size());
-        assertEquals(FrontendRing.Abi.X86_64, connector.connected.get(0).abi(), "no protocol node = native");
+        assertEquals(Abi.X86_64, connector.connected.get(0).abi(), "no protocol node = native");
         // Closed straight from Connected (no Closing in between)
         guest.write(FE + "/state", "6");
         awaitBackendState(6);

@@ -1,0 +1,134 @@
+package io.xendisk.backend;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+import io.xendisk.blkif.Rejection;
+
+/**
+ * Counters of one VBD. Written only by its ring thread (so plain increments
+ * of atomics with lazySet suffice), read by anyone for {@code status}.
+ */
+public final class VbdStats {
+    private static final int READS = 0, READ_BYTES = 1, WRITES = 2, WRITE_BYTES = 3, FLUSHES = 4,
+            DISCARDS = 5, ERRORS = 6, BATCHES = 7, REQUESTS_IN_BATCHES = 8, NOTIFICATIONS = 9,
+            WAKEUPS = 10, N = 11;
+    private final AtomicLongArray c = new AtomicLongArray(N);
+    private final AtomicLongArray rejected = new AtomicLongArray(Rejection.values().length);
+    /** ring utilisation histogram: requests found per batch, by power of two bucket (1, 2-3, 4-7, ...). */
+    private final AtomicLongArray batchHistogram = new AtomicLongArray(12);
+
+    private void add(int i, long d) {
+        c.lazySet(i, c.get(i) + d);
+    }
+
+    void read(long bytes) {
+        add(READS, 1);
+        add(READ_BYTES, bytes);
+    }
+
+    void write(long bytes) {
+        add(WRITES, 1);
+        add(WRITE_BYTES, bytes);
+    }
+
+    void flush() {
+        add(FLUSHES, 1);
+    }
+
+    void discard() {
+        add(DISCARDS, 1);
+    }
+
+    void error() {
+        add(ERRORS, 1);
+    }
+
+    void rejected(Rejection why) {
+        rejected.lazySet(why.ordinal(), rejected.get(why.ordinal()) + 1);
+    }
+
+    void batch(int requests) {
+        add(BATCHES, 1);
+        add(REQUESTS_IN_BATCHES, requests);
+        int b = Math.min(31 - Integer.numberOfLeadingZeros(Math.max(1, requests)), batchHistogram.length() - 1);
+        batchHistogram.lazySet(b, batchHistogram.get(b) + 1);
+    }
+
+    void notified() {
+        add(NOTIFICATIONS, 1);
+    }
+
+    void wakeup() {
+        add(WAKEUPS, 1);
+    }
+
+    public long reads() {
+        return c.get(READS);
+    }
+
+    public long readBytes() {
+        return c.get(READ_BYTES);
+    }
+
+    public long writes() {
+        return c.get(WRITES);
+    }
+
+    public long writeBytes() {
+        return c.get(WRITE_BYTES);
+    }
+
+    public long flushes() {
+        return c.get(FLUSHES);
+    }
+
+    public long discards() {
+        return c.get(DISCARDS);
+    }
+
+    /** Requests answered with an error status, rejected ones included. */
+    public long errors() {
+        return c.get(ERRORS);
+    }
+
+    public long notifications() {
+        return c.get(NOTIFICATIONS);
+    }
+
+    public long batches() {
+        return c.get(BATCHES);
+    }
+
+    /** Mean requests taken per batch: how full the ring runs. */
+    public double meanBatch() {
+        long b = batches();
+        return b == 0 ? 0 : (double) c.get(REQUESTS_IN_BATCHES) / b;
+    }
+
+    public long rejected(Rejection why) {
+        return rejected.get(why.ordinal());
+    }
+
+    /** Non-zero rejection counters by reason. */
+    public Map<Rejection, Long> rejections() {
+        Map<Rejection, Long> m = new EnumMap<>(Rejection.class);
+        for (Rejection r : Rejection.values()) {
+            long v = rejected(r);
+            if (v != 0) {
+                m.put(r, v);
+            }
+        }
+        return m;
+    }
+
+    /** Batch count per size bucket: index k counts batches of 2^k .. 2^(k+1)-1 requests. */
+    public long[] batchHistogram() {
+        long[] out = new long[batchHistogram.length()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = batchHistogram.get(i);
+        }
+        return out;
+    }
+}
