@@ -45,7 +45,7 @@ public final class VbdStats {
         add(ERRORS, 1);
     }
 
-    void rejected(Rejection why) {
+    void reject(Rejection why) {
         rejected.lazySet(why.ordinal(), rejected.get(why.ordinal()) + 1);
     }
 
