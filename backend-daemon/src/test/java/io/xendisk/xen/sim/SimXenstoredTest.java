@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -360,6 +361,44 @@ class SimXenstoredTest {
         dom0.write("/l/b", "");
         dom0.write(tx, "/m", "x");
         assertEquals("EAGAIN", dom0.error(XsType.TRANSACTION_END, tx, "T"));
+    }
+
+    @Test
+    void concurrentReadModifyWriteTransactionsLoseNoUpdate() throws Exception {
+        dom0.write("/counter", "0");
+        int clients = 4;
+        int increments = 25;
+        ExecutorService ex = Executors.newFixedThreadPool(clients);
+        try {
+            List<Future<Integer>> retries = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                retries.add(ex.submit(() -> {
+                    int again = 0;
+                    try (XsTestClient c = XsTestClient.connect(xs.socketPath())) {
+                        for (int n = 0; n < increments; n++) {
+                            while (true) {
+                                int tx = c.startTransaction();
+                                int v = Integer.parseInt(c.read(tx, "/counter"));
+                                c.write(tx, "/counter", Integer.toString(v + 1));
+                                XsPacket end = c.request(XsType.TRANSACTION_END, tx, "T");
+                                if (end.type() != XsType.ERROR.code) {
+                                    break;
+                                }
+                                assertEquals("EAGAIN", XsTestClient.error(end));
+                                again++;
+                            }
+                        }
+                    }
+                    return again;
+                }));
+            }
+            for (Future<Integer> f : retries) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            ex.shutdownNow();
+        }
+        assertEquals(Integer.toString(clients * increments), dom0.read("/counter"));
     }
 
     @Test

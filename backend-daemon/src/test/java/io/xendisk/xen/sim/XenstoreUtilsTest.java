@@ -122,6 +122,20 @@ class XenstoreUtilsTest {
     }
 
     @Test
+    void longDirectoriesAreListedThroughDirectoryPart() throws Exception {
+        for (int i = 0; i < 600; i++) {
+            assertEquals("OK\0", dom0.write(String.format("/big/child-%05d", i), ""));
+        }
+        assertEquals("E2BIG", dom0.error(XsType.DIRECTORY, 0, "/big"), "more than one payload");
+        Run list = run("/usr/bin/xenstore-list", "/big"); // libxenstore falls back to DIRECTORY_PART
+        assertEquals(0, list.exit(), list.err());
+        List<String> names = list.out().lines().toList();
+        assertEquals(600, names.size());
+        assertEquals("child-00000", names.get(0));
+        assertEquals("child-00599", names.get(599));
+    }
+
+    @Test
     void watchPrintsTheWatchedPathThenEachChange() throws Exception {
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/xenstore-watch", "-n", "3", "/foo")
                 .redirectError(ProcessBuilder.Redirect.DISCARD);
