@@ -227,6 +227,8 @@ class SimXenstoredTest {
             lazy.connect(UnixDomainSocketAddress.of(xs.socketPath()));
             // A long token makes every event about 4 KiB; the lazy client never reads them.
             new XsPacket(XsType.WATCH.code, 1, 0, XsPacket.strings("/flood", "t".repeat(3900))).writeTo(lazy);
+            // the reply proves the watch is registered before the flood starts (its reader thread may lag)
+            assertEquals(XsType.WATCH.code, XsPacket.readFrom(lazy, XsPacket.MAX_PAYLOAD).type());
             int writes = 800;
             assertTrue(writes * 3900L > 2 * SimLimits.MAX_PENDING_OUTPUT_BYTES, "enough to overflow");
             for (int i = 0; i < writes; i++) {
