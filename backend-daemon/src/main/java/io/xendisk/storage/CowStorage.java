@@ -1,0 +1,187 @@
+package io.xendisk.storage;
+
+import com.sun.jna.Pointer;
+
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+
+/**
+ * Engine {@code cow}: a copy-on-write view of a gold image. The gold is opened
+ * {@code O_RDONLY} (it may be mode 0444 or on a read-only mount) and mapped
+ * {@code MAP_PRIVATE} with {@code PROT_READ|PROT_WRITE} through libc, because
+ * Java's {@code MapMode.PRIVATE} insists on a writable channel. Changes live in
+ * anonymous memory and vanish on close; the gold image is never written.
+ *
+ * <p>Not durable, ephemeral: flush succeeds without doing anything, because
+ * there is nothing stable to flush to and every change is meant to vanish on
+ * disconnect anyway. Memory grows by a page for every page the guest writes,
+ * up to the size of the image ({@code MAP_NORESERVE}: the kernel does not
+ * reserve it up front, so a host short of memory kills rather than refuses).
+ *
+ * <p>MAP_PRIVATE is not a snapshot: a page the guest has not written yet still
+ * shows later writes others make to the gold image. Gold images must not change
+ * while served.
+ *
+ * <p>Discard drops the guest's copies of the whole pages in the range
+ * ({@code madvise(MADV_DONTNEED)}), freeing their memory: those sectors read
+ * as the gold image again. Sectors in partly covered pages keep their content.
+ *
+ * <p>Faults: a gold image truncated while served makes the mapped pages past
+ * its new end raise SIGBUS; see {@link MmapStorage} for how that surfaces.
+ *
+ * <p>Lifetime: {@link #close()} frees the guest's pages at once (MADV_DONTNEED)
+ * and refuses further calls, but unmaps a chunk only when the GC finds no view
+ * of it left, so a slice kept by mistake reads the gold image instead of
+ * crashing the JVM.
+ */
+final class CowStorage implements Storage {
+    static final String NAME = "cow";
+
+    private static final Cleaner UNMAPPER = Cleaner.create();
+
+    private final Image gold;
+    private final long base;
+    private final boolean writable;
+    private final Chunks chunks;
+    private final Capabilities caps;
+    private boolean closed;
+
+    private CowStorage(Image gold, long base, boolean writable, Chunks chunks) {
+        this.gold = gold;
+        this.base = base;
+        this.writable = writable;
+        this.chunks = chunks;
+        this.caps = new Capabilities(!writable, false, true, writable, true);
+    }
+
+    static Storage open(StorageSpec spec) {
+        Image gold = Image.open(spec, false);
+        try {
+            boolean writable = !spec.readOnly();
+            int prot = writable ? Posix.PROT_READ | Posix.PROT_WRITE : Posix.PROT_READ;
+            Pointer map = Posix.C.mmap(null, gold.size, prot, Posix.MAP_PRIVATE | Posix.MAP_NORESERVE, gold.fd(), 0);
+            if (Posix.mmapFailed(map)) {
+                throw StorageException.errno(gold.path, "mapping it copy-on-write", Posix.errno());
+            }
+            long base = Pointer.nativeValue(map);
+            ByteBuffer[] views = new ByteBuffer[Chunks.count(gold.size)];
+            for (int i = 0; i < views.length; i++) {
+                long off = (long) i << Chunks.SHIFT;
+                int len = Chunks.length(gold.size, i);
+                ByteBuffer view = map.getByteBuffer(off, len);
+                // each chunk is unmapped on its own once no view of it is reachable
+                UNMAPPER.register(view, new Unmap(base + off, len));
+                views[i] = writable ? view : view.asReadOnlyBuffer();
+            }
+            return new CowStorage(gold, base, writable, new Chunks(views));
+        } catch (RuntimeException e) {
+            gold.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public long sizeBytes() {
+        return gold.size;
+    }
+
+    @Override
+    public void read(long sector, ByteBuffer dst) {
+        long off = Ranges.check(gold.size, sector, dst.remaining());
+        checkOpen();
+        try {
+            chunks.read(off, dst);
+        } catch (InternalError e) {
+            throw Faults.mapped(gold.path, "reading at sector " + sector, e);
+        }
+    }
+
+    @Override
+    public void write(long sector, ByteBuffer src) {
+        long off = Ranges.check(gold.size, sector, src.remaining());
+        checkWritable();
+        try {
+            chunks.write(off, src);
+        } catch (InternalError e) {
+            throw Faults.mapped(gold.path, "writing at sector " + sector, e);
+        }
+    }
+
+    @Override
+    public ByteBuffer slice(long sector, int bytes) {
+        long off = Ranges.check(gold.size, sector, bytes);
+        checkOpen();
+        return chunks.slice(off, bytes);
+    }
+
+    /** Succeeds at once: changes are meant to vanish, there is no stable storage behind them. */
+    @Override
+    public void flush() {
+        checkOpen();
+    }
+
+    @Override
+    public void discard(long sector, long nrSectors) {
+        long off = Ranges.checkSectors(gold.size, sector, nrSectors);
+        checkWritable();
+        long start = (off + Posix.PAGE_SIZE - 1) & -Posix.PAGE_SIZE;
+        long end = (off + (nrSectors << SECTOR_SHIFT)) & -Posix.PAGE_SIZE;
+        if (end > start) {
+            dropCopies(start, end - start, "discarding at sector " + sector);
+        }
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return caps;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (writable) {
+                dropCopies(0, (gold.size + Posix.PAGE_SIZE - 1) & -Posix.PAGE_SIZE, "closing");
+            }
+        } finally {
+            gold.close();
+        }
+    }
+
+    /** Returns the private copies of whole pages to the kernel; the range reads as gold again. */
+    private void dropCopies(long off, long len, String doing) {
+        if (Posix.C.madvise(new Pointer(base + off), len, Posix.MADV_DONTNEED) != 0) {
+            throw StorageException.errno(gold.path, doing, Posix.errno());
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("image " + gold.path + " is closed");
+        }
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        if (!writable) {
+            throw new StorageException(gold.path, "copy-on-write view of " + gold.path
+                    + " is open read-only; writes are refused (serve it without read-only to write)");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return NAME + ":" + gold.path;
+    }
+
+    /** Cleaning action: holds only the address range, never the buffer. */
+    private record Unmap(long address, long length) implements Runnable {
+        @Override
+        public void run() {
+            Posix.C.munmap(new Pointer(address), length);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package io.xendisk.storage;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * An image file or block device, validated and opened once for an engine.
+ *
+ * <p>It holds a native file descriptor because the JDK offers no way to open
+ * a file read-only and map it MAP_PRIVATE, nor to punch holes. When an engine
+ * also wants a {@link FileChannel}, {@link #channel()} reopens the very same
+ * file through {@code /proc/self/fd/N}, so a rename of the path between two
+ * opens can never make us punch holes in another file than the one we serve.
+ *
+ * <p>The size comes from {@code lseek(fd, 0, SEEK_END)}, which is the device
+ * size for block devices too (where {@code st_size} is 0). It must be a
+ * positive multiple of 512: an image with a partial last sector is refused
+ * rather than silently truncated, because the tail would be lost to the guest
+ * without anyone noticing.
+ */
+final class Image implements AutoCloseable {
+    private static final Logger LOG = LogManager.getLogger(Image.class);
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFREG = 0100000;
+    private static final int S_IFBLK = 0060000;
+
+    final Path path;
+    final boolean writable;
+    final boolean blockDevice;
+    final long size;
+    private int fd;
+    private boolean holesUnsupportedLogged;
+
+    private Image(Path path, boolean writable, boolean blockDevice, int fd, long size) {
+        this.path = path;
+        this.writable = writable;
+        this.blockDevice = blockDevice;
+        this.fd = fd;
+        this.size = size;
+    }
+
+    /** Validates and opens {@code spec.path()}, read-write unless {@code writable} is false. */
+    static Image open(StorageSpec spec, boolean writable) {
+        Path path = spec.path();
+        if (path == null) {
+            throw new StorageException(null, "engine " + spec.engine()
+                    + " needs an image path (check --path / target=)");
+        }
+        if (spec.sizeBytes().isPresent()) {
+            throw new StorageException(path, "image " + path + ": engine " + spec.engine()
+                    + " takes the disk size from the image; drop the size option");
+        }
+        boolean block = checkType(path);
+        int fd = Posix.C.open(path.toString(), (writable ? Posix.O_RDWR : Posix.O_RDONLY) | Posix.O_CLOEXEC);
+        if (fd < 0) {
+            throw StorageException.errno(path, writable ? "opening it read-write" : "opening it read-only",
+                    Posix.errno());
+        }
+        try {
+            long size = Posix.C.lseek(fd, 0, Posix.SEEK_END);
+            if (size < 0) {
+                throw StorageException.errno(path, "finding its size", Posix.errno());
+            }
+            if (size == 0) {
+                throw new StorageException(path, "image " + path
+                        + " is empty (0 bytes); a disk needs at least one sector (grow it with truncate -s SIZE)");
+            }
+            if (size % Storage.SECTOR_SIZE != 0) {
+                throw new StorageException(path, "image " + path + " is " + size
+                        + " bytes, not a multiple of " + Storage.SECTOR_SIZE
+                        + " (check it is the right file, or grow it with truncate -s "
+                        + ((size / Storage.SECTOR_SIZE) + 1) * Storage.SECTOR_SIZE + ")");
+            }
+            return new Image(path, writable, block, fd, size);
+        } catch (RuntimeException e) {
+            Posix.C.close(fd);
+            throw e;
+        }
+    }
+
+    /** Returns true for a block device, false for a regular file; refuses anything else. */
+    private static boolean checkType(Path path) {
+        int mode;
+        try {
+            mode = (Integer) Files.getAttribute(path, "unix:mode");
+        } catch (NoSuchFileException e) {
+            throw new StorageException(path, "image " + path + " not found (check --path / target=)", e);
+        } catch (IOException e) {
+            throw StorageException.io(path, "looking it up", e);
+        }
+        switch (mode & S_IFMT) {
+            case S_IFREG:
+                return false;
+            case S_IFBLK:
+                return true;
+            default:
+                String what = Files.isDirectory(path) ? "a directory" : "not a regular file or block device";
+                throw new StorageException(path, "image " + path + " is " + what
+                        + ", not a disk image (point --path / target= at an image file or a block device)");
+        }
+    }
+
+    /** The file descriptor; valid until {@link #close()}. */
+    int fd() {
+        if (fd < 0) {
+            throw new IllegalStateException("image " + path + " is closed");
+        }
+        return fd;
+    }
+
+    /** A new channel on the same open file, with this image's access mode. */
+    FileChannel channel() {
+        Path self = Path.of("/proc/self/fd/" + fd());
+        try {
+            return writable
+                    ? FileChannel.open(self, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                    : FileChannel.open(self, StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw StorageException.io(path, "opening a channel on it", e);
+        }
+    }
+
+    /**
+     * Deallocates {@code len} bytes at {@code off} keeping the size; reads of
+     * the range return zeros afterwards. Returns false when the filesystem or
+     * device cannot punch holes, so the caller writes zeros instead.
+     */
+    boolean punchHole(long off, long len) {
+        int r;
+        do {
+            r = Posix.C.fallocate(fd(), Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, off, len);
+        } while (r != 0 && Posix.errno() == Posix.EINTR);
+        if (r == 0) {
+            return true;
+        }
+        int errno = Posix.errno();
+        if (errno == Posix.EOPNOTSUPP || errno == Posix.ENOSYS) {
+            if (!holesUnsupportedLogged) {
+                holesUnsupportedLogged = true;
+                LOG.info("image {}: cannot punch holes ({}); discards write zeros instead", path,
+                        Posix.strerror(errno));
+            }
+            return false;
+        }
+        throw StorageException.errno(path, "discarding " + len + " bytes at byte " + off, errno);
+    }
+
+    @Override
+    public void close() {
+        if (fd >= 0) {
+            Posix.C.close(fd);
+            fd = -1;
+        }
+    }
+}

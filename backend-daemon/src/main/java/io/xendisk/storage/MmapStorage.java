@@ -1,0 +1,222 @@
+package io.xendisk.storage;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileChannel.MapMode;
+
+/**
+ * Engine {@code mmap}: the image mapped shared ({@code MAP_SHARED}), so reads
+ * and writes are memory copies and changes land in the image. Persistent and
+ * durable: flush is {@code msync(MS_SYNC)} ({@link MappedByteBuffer#force}) of
+ * the byte range written since the last flush in each 1 GiB chunk; once it
+ * returns the data is in the file even if the daemon is killed right after.
+ * Read-only opens map read-only.
+ *
+ * <p>Zero-copy: {@link #slice} exposes the mapping. A writable slice counts as
+ * written when handed out (the engine cannot see what is put into it), so the
+ * next flush covers it.
+ *
+ * <p>Discard punches a hole in the file (the kernel drops the pages from the
+ * mapping too, so they read as zeros), or writes zeros where that is not supported.
+ *
+ * <p>Faults: if the kernel cannot back a mapped page (the filesystem is full
+ * when a hole is first written, or someone truncated the image), the JVM turns
+ * the SIGBUS into an {@link InternalError} ("a fault occurred in a recent
+ * unsafe memory access operation"). In interpreted code it comes out of the
+ * copy and is reported here as a {@link StorageException}; in JIT-compiled code
+ * HotSpot delivers it asynchronously, a little after the copy, so it can
+ * escape this engine: the ring thread must treat such an InternalError as a
+ * storage failure of its VBD, not of the daemon. Sparse images on a filesystem
+ * that can fill up are safer with the {@code file} engine (ENOSPC is then an
+ * ordinary error).
+ *
+ * <p>Java 17 cannot unmap: {@link #close()} closes the file and refuses further
+ * calls; the mappings go away when the GC collects the buffers, so slices kept
+ * by mistake stay memory-safe.
+ */
+final class MmapStorage implements Storage {
+    static final String NAME = "mmap";
+
+    private final Image image;
+    private final FileChannel channel;
+    private final Chunks chunks;
+    private final Capabilities caps;
+    /** Per chunk, the byte range written since the last flush; lo > hi means clean. */
+    private final int[] dirtyLo;
+    private final int[] dirtyHi;
+    private boolean closed;
+
+    private MmapStorage(Image image, FileChannel channel, Chunks chunks) {
+        this.image = image;
+        this.channel = channel;
+        this.chunks = chunks;
+        this.caps = new Capabilities(!image.writable, true, false, image.writable, true);
+        this.dirtyLo = new int[chunks.count()];
+        this.dirtyHi = new int[chunks.count()];
+        java.util.Arrays.fill(dirtyLo, Integer.MAX_VALUE);
+    }
+
+    static Storage open(StorageSpec spec) {
+        Image image = Image.open(spec, !spec.readOnly());
+        FileChannel channel = null;
+        try {
+            channel = image.channel();
+            MapMode mode = image.writable ? MapMode.READ_WRITE : MapMode.READ_ONLY;
+            ByteBuffer[] maps = new ByteBuffer[Chunks.count(image.size)];
+            for (int i = 0; i < maps.length; i++) {
+                maps[i] = channel.map(mode, (long) i << Chunks.SHIFT, Chunks.length(image.size, i));
+            }
+            return new MmapStorage(image, channel, new Chunks(maps));
+        } catch (IOException e) {
+            closeQuietly(channel);
+            image.close();
+            throw StorageException.io(image.path, "mapping it", e);
+        } catch (RuntimeException e) {
+            closeQuietly(channel);
+            image.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public long sizeBytes() {
+        return image.size;
+    }
+
+    @Override
+    public void read(long sector, ByteBuffer dst) {
+        long off = Ranges.check(image.size, sector, dst.remaining());
+        checkOpen();
+        try {
+            chunks.read(off, dst);
+        } catch (InternalError e) {
+            throw Faults.mapped(image.path, "reading at sector " + sector, e);
+        }
+    }
+
+    @Override
+    public void write(long sector, ByteBuffer src) {
+        int len = src.remaining();
+        long off = Ranges.check(image.size, sector, len);
+        checkWritable();
+        try {
+            chunks.write(off, src);
+        } catch (InternalError e) {
+            throw Faults.mapped(image.path, "writing at sector " + sector, e);
+        } finally {
+            markDirty(off, len);
+        }
+    }
+
+    @Override
+    public ByteBuffer slice(long sector, int bytes) {
+        long off = Ranges.check(image.size, sector, bytes);
+        checkOpen();
+        ByteBuffer view = chunks.slice(off, bytes);
+        if (view != null && image.writable) {
+            markDirty(off, bytes);
+        }
+        return view;
+    }
+
+    @Override
+    public void flush() {
+        checkOpen();
+        for (int i = 0; i < dirtyLo.length; i++) {
+            int lo = dirtyLo[i];
+            int hi = dirtyHi[i];
+            if (lo > hi) {
+                continue;
+            }
+            try {
+                ((MappedByteBuffer) chunks.chunk(i)).force(lo, hi - lo);
+            } catch (UncheckedIOException e) {
+                throw StorageException.io(image.path, "flushing", e.getCause());
+            } catch (InternalError e) {
+                throw Faults.mapped(image.path, "flushing", e);
+            }
+            // only now: a failed msync leaves the range dirty so the next flush retries it
+            dirtyLo[i] = Integer.MAX_VALUE;
+            dirtyHi[i] = 0;
+        }
+    }
+
+    @Override
+    public void discard(long sector, long nrSectors) {
+        long off = Ranges.checkSectors(image.size, sector, nrSectors);
+        checkWritable();
+        long len = nrSectors << SECTOR_SHIFT;
+        if (len == 0 || image.punchHole(off, len)) {
+            return;
+        }
+        try {
+            chunks.zero(off, len);
+        } catch (InternalError e) {
+            throw Faults.mapped(image.path, "writing zeros to discard at sector " + sector, e);
+        } finally {
+            markDirty(off, len);
+        }
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return caps;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        closeQuietly(channel);
+        image.close();
+    }
+
+    /** Widens the dirty range of every chunk that {@code [off, off + len)} touches. */
+    private void markDirty(long off, long len) {
+        long end = off + len;
+        while (off < end) {
+            int i = (int) (off >>> Chunks.SHIFT);
+            int in = (int) (off & Chunks.MASK);
+            long chunkEnd = Math.min(end, ((long) i + 1) << Chunks.SHIFT);
+            int inEnd = (int) (chunkEnd - ((long) i << Chunks.SHIFT));
+            dirtyLo[i] = Math.min(dirtyLo[i], in);
+            dirtyHi[i] = Math.max(dirtyHi[i], inEnd);
+            off = chunkEnd;
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("image " + image.path + " is closed");
+        }
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        if (!image.writable) {
+            throw new StorageException(image.path, "image " + image.path
+                    + " is open read-only; writes are refused (serve it without read-only to write)");
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        if (channel == null) {
+            return;
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // mappings do not depend on the channel; nothing to lose here
+        }
+    }
+
+    @Override
+    public String toString() {
+        return NAME + ":" + image.path;
+    }
+}

@@ -1,0 +1,68 @@
+package io.xendisk.storage;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MmapStorageTest {
+    private static final long GIB = 1L << 30;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void afterFlushTheDataIsInTheFile() throws Exception {
+        Path img = Images.sparse(dir, "m.img", 8 << 20);
+        byte[] a = Images.pattern(4096, 1);
+        byte[] b = Images.pattern(512, 2);
+        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
+            assertTrue(s.capabilities().durable());
+            s.write(8, ByteBuffer.wrap(a));
+            s.write(16383, ByteBuffer.wrap(b)); // last sector
+            s.flush();
+            assertArrayEquals(a, Images.readIndependently(img, 4096, 4096));
+            assertArrayEquals(b, Images.readIndependently(img, (8 << 20) - 512, 512));
+            s.flush(); // nothing dirty: still fine
+        }
+    }
+
+    @Test
+    void imagesOverTwoGibAreServedInChunksAcrossBoundaries() throws Exception {
+        long size = 3 * GIB + 4096;
+        Path img = Images.sparse(dir, "big.img", size);
+        long[] offsets = {GIB - 4096, 2 * GIB - 512, size - 8192, 0};
+        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
+            assertEquals(size, s.sizeBytes());
+            int seed = 20;
+            for (long off : offsets) {
+                byte[] data = Images.pattern(8192, seed++);
+                s.write(off / 512, ByteBuffer.wrap(data)); // straddles the 1 GiB and 2 GiB chunk boundaries
+            }
+            s.flush();
+            seed = 20;
+            for (long off : offsets) {
+                byte[] data = Images.pattern(8192, seed++);
+                ByteBuffer dst = ByteBuffer.allocateDirect(8192);
+                s.read(off / 512, dst);
+                byte[] got = new byte[8192];
+                dst.flip().get(got);
+                assertArrayEquals(data, got, "engine read at " + off);
+                assertArrayEquals(data, Images.readIndependently(img, off, 8192), "file at " + off);
+            }
+            assertNull(s.slice((GIB - 4096) / 512, 8192), "no single view across a chunk boundary");
+            ByteBuffer view = s.slice((3 * GIB) / 512, 4096);
+            assertNotNull(view);
+            assertEquals(4096, view.remaining());
+        }
+        assertEquals(size, Files.size(img));
+    }
+}
