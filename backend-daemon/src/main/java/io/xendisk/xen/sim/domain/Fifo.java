@@ -109,13 +109,28 @@ final class Fifo implements AutoCloseable {
             pollFd.setShort(6, (short) 0);
             int n = LibC.poll(pollFd, 1, (int) ms);
             if (n > 0) {
-                while (LibC.read(fd, drainBuf, drainBuf.size()) > 0) {
-                    // keep draining until EAGAIN
-                }
+                drainLocked();
             }
             return ((int) STATE.getVolatile(this) & CLOSED) == 0;
         } finally {
             exit();
+        }
+    }
+
+    /** Discards queued wakeup bytes without waiting. */
+    void drain() {
+        if (enter()) {
+            try {
+                drainLocked();
+            } finally {
+                exit();
+            }
+        }
+    }
+
+    private void drainLocked() {
+        while (LibC.read(fd, drainBuf, drainBuf.size()) > 0) {
+            // until EAGAIN: one read almost always, bytes only say "look at the pending flag"
         }
     }
 

@@ -258,11 +258,17 @@ public final class SimEventChannel implements EventChannel {
     @Override
     public boolean await(long timeoutNanos) throws InterruptedException {
         long deadline = System.nanoTime() + Math.max(0, timeoutNanos);
+        boolean drained = false;
         for (;;) {
             if (closed.get()) {
                 return false;
             }
             if (!table.masked(port) && table.consume(port)) {
+                if (!drained) {
+                    // The event was pending before we waited: take its wakeup byte now, or it would
+                    // cost a spurious wakeup on the next await.
+                    inbox.drain();
+                }
                 return true;
             }
             long left = deadline - System.nanoTime();
@@ -275,6 +281,7 @@ public final class SimEventChannel implements EventChannel {
             if (!inbox.awaitAndDrain(left)) {
                 return false;
             }
+            drained = true;
         }
     }
 
