@@ -105,7 +105,9 @@ final class Fifo implements AutoCloseable {
             return false;
         }
         try {
-            long ms = Math.min(MAX_POLL_SLICE_MS, Math.max(1, (nanos + 999_999) / 1_000_000));
+            long ms = nanos >= MAX_POLL_SLICE_MS * 1_000_000
+                    ? MAX_POLL_SLICE_MS
+                    : Math.max(1, (nanos + 999_999) / 1_000_000);
             pollFd.setShort(6, (short) 0);
             int n = LibC.poll(pollFd, 1, (int) ms);
             if (n > 0) {

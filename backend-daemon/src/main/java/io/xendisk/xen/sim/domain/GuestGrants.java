@@ -42,8 +42,8 @@ public final class GuestGrants {
         int ref;
         synchronized (this) {
             if (freeCount == 0) {
-                throw new IllegalStateException("domain " + domid + ": all " + (entries - GrantEntries.NR_RESERVED_ENTRIES)
-                        + " grant references in use (end access to some, or create the domain with more entries)");
+                throw new IllegalStateException("domain " + domid + ": all "
+                        + (entries - GrantEntries.NR_RESERVED_ENTRIES) + " grant references in use (end access to some, or create the domain with more entries)");
             }
             ref = free[--freeCount];
         }

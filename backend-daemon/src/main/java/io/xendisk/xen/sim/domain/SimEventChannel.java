@@ -38,6 +38,8 @@ public final class SimEventChannel implements EventChannel {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Where our notifications go, for the link word it was opened for; replaced when the link changes. */
     private volatile Peer peer;
+    /** The link word whose peer could not be opened: not retried (nor logged) on every kick. */
+    private volatile long unreachable = -1;
 
     private SimEventChannel(Path simdir, PortTable table, int port, Fifo inbox, Peer peer) {
         this.simdir = simdir;
@@ -208,6 +210,9 @@ public final class SimEventChannel implements EventChannel {
         }
         Peer p = peer;
         if (p == null || p.link != link) {
+            if (link == unreachable) {
+                return;
+            }
             p = connect(link);
             if (p == null) {
                 return;
@@ -244,7 +249,8 @@ public final class SimEventChannel implements EventChannel {
             if (fifo != null) {
                 fifo.close();
             }
-            LOG.warn("domain {} port {}: cannot reach peer domain {} port {}, notification dropped: {}",
+            unreachable = link;
+            LOG.warn("domain {} port {}: cannot reach peer domain {} port {}, its notifications are dropped: {}",
                     table.domid(), port, remoteDomid, remotePort, e.getMessage());
             return null;
         }

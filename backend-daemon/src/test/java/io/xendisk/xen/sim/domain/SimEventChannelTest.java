@@ -105,6 +105,13 @@ class SimEventChannelTest {
     }
 
     @Test
+    void aKickWakesAnAwaitWithoutDeadline() throws Exception {
+        CompletableFuture<Boolean> waiter = CompletableFuture.supplyAsync(() -> awaitQuietly(back, Long.MAX_VALUE));
+        front.notifyRemote();
+        assertTrue(waiter.get(LONG, TimeUnit.NANOSECONDS));
+    }
+
+    @Test
     void closeWakesABlockedAwait() throws Exception {
         CompletableFuture<Boolean> waiter = CompletableFuture.supplyAsync(() -> awaitQuietly(back, LONG));
         // Best effort to let the waiter reach poll(); the outcome must be the same if it has not.
