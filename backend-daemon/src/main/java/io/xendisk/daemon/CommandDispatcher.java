@@ -65,7 +65,8 @@ public final class CommandDispatcher implements ControlServer.Handler {
         sb.append("control socket: ").append(ctx.paths().controlSocket()).append('\n');
         sb.append("xenstore: ").append(ctx.xenstorePath());
         if (ctx.platform().platform() == Platform.SIM) {
-            sb.append(" (sim xenstored ").append(sim.status().describe()).append(')');
+            SimXenstoredProcess.Status s = sim.status();
+            sb.append(s.running() ? " (sim xenstored running, pid " + s.pid() + ")" : " (sim xenstored not running)");
         }
         sb.append('\n');
         sb.append("VBDs: ").append(ctx.vbds().size()).append('\n');

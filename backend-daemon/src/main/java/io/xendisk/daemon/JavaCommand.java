@@ -9,11 +9,14 @@ public final class JavaCommand {
     private JavaCommand() {
     }
 
-    /** {@code [java, -cp, <our class path>, mainClass, args...]}. */
-    public static List<String> of(String mainClass, List<String> args) {
+    /** {@code [java, jvmOptions..., -cp, <our class path>, mainClass, args...]}. */
+    public static List<String> of(List<String> jvmOptions, String mainClass, List<String> args) {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), mainClass));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java);
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(args);
         return cmd;
     }

@@ -14,9 +14,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * The simulated platform's xenstored as a separate process
@@ -108,7 +106,12 @@ public final class SimXenstoredProcess {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid"); // own session: a Ctrl+C or the daemon's death must not reach it
-        cmd.addAll(JavaCommand.of(MAIN_CLASS, List.of("--socket", socket().toString(),
+        // the daemon's Log4j config, aimed at xenstored.log: one line per event, as in daemon.log;
+        // C1 and serial GC: a control-plane process should start fast and stay small
+        List<String> jvm = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
+                "-Dlog4j2.configurationFile=classpath:io/xendisk/daemon/log4j2-daemon.xml",
+                "-Dxendisk.logFile=" + paths.simXenstoredLog(), "-Dxendisk.consoleLevel=off");
+        cmd.addAll(JavaCommand.of(jvm, MAIN_CLASS, List.of("--socket", socket().toString(),
                 "--pid-file", paths.simXenstoredPidFile().toString())));
         Process p;
         try {
@@ -153,16 +156,12 @@ public final class SimXenstoredProcess {
             pid = h.pid();
             LOG.info("stopping sim xenstored pid {}", pid);
             h.destroy();
-            try {
-                h.onExit().get(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
+            if (!awaitExit(h, STOP_TIMEOUT_MS)) {
                 LOG.warn("sim xenstored pid {} ignored SIGTERM for {} s; killing it", pid, STOP_TIMEOUT_MS / 1000);
                 h.destroyForcibly();
-            } catch (ExecutionException e) {
-                throw new SimException("waiting for sim xenstored pid " + pid + " failed: " + e.getCause());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new SimException("interrupted while stopping sim xenstored pid " + pid);
+                if (!awaitExit(h, STOP_TIMEOUT_MS)) {
+                    throw new SimException("sim xenstored pid " + pid + " survives SIGKILL; check it with ps");
+                }
             }
         }
         try {
@@ -187,6 +186,21 @@ public final class SimXenstoredProcess {
         // a pid file outliving a reboot may name an unrelated process now
         return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
                 .filter(h -> h.info().commandLine().map(c -> c.contains(MAIN_CLASS)).orElse(true));
+    }
+
+    /**
+     * Polls rather than using onExit(): it is not our child once a daemon
+     * restarted, and the JDK's onExit() for non-children polls with long sleeps.
+     */
+    private static boolean awaitExit(ProcessHandle h, long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (h.isAlive()) {
+            if (System.nanoTime() > deadline || Thread.currentThread().isInterrupted()) {
+                return false;
+            }
+            sleep(20);
+        }
+        return true;
     }
 
     private static void sleep(long ms) {
