@@ -53,6 +53,7 @@ public final class DaemonLauncher {
             throw new LaunchException("cannot create log directory " + paths.logDir() + " for the daemon: " + e
                     + " (run with sudo, or set " + ControlPaths.LOGDIR_ENV + ")");
         }
+        long logStart = sizeOf(log);
         CommandLine cmd = new CommandLine("/bin/sh");
         cmd.addArgument("-c");
         cmd.addArgument(SHELL_SCRIPT, false);
@@ -82,12 +83,12 @@ public final class DaemonLauncher {
                     return readPid();
                 }
                 throw new LaunchException("the daemon exited with status " + result.getExitValue()
-                        + " before opening " + client.socket() + "; last lines of " + log + ":\n" + LogTail.of(log, 15));
+                        + " before opening " + client.socket() + "; last lines of " + log + ":\n" + LogTail.since(log, logStart, 15));
             }
             sleep(50);
         }
         throw new LaunchException("the daemon did not open " + client.socket() + " within "
-                + START_TIMEOUT_MS / 1000 + " s; see " + log + ":\n" + LogTail.of(log, 15));
+                + START_TIMEOUT_MS / 1000 + " s; see " + log + ":\n" + LogTail.since(log, logStart, 15));
     }
 
     /** {@code java -cp <our class path> DaemonMain --detached [--platform P]}. */
@@ -101,6 +102,14 @@ public final class DaemonLauncher {
             cmd.add(platform);
         }
         return cmd;
+    }
+
+    private static long sizeOf(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     private long readPid() {

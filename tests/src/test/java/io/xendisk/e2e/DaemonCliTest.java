@@ -145,6 +145,17 @@ class DaemonCliTest {
     }
 
     @Test
+    void platformXenWithoutXenSaysWhatIsMissing() throws Exception {
+        assumeTrue(!Files.exists(Path.of("/dev/xen/privcmd")), "this host runs Xen");
+        Dist.Result r = dist.cli("--platform", "xen", "status");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().contains("/dev/xen/privcmd does not exist"), r.toString());
+        assertTrue(r.err().contains("modprobe xen-privcmd"), r.toString());
+        assertFalse(Files.exists(dist.socket()));
+        assertFalse(Files.exists(dist.lockFile()), "a daemon that could not start leaves no lock");
+    }
+
+    @Test
     void shutdownStopsTheDaemonAndRemovesSocketAndLock() throws Exception {
         long pid = pidOf(dist.cli("status"));
         Dist.Result r = dist.cli("shutdown");
