@@ -1,6 +1,7 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.Version;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import sun.misc.Signal;
@@ -124,7 +125,7 @@ public final class DaemonMain {
             Signal.handle(new Signal("TERM"), s -> stop.countDown());
             Signal.handle(new Signal("INT"), s -> stop.countDown());
             log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}",
-                    pid, io.xendisk.api.Version.get(), choice.describe(), socket, ctx.xenstorePath());
+                    pid, Version.get(), choice.describe(), socket, ctx.xenstorePath());
             stop.await();
             log.info("daemon stopping (pid {})", pid);
             return 0;
