@@ -58,22 +58,19 @@ public final class SimDomains implements AutoCloseable {
     }
 
     /**
-     * Forgets the domain and returns its listener (or null), which the caller
-     * closes once it no longer holds the store lock.
+     * Forgets the domain and removes its socket at once; returns its listener (or
+     * null), whose connections the caller closes once it no longer holds the store
+     * lock (closing a connection takes that lock).
      */
     SimListener release(int domid) {
         SimListener l = domains.remove(domid);
         if (l != null) {
+            l.stopAccepting();
+            deleteQuietly(l.path().getParent());
+            deleteQuietly(l.path().getParent().getParent());
             LOG.info("released domain {}", domid);
         }
         return l;
-    }
-
-    /** Closes a released domain's socket and connections and removes its directory. */
-    void shut(SimListener l) {
-        l.close();
-        deleteQuietly(l.path().getParent());
-        deleteQuietly(l.path().getParent().getParent());
     }
 
     private static void deleteQuietly(Path dir) {
@@ -87,9 +84,9 @@ public final class SimDomains implements AutoCloseable {
     @Override
     public void close() {
         for (Integer d : List.copyOf(domains.keySet())) {
-            SimListener l = domains.remove(d);
+            SimListener l = release(d);
             if (l != null) {
-                shut(l);
+                l.close();
             }
         }
     }

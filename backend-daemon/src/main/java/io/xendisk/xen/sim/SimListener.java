@@ -99,21 +99,29 @@ final class SimListener implements AutoCloseable {
         }
     }
 
-    /** Stops accepting, disconnects every client and removes the socket file. */
-    @Override
-    public void close() {
+    /**
+     * Stops accepting and removes the socket file; existing clients stay connected.
+     * Has no callbacks, so it is safe under the store lock.
+     */
+    void stopAccepting() {
         try {
             server.close();
         } catch (IOException e) {
             LOG.debug("closing {} failed", path, e);
         }
-        for (SimConnection c : List.copyOf(connections)) {
-            c.close();
-        }
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
             LOG.warn("could not remove socket {} ({}); remove it by hand", path, e.toString());
+        }
+    }
+
+    /** Stops accepting, removes the socket file and disconnects every client. */
+    @Override
+    public void close() {
+        stopAccepting();
+        for (SimConnection c : List.copyOf(connections)) {
+            c.close();
         }
     }
 }

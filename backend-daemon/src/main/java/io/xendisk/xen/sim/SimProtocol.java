@@ -56,7 +56,7 @@ final class SimProtocol implements SimConnection.Handler {
         }
         // Outside the lock: closing a connection calls closed(), which takes it again.
         for (SimListener l : released) {
-            domains.shut(l);
+            l.close();
         }
     }
 

@@ -37,13 +37,11 @@ public final class SimXenstored implements AutoCloseable {
     private final Path socket;
     private final SimListener main;
     private final SimDomains domains;
-    private final SimProtocol protocol;
 
-    private SimXenstored(Path socket, SimListener main, SimDomains domains, SimProtocol protocol) {
+    private SimXenstored(Path socket, SimListener main, SimDomains domains) {
         this.socket = socket;
         this.main = main;
         this.domains = domains;
-        this.protocol = protocol;
     }
 
     /**
@@ -62,7 +60,7 @@ public final class SimXenstored implements AutoCloseable {
         protocol.setDomains(domains);
         SimListener main = SimListener.open(s, 0, protocol);
         LOG.info("xenstored listening on {}", s);
-        return new SimXenstored(s, main, domains, protocol);
+        return new SimXenstored(s, main, domains);
     }
 
     private static void removeStale(Path s) throws IOException {
@@ -108,9 +106,5 @@ public final class SimXenstored implements AutoCloseable {
     @Override
     public String toString() {
         return "SimXenstored[" + socket + "]";
-    }
-
-    SimProtocol protocol() {
-        return protocol;
     }
 }
