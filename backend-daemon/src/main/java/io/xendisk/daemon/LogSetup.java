@@ -7,15 +7,26 @@ import java.net.URL;
 import java.nio.file.Path;
 
 /**
- * Switches Log4j2 from the quiet default (log4j2.xml, for the CLI) to the
- * daemon's configuration: one line per event into daemon.log, plus stderr
- * when in the foreground. Must run before any daemon class logs.
+ * Chooses the Log4j2 configuration of our processes. The CLI's is quiet
+ * (libraries reach stderr with warnings at most); the daemon's writes one line
+ * per event into daemon.log, plus stderr when in the foreground.
  */
 public final class LogSetup {
+    static final String CLI_CONFIG = "classpath:io/xendisk/daemon/log4j2-cli.xml";
+
     private LogSetup() {
     }
 
+    /** For the CLI: call first thing in main, before anything logs. An explicit -Dlog4j2.configurationFile wins. */
+    public static void forCli() {
+        if (System.getProperty("log4j2.configurationFile") == null) {
+            System.setProperty("log4j2.configurationFile", CLI_CONFIG);
+        }
+    }
+
     /**
+     * For the daemon: must run before any daemon class logs.
+     *
      * @param logFile  daemon.log
      * @param detached true when stderr is already redirected into logFile
      */

@@ -5,6 +5,7 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.api.Version;
 import io.xendisk.daemon.DaemonMain;
+import io.xendisk.daemon.LogSetup;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -34,6 +35,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        LogSetup.forCli();
         int status = new Main(System.getenv(), System.out, System.err).run(args);
         System.out.flush();
         // exit explicitly: the launcher's watcher thread must not keep the CLI alive
