@@ -1,0 +1,143 @@
+package io.xendisk.daemon;
+
+import io.xendisk.api.ControlRequest;
+import io.xendisk.api.ControlResponse;
+import io.xendisk.api.Version;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * Executes the daemon's control verbs: status, list, shutdown, sim
+ * start|stop|status. The CLI validates verbs too, but this side checks again
+ * because any root process can speak the protocol.
+ */
+public final class CommandDispatcher implements ControlServer.Handler {
+    private final DaemonContext ctx;
+    private final SimXenstoredProcess sim;
+    private final Runnable stopDaemon;
+
+    /**
+     * @param stopDaemon asks the daemon to stop; must return at once (the
+     *                   reply to {@code shutdown} is sent after it returns)
+     */
+    public CommandDispatcher(DaemonContext ctx, SimXenstoredProcess sim, Runnable stopDaemon) {
+        this.ctx = ctx;
+        this.sim = sim;
+        this.stopDaemon = stopDaemon;
+    }
+
+    @Override
+    public ControlResponse handle(ControlRequest request) {
+        String wanted = request.option("platform");
+        if (wanted != null && !wanted.isBlank() && !wanted.equalsIgnoreCase("auto")
+                && !wanted.equalsIgnoreCase(ctx.platform().platform().id())) {
+            return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: the running daemon (pid " + ctx.pid()
+                    + ") uses platform " + ctx.platform().describe() + ", not " + wanted
+                    + "; run 'xen-disk-java shutdown' first to switch\n");
+        }
+        switch (request.verb()) {
+            case "status":
+                return noArgs(request) ? ControlResponse.ok(status()) : tooMany(request);
+            case "list":
+                return noArgs(request) ? ControlResponse.ok(list()) : tooMany(request);
+            case "shutdown":
+                if (!noArgs(request)) {
+                    return tooMany(request);
+                }
+                stopDaemon.run();
+                return ControlResponse.ok("stopping daemon (pid " + ctx.pid() + ")\n");
+            case "sim":
+                return sim(request.args());
+            default:
+                return ControlResponse.error(ControlResponse.USAGE, "xen-disk-java: unknown verb '" + request.verb()
+                        + "' (see 'xen-disk-java help')\n");
+        }
+    }
+
+    private String status() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("platform: ").append(ctx.platform().describe()).append('\n');
+        sb.append("daemon: running, pid ").append(ctx.pid()).append(", up ")
+                .append(uptime(Duration.between(ctx.startedAt(), Instant.now()))).append('\n');
+        sb.append("version: ").append(Version.get()).append('\n');
+        sb.append("control socket: ").append(ctx.paths().controlSocket()).append('\n');
+        sb.append("xenstore: ").append(ctx.xenstorePath());
+        if (ctx.platform().platform() == Platform.SIM) {
+            SimXenstoredProcess.Status s = sim.status();
+            sb.append(s.running() ? " (sim xenstored running, pid " + s.pid() + ")" : " (sim xenstored not running)");
+        }
+        sb.append('\n');
+        sb.append("VBDs: ").append(ctx.vbds().size()).append('\n');
+        sb.append("log: ").append(ctx.paths().daemonLog()).append('\n');
+        return sb.toString();
+    }
+
+    private String list() {
+        List<VbdSummary> vbds = ctx.vbds().list();
+        if (vbds.isEmpty()) {
+            return "no VBDs (platform " + ctx.platform().platform().id() + ")\n";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (VbdSummary v : vbds) {
+            sb.append(v.line()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    private ControlResponse sim(List<String> args) {
+        if (args.size() != 1) {
+            return ControlResponse.error(ControlResponse.USAGE,
+                    "xen-disk-java: 'sim' needs one of start, stop, status\n");
+        }
+        try {
+            switch (args.get(0)) {
+                case "start": {
+                    boolean was = sim.status().running();
+                    SimXenstoredProcess.Status s = sim.start();
+                    return ControlResponse.ok("sim xenstored " + (was ? "already running" : "started")
+                            + " (pid " + s.pid() + ", socket " + s.socket() + ")\n"
+                            + "XENSTORED_PATH=" + s.socket() + " xenstore-ls\n");
+                }
+                case "stop": {
+                    long pid = sim.stop();
+                    return ControlResponse.ok(pid < 0 ? "sim xenstored was not running\n"
+                            : "sim xenstored stopped (pid " + pid + ")\n");
+                }
+                case "status": {
+                    SimXenstoredProcess.Status s = sim.status();
+                    String text = "sim xenstored: " + s.describe() + "\n"
+                            + (s.running() ? "XENSTORED_PATH=" + s.socket() + " xenstore-ls\n" : "");
+                    // like systemctl status: non-zero when not running, so scripts can test it
+                    return new ControlResponse(s.running() ? ControlResponse.OK : 3, text, "");
+                }
+                default:
+                    return ControlResponse.error(ControlResponse.USAGE, "xen-disk-java: unknown 'sim' action '"
+                            + args.get(0) + "': use start, stop or status\n");
+            }
+        } catch (SimXenstoredProcess.SimException e) {
+            return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
+        }
+    }
+
+    private static boolean noArgs(ControlRequest r) {
+        return r.args().isEmpty();
+    }
+
+    private static ControlResponse tooMany(ControlRequest r) {
+        return ControlResponse.error(ControlResponse.USAGE, "xen-disk-java: '" + r.verb()
+                + "' takes no arguments, got: " + String.join(" ", r.args()) + "\n");
+    }
+
+    static String uptime(Duration d) {
+        long s = d.getSeconds();
+        if (s < 60) {
+            return s + "s";
+        }
+        if (s < 3600) {
+            return (s / 60) + "m" + (s % 60) + "s";
+        }
+        return (s / 3600) + "h" + (s % 3600 / 60) + "m";
+    }
+}

@@ -1,0 +1,196 @@
+package io.xendisk.daemon;
+
+import io.xendisk.api.ControlPaths;
+import io.xendisk.api.Version;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import sun.misc.Signal;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The daemon process: {@code xen-disk-java daemon} (foreground, what systemd
+ * runs) or started in the background by the CLI with {@code --detached}.
+ *
+ * <p>Startup: log file, run dir (0700), the one-per-host lock, platform choice,
+ * the sim xenstored on the sim platform, then the control socket. SIGTERM,
+ * SIGINT and {@code shutdown} stop it cleanly: socket and lock removed, exit 0.
+ *
+ * <p>Exit codes: 0 stopped cleanly, 1 could not start (already running, no
+ * access, platform unusable), 2 bad command line.
+ */
+public final class DaemonMain {
+    private DaemonMain() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Parses {@code [--platform sim|xen|auto] [--detached]} and runs until stopped. */
+    public static int run(String[] args) {
+        String platform = null;
+        boolean detached = false;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--detached")) {
+                detached = true;
+            } else if (a.equals("--platform") && i + 1 < args.length) {
+                platform = args[++i];
+            } else if (a.startsWith("--platform=")) {
+                platform = a.substring("--platform=".length());
+            } else {
+                System.err.println("xen-disk-java daemon: unknown argument '" + a
+                        + "' (usage: daemon [--platform sim|xen|auto])");
+                return 2;
+            }
+        }
+        return run(platform, detached);
+    }
+
+    /**
+     * Runs the daemon until it is stopped.
+     *
+     * @param platform "sim", "xen", "auto" or null (then XEN_DISK_JAVA_PLATFORM, then auto)
+     * @param detached started in the background with stderr going into the log file
+     * @return the process exit code
+     */
+    public static int run(String platform, boolean detached) {
+        ControlPaths paths = ControlPaths.fromEnvironment();
+        try {
+            Files.createDirectories(paths.logDir());
+        } catch (IOException e) {
+            System.err.println("xen-disk-java: cannot create log directory " + paths.logDir() + ": " + e
+                    + " (run as root, or set " + ControlPaths.LOGDIR_ENV + ")");
+            return 1;
+        }
+        LogSetup.configure(paths.daemonLog(), detached);
+        Logger log = LogManager.getLogger(DaemonMain.class);
+        try {
+            return serve(paths, platform, log);
+        } finally {
+            LogManager.shutdown();
+        }
+    }
+
+    private static int serve(ControlPaths paths, String platformArg, Logger log) {
+        long pid = ProcessHandle.current().pid();
+        try {
+            Files.createDirectories(paths.runDir());
+            Files.setPosixFilePermissions(paths.runDir(), PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException e) {
+            log.error("xen-disk-java: cannot create run directory {} (mode 0700): {} (run as root, or set {})",
+                    paths.runDir(), e.toString(), ControlPaths.RUNDIR_ENV);
+            return 1;
+        }
+        DaemonLock lock;
+        try {
+            lock = DaemonLock.acquire(paths.lockFile(), pid);
+        } catch (AlreadyRunningException e) {
+            log.error("xen-disk-java daemon already running (pid {}, socket {})",
+                    e.pid() > 0 ? Long.toString(e.pid()) : "unknown", paths.controlSocket());
+            return 1;
+        } catch (IOException e) {
+            log.error("xen-disk-java: cannot lock {}: {}", paths.lockFile(), e.toString());
+            return 1;
+        }
+        Cleanup cleanup = new Cleanup(lock, log);
+        Runtime.getRuntime().addShutdownHook(new Thread(cleanup::run, "daemon-cleanup"));
+        try {
+            PlatformChoice choice;
+            try {
+                choice = PlatformDetector.forHost(paths).choose(platformArg);
+            } catch (PlatformException e) {
+                log.error("xen-disk-java: {}", e.getMessage());
+                return 1;
+            }
+            DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now());
+            SimXenstoredProcess sim = new SimXenstoredProcess(paths);
+            if (choice.platform() == Platform.SIM) {
+                startSim(sim, log);
+            }
+            Path socket = paths.controlSocket();
+            if (!removeStaleSocket(socket, log)) {
+                return 1;
+            }
+            CountDownLatch stop = new CountDownLatch(1);
+            cleanup.server = ControlServer.start(socket, PeerPolicy.forThisProcess(),
+                    new CommandDispatcher(ctx, sim, stop::countDown));
+            Signal.handle(new Signal("TERM"), s -> stop.countDown());
+            Signal.handle(new Signal("INT"), s -> stop.countDown());
+            log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}",
+                    pid, Version.get(), choice.describe(), socket, ctx.xenstorePath());
+            stop.await();
+            log.info("daemon stopping (pid {})", pid);
+            return 0;
+        } catch (IOException e) {
+            log.error("xen-disk-java: cannot open control socket {}: {}", paths.controlSocket(), e.toString());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        } finally {
+            cleanup.run();
+        }
+    }
+
+    private static void startSim(SimXenstoredProcess sim, Logger log) {
+        try {
+            SimXenstoredProcess.Status s = sim.start();
+            log.info("sim xenstored {}", s.describe());
+        } catch (SimXenstoredProcess.SimException e) {
+            // the daemon stays useful (status, sim start later) without it
+            log.warn("sim platform without xenstored: {}", e.getMessage());
+        }
+    }
+
+    /** We hold the lock, so a socket nobody answers on is a dead daemon's. */
+    private static boolean removeStaleSocket(Path socket, Logger log) throws IOException {
+        if (!Files.exists(socket)) {
+            return true;
+        }
+        if (PlatformDetector.answers(socket)) {
+            log.error("xen-disk-java: something answers on {} although the daemon lock was free;"
+                    + " stop that process or remove the socket", socket);
+            return false;
+        }
+        log.info("removing stale control socket {} (its daemon died)", socket);
+        Files.delete(socket);
+        return true;
+    }
+
+    /** Idempotent: runs on normal exit and from the shutdown hook (SIGHUP, System.exit elsewhere). */
+    private static final class Cleanup {
+        private final AtomicBoolean done = new AtomicBoolean();
+        private final DaemonLock lock;
+        private final Logger log;
+        volatile ControlServer server;
+
+        Cleanup(DaemonLock lock, Logger log) {
+            this.lock = lock;
+            this.log = log;
+        }
+
+        void run() {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            ControlServer s = server;
+            if (s != null) {
+                s.close();
+            }
+            try {
+                lock.close();
+            } catch (IOException e) {
+                log.warn("could not remove lock {}: {}", lock, e.toString());
+            }
+            log.info("daemon stopped");
+        }
+    }
+}

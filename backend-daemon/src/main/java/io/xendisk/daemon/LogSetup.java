@@ -1,0 +1,47 @@
+package io.xendisk.daemon;
+
+import org.apache.logging.log4j.core.config.Configurator;
+
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Path;
+
+/**
+ * Chooses the Log4j2 configuration of our processes. The CLI's is quiet
+ * (libraries reach stderr with warnings at most); the daemon's writes one line
+ * per event into daemon.log, plus stderr when in the foreground.
+ */
+public final class LogSetup {
+    static final String CLI_CONFIG = "classpath:io/xendisk/daemon/log4j2-cli.xml";
+
+    private LogSetup() {
+    }
+
+    /** For the CLI: call first thing in main, before anything logs. An explicit -Dlog4j2.configurationFile wins. */
+    public static void forCli() {
+        if (System.getProperty("log4j2.configurationFile") == null) {
+            System.setProperty("log4j2.configurationFile", CLI_CONFIG);
+        }
+    }
+
+    /**
+     * For the daemon: must run before any daemon class logs.
+     *
+     * @param logFile  daemon.log
+     * @param detached true when stderr is already redirected into logFile
+     */
+    public static void configure(Path logFile, boolean detached) {
+        System.setProperty("xendisk.logFile", logFile.toString());
+        System.setProperty("xendisk.consoleLevel", detached ? "off" : "info");
+        URL config = LogSetup.class.getResource("log4j2-daemon.xml");
+        if (config == null) {
+            throw new IllegalStateException("log4j2-daemon.xml missing from the backend-daemon jar (broken build)");
+        }
+        try {
+            // reconfigure rather than initialize: the CLI may have started Log4j already
+            Configurator.reconfigure(config.toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException("bad resource URL " + config, e);
+        }
+    }
+}

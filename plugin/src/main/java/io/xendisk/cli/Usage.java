@@ -1,0 +1,41 @@
+package io.xendisk.cli;
+
+/** The help text. */
+final class Usage {
+    static final String TEXT = String.join("\n",
+            "usage: xen-disk-java [--platform sim|xen|auto] VERB [ARGS]",
+            "",
+            "Verbs:",
+            "  status             platform, daemon pid and uptime, version, sockets, number of VBDs",
+            "  list               one line per VBD (domid/devid vdev state storage counters)",
+            "  sim start          start the simulated platform's xenstored (prints XENSTORED_PATH=...)",
+            "  sim stop           stop it",
+            "  sim status         running or not, pid and socket (exit 3 when not running)",
+            "  shutdown           stop the daemon",
+            "  daemon             run the daemon in the foreground (what systemd runs)",
+            "  help               this text",
+            "",
+            "Every verb but daemon and help talks to the running daemon over its control",
+            "socket and starts the daemon in the background first if none runs.",
+            "Only root may control the daemon.",
+            "",
+            "Options:",
+            "  --platform P       sim, xen or auto (default: $XEN_DISK_JAVA_PLATFORM, else auto:",
+            "                     xen if /dev/xen/privcmd exists and xenstored answers, else sim)",
+            "  -h, --help         this text",
+            "  --version          print the version",
+            "",
+            "Environment:",
+            "  XEN_DISK_JAVA_RUNDIR    run directory (control socket, lock, sim/), default /run/xen-disk-java",
+            "  XEN_DISK_JAVA_LOGDIR    log directory (daemon.log, xenstored.log), default /var/log/xen-disk-java",
+            "  XEN_DISK_JAVA_PLATFORM  default for --platform",
+            "  XENSTORED_PATH, XENSTORED_RUNDIR  where the real xenstored listens (as for xenstore-* tools)",
+            "",
+            "Exit status: 0 success, 1 failure, 2 usage error.",
+            "");
+
+    static final String HINT = "Run 'xen-disk-java help' for usage.";
+
+    private Usage() {
+    }
+}
