@@ -308,6 +308,22 @@ public final class VbdBackend implements AutoCloseable {
         LOG.info("{}: connected (ring-ref {}, event channel {}, {})", name, r.ringRefs(), r.eventChannel(), r.abi().protocol());
     }
 
+    /**
+     * The data path found the frontend broken (e.g. a producer index beyond
+     * the ring): stop serving and close, as Linux's xenbus_dev_fatal does.
+     */
+    public synchronized void fatal(String why) {
+        if (done) {
+            return;
+        }
+        try {
+            disconnectRing();
+            fail(why);
+        } catch (XenStoreException e) {
+            LOG.warn("{}: {}", name, e.getMessage());
+        }
+    }
+
     /** Like Linux's xenbus_dev_fatal: log, remember, and switch to Closing. */
     private void fail(String why) {
         lastError = why;

@@ -17,15 +17,26 @@ public final class CommandDispatcher implements ControlServer.Handler {
     private final DaemonContext ctx;
     private final SimXenstoredProcess sim;
     private final Runnable stopDaemon;
+    private final DataPlane dataPlane;
 
     /**
      * @param stopDaemon asks the daemon to stop; must return at once (the
      *                   reply to {@code shutdown} is sent after it returns)
      */
     public CommandDispatcher(DaemonContext ctx, SimXenstoredProcess sim, Runnable stopDaemon) {
+        this(ctx, sim, stopDaemon, new DataPlane(ctx));
+    }
+
+    CommandDispatcher(DaemonContext ctx, SimXenstoredProcess sim, Runnable stopDaemon, DataPlane dataPlane) {
         this.ctx = ctx;
         this.sim = sim;
         this.stopDaemon = stopDaemon;
+        this.dataPlane = dataPlane;
+    }
+
+    /** Unplugs every disk and drops the platform connection (daemon shutdown). */
+    public void close() {
+        dataPlane.close();
     }
 
     @Override
@@ -50,6 +61,14 @@ public final class CommandDispatcher implements ControlServer.Handler {
                 return ControlResponse.ok("stopping daemon (pid " + ctx.pid() + ")\n");
             case "sim":
                 return sim(request.args());
+            case "connect":
+            case "disconnect":
+                try {
+                    VbdService vbds = dataPlane.service();
+                    return request.verb().equals("connect") ? vbds.connect(request) : vbds.disconnect(request);
+                } catch (PlatformException e) {
+                    return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
+                }
             default:
                 return ControlResponse.error(ControlResponse.USAGE, "xen-disk-java: unknown verb '" + request.verb()
                         + "' (see 'xen-disk-java help')\n");
@@ -70,6 +89,9 @@ public final class CommandDispatcher implements ControlServer.Handler {
         }
         sb.append('\n');
         sb.append("VBDs: ").append(ctx.vbds().size()).append('\n');
+        for (VbdSummary v : ctx.vbds().list()) {
+            sb.append("  ").append(v.line()).append('\n');
+        }
         sb.append("log: ").append(ctx.paths().daemonLog()).append('\n');
         return sb.toString();
     }

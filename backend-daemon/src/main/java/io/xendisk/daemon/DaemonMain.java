@@ -120,8 +120,9 @@ public final class DaemonMain {
                 return 1;
             }
             CountDownLatch stop = new CountDownLatch(1);
-            cleanup.server = ControlServer.start(socket, PeerPolicy.forThisProcess(),
-                    new CommandDispatcher(ctx, sim, stop::countDown));
+            CommandDispatcher dispatcher = new CommandDispatcher(ctx, sim, stop::countDown);
+            cleanup.dispatcher = dispatcher;
+            cleanup.server = ControlServer.start(socket, PeerPolicy.forThisProcess(), dispatcher);
             Signal.handle(new Signal("TERM"), s -> stop.countDown());
             Signal.handle(new Signal("INT"), s -> stop.countDown());
             log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}",
@@ -171,6 +172,7 @@ public final class DaemonMain {
         private final DaemonLock lock;
         private final Logger log;
         volatile ControlServer server;
+        volatile CommandDispatcher dispatcher;
 
         Cleanup(DaemonLock lock, Logger log) {
             this.lock = lock;
@@ -184,6 +186,10 @@ public final class DaemonMain {
             ControlServer s = server;
             if (s != null) {
                 s.close();
+            }
+            CommandDispatcher d = dispatcher;
+            if (d != null) {
+                d.close(); // unplug the disks cleanly while xenstore is still there
             }
             try {
                 lock.close();

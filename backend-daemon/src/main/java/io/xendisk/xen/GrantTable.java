@@ -20,6 +20,13 @@ public interface GrantTable extends AutoCloseable {
      */
     int copy(GrantCopyBatch batch);
 
+    /**
+     * Drops whatever is cached for a domain that is gone (after its VBDs are
+     * torn down), so a dead guest's memory is not kept referenced.
+     */
+    default void forget(int domid) {
+    }
+
     @Override
     void close();
 }

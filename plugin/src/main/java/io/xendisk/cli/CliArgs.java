@@ -1,7 +1,9 @@
 package io.xendisk.cli;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -12,14 +14,24 @@ import java.util.Set;
  *                 "" when no verb was given
  * @param args     the verb's arguments
  * @param platform the value of --platform, or null
+ * @param options  the verb's own options (--path IMG → "path"="IMG"; flags → "true")
  */
-public record CliArgs(String verb, List<String> args, String platform) {
+public record CliArgs(String verb, List<String> args, String platform, Map<String, String> options) {
     /** Verbs that need no daemon: they never start one. */
     public static final Set<String> LOCAL_VERBS = Set.of("daemon", "help", "version");
     private static final Set<String> PLATFORMS = Set.of("sim", "xen", "auto");
 
+    /** Options each verb takes: name → whether it takes a value. */
+    private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
+            "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false));
+
     public CliArgs {
         args = List.copyOf(args);
+        options = Map.copyOf(options);
+    }
+
+    public CliArgs(String verb, List<String> args, String platform) {
+        this(verb, args, platform, Map.of());
     }
 
     /**
@@ -33,6 +45,7 @@ public record CliArgs(String verb, List<String> args, String platform) {
         boolean help = false;
         boolean version = false;
         boolean optionsDone = false;
+        Map<String, String> options = new LinkedHashMap<>();
         for (int i = 0; i < argv.size(); i++) {
             String a = argv.get(i);
             if (optionsDone || !a.startsWith("-") || a.equals("-")) {
@@ -57,8 +70,11 @@ public record CliArgs(String verb, List<String> args, String platform) {
                     throw new UsageException("unknown platform '" + value + "' for --platform: use sim, xen or auto");
                 }
                 platform = value;
+            } else if (!words.isEmpty() && VERB_OPTIONS.containsKey(words.get(0))) {
+                i = verbOption(words.get(0), argv, i, options);
             } else {
-                throw new UsageException("unknown option '" + a + "'");
+                throw new UsageException("unknown option '" + a + "'"
+                        + (words.isEmpty() ? "" : " for '" + words.get(0) + "'"));
             }
         }
         if (help) {
@@ -83,6 +99,17 @@ public record CliArgs(String verb, List<String> args, String platform) {
                     throw new UsageException("'" + verb + "' takes no arguments, got '" + String.join(" ", rest) + "'");
                 }
                 return new CliArgs(verb, rest, platform);
+            case "connect":
+                if (rest.size() != 1) {
+                    throw new UsageException("'connect' needs one guest (name or domid): connect <vm> [--path IMG]"
+                            + " [--storage discard|file|mmap|cow] [--vdev xvdb] [--readonly] [--foreground]");
+                }
+                return new CliArgs(verb, rest, platform, options);
+            case "disconnect":
+                if (rest.size() != 2) {
+                    throw new UsageException("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");
+                }
+                return new CliArgs(verb, rest, platform, options);
             case "sim":
                 if (rest.size() != 1 || !Set.of("start", "stop", "status").contains(rest.get(0))) {
                     throw new UsageException(rest.isEmpty() ? "'sim' needs an action: start, stop or status"
@@ -92,5 +119,35 @@ public record CliArgs(String verb, List<String> args, String platform) {
             default:
                 throw new UsageException("unknown verb '" + verb + "'");
         }
+    }
+
+    /** Parses one option of {@code verb} at argv[i]; returns the index of its last word. */
+    private static int verbOption(String verb, List<String> argv, int i, Map<String, String> into) throws UsageException {
+        String a = argv.get(i);
+        String name = a.substring(2);
+        String value = null;
+        int eq = name.indexOf('=');
+        if (eq >= 0) {
+            value = name.substring(eq + 1);
+            name = name.substring(0, eq);
+        }
+        Boolean takesValue = VERB_OPTIONS.get(verb).get(name);
+        if (takesValue == null) {
+            throw new UsageException("unknown option '--" + name + "' for '" + verb + "' (it takes "
+                    + String.join(", ", VERB_OPTIONS.get(verb).keySet().stream().sorted().map(o -> "--" + o).toList()) + ")");
+        }
+        if (takesValue && value == null) {
+            if (i + 1 >= argv.size() || argv.get(i + 1).startsWith("--")) {
+                throw new UsageException("option --" + name + " of '" + verb + "' needs a value");
+            }
+            value = argv.get(++i);
+        }
+        if (!takesValue && value != null) {
+            throw new UsageException("option --" + name + " of '" + verb + "' takes no value");
+        }
+        if (into.put(name, takesValue ? value : "true") != null) {
+            throw new UsageException("option --" + name + " given twice");
+        }
+        return i;
     }
 }

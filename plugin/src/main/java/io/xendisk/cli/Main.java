@@ -77,8 +77,12 @@ public final class Main {
                 && !env.get("XEN_DISK_JAVA_PLATFORM").isBlank()) {
             platform = env.get("XEN_DISK_JAVA_PLATFORM");
         }
-        ControlRequest request = new ControlRequest(args.verb(), args.args(),
-                platform == null ? Map.of() : Map.of("platform", platform));
+        Map<String, String> options = new java.util.LinkedHashMap<>(args.options());
+        options.remove("foreground"); // the CLI's own business
+        if (platform != null) {
+            options.put("platform", platform);
+        }
+        ControlRequest request = new ControlRequest(args.verb(), args.args(), options);
         ControlResponse response;
         try {
             try {
@@ -110,6 +114,9 @@ public final class Main {
         err.print(response.stderr());
         if (args.verb().equals("shutdown") && response.exitCode() == ControlResponse.OK) {
             return awaitStopped(paths);
+        }
+        if (args.options().containsKey("foreground") && response.exitCode() == ControlResponse.OK) {
+            return new ForegroundConnection(client, request, out, err).serveUntilStopped(response.stdout());
         }
         return response.exitCode();
     }

@@ -188,6 +188,7 @@ public final class SimGrantTable implements GrantTable {
      * Drops the cached view of {@code domid} (the domain was destroyed). Its
      * mappings stay valid until closed; the next use opens the domain anew.
      */
+    @Override
     public void forget(int domid) {
         if (domid >= 0 && domid <= SimPaths.MAX_DOMID) {
             domains.set(domid, null);

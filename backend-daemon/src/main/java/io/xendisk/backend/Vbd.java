@@ -1,0 +1,192 @@
+package io.xendisk.backend;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import io.xendisk.blkif.Rejection;
+import io.xendisk.blkif.Request;
+import io.xendisk.storage.Storage;
+import io.xendisk.xen.EventChannels;
+import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.store.XenStore;
+import io.xendisk.xen.store.XenStoreException;
+
+/**
+ * One virtual block device the daemon serves: its xenbus handshake
+ * ({@link VbdBackend}), its data path ({@link BlkifConnector}), its storage
+ * and its counters, and what happens when it ends.
+ */
+public final class Vbd {
+    private static final Logger LOG = LogManager.getLogger(Vbd.class);
+    /** Ring failures are handled off the ring thread, which must not wait on the handshake's lock. */
+    private static final ExecutorService EVENTS = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "vbd-events");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final XenStore xs;
+    private final int domid;
+    private final int devid;
+    private final String vdev;
+    private final String storageName;
+    private final Storage storage;
+    private final boolean ownsNodes;
+    private final VbdStats stats = new VbdStats();
+    private final VbdBackend backend;
+    private final BlkifConnector connector;
+    private final Consumer<Vbd> onGone;
+    private final CountDownLatch gone = new CountDownLatch(1);
+    private volatile String endReason;
+    private volatile String ringError;
+
+    /**
+     * @param ownsNodes true when we created the xenstore directories (connect) and so remove them at the end
+     * @param onGone    called once when the VBD has ended and released everything
+     */
+    public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
+               String vdev, Storage storage, String storageName, boolean readOnly, boolean ownsNodes,
+               Consumer<Vbd> onGone) {
+        this.xs = xs;
+        this.domid = domid;
+        this.devid = devid;
+        this.vdev = vdev;
+        this.storage = storage;
+        this.storageName = storageName;
+        this.ownsNodes = ownsNodes;
+        this.onGone = onGone;
+        String name = "vbd " + domid + "/" + devid;
+        boolean ro = readOnly || storage.capabilities().readOnly();
+        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, false);
+        this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed);
+        this.backend = new VbdBackend(xs, backendPath, domid, devid,
+                new DiskInfo(storage.sizeSectors(), 512, ro, true), connector, new VbdBackend.Listener() {
+                    @Override
+                    public void onTeardown(VbdBackend vbd, String reason) {
+                        ended(reason);
+                    }
+                });
+    }
+
+    /** Publishes features and starts the handshake. */
+    public void start() {
+        backend.start();
+    }
+
+    public int domid() {
+        return domid;
+    }
+
+    public int devid() {
+        return devid;
+    }
+
+    public String vdev() {
+        return vdev;
+    }
+
+    public String storageName() {
+        return storageName;
+    }
+
+    public VbdStats stats() {
+        return stats;
+    }
+
+    public XenbusState state() {
+        return backend.state();
+    }
+
+    public String backendPath() {
+        return backend.backendPath();
+    }
+
+    /** The last problem of the handshake or the ring, or null. */
+    public String lastError() {
+        String r = ringError;
+        return r != null ? r : backend.lastError();
+    }
+
+    public boolean isGone() {
+        return gone.getCount() == 0;
+    }
+
+    /** Why it ended, once it has. */
+    public String endReason() {
+        return endReason;
+    }
+
+    /**
+     * Hot-unplug, as a toolstack asks for it: online=0 + Closing; the
+     * handshake then closes with the frontend. Waits up to {@code timeoutMs}
+     * for the end; returns true when it ended.
+     */
+    public boolean disconnect(long timeoutMs) throws InterruptedException {
+        try {
+            VbdNodes.requestClose(xs, backend.backendPath());
+            backend.reconcile();
+        } catch (XenStoreException e) {
+            LOG.warn("vbd {}/{}: {}", domid, devid, e.getMessage());
+            ended("disconnect: " + e.getMessage());
+        }
+        return gone.await(timeoutMs, TimeUnit.MILLISECONDS);
+    }
+
+    /** Ends at once without a handshake (the guest is dead, or the daemon stops). */
+    public void destroy(String reason) {
+        backend.close();
+        ended(reason);
+    }
+
+    /** Counters for list/status, named as users see them. */
+    public Map<String, Long> counters() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("reads", stats.reads());
+        m.put("read-bytes", stats.readBytes());
+        m.put("writes", stats.writes());
+        m.put("write-bytes", stats.writeBytes());
+        m.put("flushes", stats.flushes());
+        m.put("errors", stats.errors());
+        for (Map.Entry<Rejection, Long> e : stats.rejections().entrySet()) {
+            m.put("rejected-" + e.getKey().name().toLowerCase().replace('_', '-'), e.getValue());
+        }
+        m.put("batches", stats.batches());
+        m.put("notifications", stats.notifications());
+        return m;
+    }
+
+    private void ringFailed(String why) {
+        ringError = why;
+        EVENTS.execute(() -> {
+            LOG.error("vbd {}/{}: {}; closing this VBD (other VBDs keep serving)", domid, devid, why);
+            backend.fatal(why);
+        });
+    }
+
+    private synchronized void ended(String reason) {
+        if (gone.getCount() == 0) {
+            return;
+        }
+        endReason = reason;
+        connector.disconnect();
+        storage.close();
+        if (ownsNodes) {
+            try {
+                VbdNodes.remove(xs, backend.backendPath(), backend.frontendPath());
+            } catch (XenStoreException e) {
+                LOG.warn("vbd {}/{}: could not remove its xenstore nodes: {}", domid, devid, e.getMessage());
+            }
+        }
+        LOG.info("vbd {}/{} ended: {}", domid, devid, reason);
+        gone.countDown();
+        onGone.accept(this);
+    }
+}

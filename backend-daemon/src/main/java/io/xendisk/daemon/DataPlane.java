@@ -1,0 +1,89 @@
+package io.xendisk.daemon;
+
+import java.io.IOException;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import io.xendisk.xen.EventChannels;
+import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.sim.domain.SimEventChannels;
+import io.xendisk.xen.sim.domain.SimGrantTable;
+import io.xendisk.xen.store.XenStoreClient;
+import io.xendisk.xen.store.XenStoreException;
+
+/**
+ * The platform's ports (xenstore connection, grant table, event channels)
+ * and the {@link VbdService} on top of them, made when first needed: on the
+ * simulated platform the xenstored may be started after the daemon.
+ */
+final class DataPlane implements AutoCloseable {
+    private static final Logger LOG = LogManager.getLogger(DataPlane.class);
+
+    private final DaemonContext ctx;
+    private XenStoreClient xs;
+    private GrantTable grants;
+    private VbdService service;
+
+    DataPlane(DaemonContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /** The service, connecting to the platform first if needed. */
+    synchronized VbdService service() throws PlatformException {
+        if (service != null && xs.isOpen()) {
+            return service;
+        }
+        closeQuietly();
+        if (ctx.platform().platform() != Platform.SIM) {
+            throw new PlatformException("serving disks on real Xen is not available in this version yet"
+                    + " (the JNA bindings to libxenevtchn/libxengnttab come next); use --platform sim");
+        }
+        try {
+            xs = XenStoreClient.connect(ctx.xenstorePath());
+        } catch (XenStoreException e) {
+            throw new PlatformException("the simulated platform's xenstored is not reachable at " + ctx.xenstorePath()
+                    + " (" + e.getMessage() + "); run 'xen-disk-java sim start'");
+        }
+        xs.onDisconnect(() -> LOG.warn("lost the xenstore connection {}; VBDs are reset when next used", ctx.xenstorePath()));
+        try {
+            grants = new SimGrantTable(ctx.paths().simDir());
+            EventChannels channels = new SimEventChannels(ctx.paths().simDir());
+            service = new VbdService(xs, grants, channels, ctx.vbds());
+        } catch (IOException | RuntimeException e) {
+            closeQuietly();
+            throw new PlatformException("cannot set up the simulated platform in " + ctx.paths().simDir() + ": " + e);
+        }
+        LOG.info("data plane up: xenstore {}, simulated domains in {}", ctx.xenstorePath(), ctx.paths().simDir());
+        return service;
+    }
+
+    /** The service if it is up, without connecting. */
+    synchronized VbdService current() {
+        return service;
+    }
+
+    private void closeQuietly() {
+        if (service != null) {
+            try {
+                service.close();
+            } catch (RuntimeException e) {
+                LOG.warn("closing VBDs: {}", e.toString());
+            }
+            service = null;
+        }
+        if (grants != null) {
+            grants.close();
+            grants = null;
+        }
+        if (xs != null) {
+            xs.close();
+            xs = null;
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        closeQuietly();
+    }
+}
