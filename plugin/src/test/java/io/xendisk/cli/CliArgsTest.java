@@ -3,6 +3,7 @@ package io.xendisk.cli;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -43,8 +44,30 @@ class CliArgsTest {
 
     @Test
     void unknownOptionIsNamed() {
-        assertEquals("unknown option '--frob'", usageError("status", "--frob"));
+        assertEquals("unknown option '--frob' for 'status'", usageError("status", "--frob"));
         assertEquals("unknown option '-x'", usageError("-x", "status"));
+    }
+
+    @Test
+    void connectTakesItsOptionsInAnyForm() throws UsageException {
+        CliArgs a = CliArgs.parse(List.of("connect", "vm1", "--path", "/img", "--storage=cow", "--readonly",
+                "--vdev", "xvdc", "--foreground", "--platform", "sim"));
+        assertEquals("connect", a.verb());
+        assertEquals(List.of("vm1"), a.args());
+        assertEquals("sim", a.platform());
+        assertEquals(Map.of("path", "/img", "storage", "cow", "readonly", "true", "vdev", "xvdc", "foreground", "true"),
+                a.options());
+    }
+
+    @Test
+    void connectOptionErrorsAreNamed() {
+        assertTrue(usageError("connect", "vm", "--size", "1").startsWith("unknown option '--size' for 'connect'"));
+        assertEquals("option --path of 'connect' needs a value", usageError("connect", "vm", "--path"));
+        assertEquals("option --readonly of 'connect' takes no value", usageError("connect", "vm", "--readonly=yes"));
+        assertEquals("option --path given twice", usageError("connect", "vm", "--path", "a", "--path", "b"));
+        assertTrue(usageError("connect").startsWith("'connect' needs one guest"));
+        assertTrue(usageError("disconnect", "vm").startsWith("'disconnect' needs the guest and the disk"));
+        assertEquals("unknown option '--path' for 'disconnect'", usageError("disconnect", "vm", "xvdb", "--path", "x"));
     }
 
     @Test
