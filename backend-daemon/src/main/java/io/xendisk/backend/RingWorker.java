@@ -46,6 +46,11 @@ public final class RingWorker implements Runnable {
     private final Request[] pool;
     private final ByteBuffer[] bounce;
     private final byte[] slot;
+    /** Per slot: where the request's data lives locally (bounce buffer or the image's own memory). */
+    private final ByteBuffer[] local;
+    private final int[] localBase;
+    private final boolean[] zeroCopy;
+    private final boolean storageMapped;
     private final GrantCopyBatch copyIn;
     private final GrantCopyBatch copyOut;
     private final RateLimitedLog rejections;
@@ -72,6 +77,10 @@ public final class RingWorker implements Runnable {
             bounce[i] = slab.slice(i * SEGMENT_BYTES_MAX, SEGMENT_BYTES_MAX);
         }
         this.slot = new byte[ring.abi().stride];
+        this.local = new ByteBuffer[n];
+        this.localBase = new int[n];
+        this.zeroCopy = new boolean[n];
+        this.storageMapped = storage.capabilities().zeroCopy();
         this.copyIn = new GrantCopyBatch(n * Blkif.MAX_SEGMENTS_PER_REQUEST);
         this.copyOut = new GrantCopyBatch(n * Blkif.MAX_SEGMENTS_PER_REQUEST);
         this.rejections = new RateLimitedLog(LOG, 10, 1_000_000_000L);
@@ -135,18 +144,26 @@ public final class RingWorker implements Runnable {
         return false;
     }
 
-    private void serveBatch(int n) {
+    private void serveBatch(int available) {
         copyIn.clear();
         copyOut.clear();
         int first = ring.reqCons();
-        for (int i = 0; i < n; i++) {
+        int n = 0;
+        while (n < available) {
+            int i = n++;
             Request r = pool[(first + i) & (pool.length - 1)];
             ring.takeRequest(slot);
-            if (r.parse(slot, ring.abi(), limits) == Request.Kind.REJECTED) {
+            Request.Kind k = r.parse(slot, ring.abi(), limits);
+            if (k == Request.Kind.REJECTED) {
                 continue;
             }
+            placeData(r, (first + i) & (pool.length - 1));
             if (carriesDataFromGuest(r)) {
-                addSegments(copyIn, r, bounceOf(first + i), false);
+                addSegments(copyIn, r, (first + i) & (pool.length - 1), false);
+            }
+            if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
+                // a flush closes the batch: what follows it must not be moved before it
+                break;
             }
         }
         stats.batch(n);
@@ -154,12 +171,13 @@ public final class RingWorker implements Runnable {
             failSegments(copyIn, first, n);
         }
         for (int i = 0; i < n; i++) {
-            execute(pool[(first + i) & (pool.length - 1)], bounceOf(first + i));
+            int s = (first + i) & (pool.length - 1);
+            execute(pool[s], s);
         }
         for (int i = 0; i < n; i++) {
-            Request r = pool[(first + i) & (pool.length - 1)];
-            if (r.kind() == Request.Kind.READ) {
-                addSegments(copyOut, r, bounceOf(first + i), true);
+            int s = (first + i) & (pool.length - 1);
+            if (pool[s].kind() == Request.Kind.READ) {
+                addSegments(copyOut, pool[s], s, true);
             }
         }
         if (copyOut.count() > 0) {
@@ -176,19 +194,35 @@ public final class RingWorker implements Runnable {
         }
     }
 
-    private ByteBuffer bounceOf(int index) {
-        return bounce[index & (bounce.length - 1)];
+    /**
+     * Zero copy where the storage maps the image: plain reads and writes are
+     * grant-copied straight between the guest's pages and the image's memory.
+     * Everything else goes through the slot's bounce buffer.
+     */
+    private void placeData(Request r, int s) {
+        zeroCopy[s] = false;
+        local[s] = bounce[s];
+        localBase[s] = 0;
+        if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
+            ByteBuffer region = storage.region(r.sector(), bytes(r));
+            if (region != null) {
+                zeroCopy[s] = true;
+                local[s] = region;
+                localBase[s] = storage.regionOffset(r.sector());
+            }
+        }
     }
 
     private static boolean carriesDataFromGuest(Request r) {
         return r.nrSegments() > 0 && r.kind() != Request.Kind.READ;
     }
 
-    private void addSegments(GrantCopyBatch batch, Request r, ByteBuffer buf, boolean toGuest) {
-        int off = 0;
-        for (int s = 0; s < r.nrSegments(); s++) {
-            int len = r.segmentBytes(s);
-            batch.add(domid, r.gref(s), r.segmentPageOffset(s), len, toGuest, buf, off);
+    private void addSegments(GrantCopyBatch batch, Request r, int slotIndex, boolean toGuest) {
+        ByteBuffer buf = local[slotIndex];
+        int off = localBase[slotIndex];
+        for (int seg = 0; seg < r.nrSegments(); seg++) {
+            int len = r.segmentBytes(seg);
+            batch.add(domid, r.gref(seg), r.segmentPageOffset(seg), len, toGuest, buf, off);
             off += len;
         }
     }
@@ -221,7 +255,11 @@ public final class RingWorker implements Runnable {
         }
     }
 
-    private void execute(Request r, ByteBuffer buf) {
+    private void execute(Request r, int s) {
+        if (zeroCopy[s] && r.kind() != Request.Kind.REJECTED) {
+            return; // the grant copies were the I/O
+        }
+        ByteBuffer buf = bounce[s];
         try {
             switch (r.kind()) {
                 case READ -> storage.read(r.sector(), buf.clear().limit(bytes(r)));

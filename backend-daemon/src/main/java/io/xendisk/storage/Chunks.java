@@ -80,6 +80,17 @@ final class Chunks {
         return chunks[(int) (off >>> SHIFT)].slice(in, len);
     }
 
+    /** The whole chunk holding {@code len} bytes at {@code off}, or null when they straddle two chunks. */
+    ByteBuffer chunk(long off, int len) {
+        int in = (int) (off & MASK);
+        return len > SIZE - in ? null : chunks[(int) (off >>> SHIFT)];
+    }
+
+    /** Index of byte {@code off} within its chunk. */
+    static int offsetInChunk(long off) {
+        return (int) (off & MASK);
+    }
+
     /** Writes {@code len} zero bytes at {@code off}. */
     void zero(long off, long len) {
         while (len > 0) {

@@ -114,6 +114,18 @@ final class CowStorage implements Storage {
         return chunks.slice(off, bytes);
     }
 
+    @Override
+    public ByteBuffer region(long sector, int bytes) {
+        long off = Ranges.check(gold.size, sector, bytes);
+        checkOpen();
+        return chunks.chunk(off, bytes);
+    }
+
+    @Override
+    public int regionOffset(long sector) {
+        return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
+    }
+
     /** Succeeds at once: changes are meant to vanish, there is no stable storage behind them. */
     @Override
     public void flush() {

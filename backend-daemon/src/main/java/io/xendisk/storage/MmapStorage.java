@@ -123,6 +123,22 @@ final class MmapStorage implements Storage {
     }
 
     @Override
+    public ByteBuffer region(long sector, int bytes) {
+        long off = Ranges.check(image.size, sector, bytes);
+        checkOpen();
+        ByteBuffer chunk = chunks.chunk(off, bytes);
+        if (chunk != null && image.writable) {
+            markDirty(off, bytes);
+        }
+        return chunk;
+    }
+
+    @Override
+    public int regionOffset(long sector) {
+        return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
+    }
+
+    @Override
     public void flush() {
         checkOpen();
         for (int i = 0; i < dirtyLo.length; i++) {

@@ -99,6 +99,23 @@ public interface Storage extends AutoCloseable {
     }
 
     /**
+     * Zero-copy without allocating: the engine's own mapped buffer that holds
+     * {@code bytes} bytes from {@code sector}, to be addressed with absolute
+     * indexes starting at {@link #regionOffset(long)}; null when the engine
+     * has no such memory or the range straddles a mapping boundary. Same
+     * rules as {@link #slice}: bytes put into it are writes. Never change the
+     * returned buffer's position or limit (it is shared).
+     */
+    default ByteBuffer region(long sector, int bytes) {
+        return null;
+    }
+
+    /** Index of {@code sector}'s first byte in the buffer {@link #region} returns. */
+    default int regionOffset(long sector) {
+        throw new UnsupportedOperationException("no zero-copy regions");
+    }
+
+    /**
      * Releases the image. Idempotent. Does not flush: callers wanting
      * durability call {@link #flush()} first (the backend does on disconnect).
      */

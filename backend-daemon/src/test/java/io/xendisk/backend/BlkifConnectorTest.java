@@ -17,6 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
@@ -52,13 +53,17 @@ class BlkifConnectorTest {
     private Path image;
 
     private void start(Abi abi) throws IOException {
+        start(abi, "file");
+    }
+
+    private void start(Abi abi, String engine) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "xdjdp");
         guest = SimDomain.create(dir, DOMID, 128, 512);
         image = dir.resolve("disk.img");
         byte[] content = new byte[(int) (DISK_SECTORS * 512)];
         new Random(1).nextBytes(content);
         Files.write(image, content);
-        storage = Storages.open(StorageSpec.of("file", image, false));
+        storage = Storages.open(StorageSpec.of(engine, image, false));
         int ringFrame = guest.memory().allocate(1);
         int ringRef = guest.grants().grantAccess(ringFrame, 0, false);
         front = FrontRing.init(guest.memory().page(ringFrame), abi, 1);
@@ -178,6 +183,38 @@ class BlkifConnectorTest {
         assertEquals(8192, stats.writeBytes());
         assertEquals(1, stats.flushes());
         assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    /** mmap and cow take the zero-copy path: grant copies straight to and from the image's memory. */
+    @ParameterizedTest
+    @ValueSource(strings = {"mmap", "cow"})
+    void zeroCopyEnginesMoveTheRightBytes(String engine) throws Exception {
+        start(Abi.X86_64, engine);
+        Page w = page(true);
+        byte[] pattern = new byte[4096];
+        new Random(5).nextBytes(pattern);
+        guest.memory().page(w.frame()).put(0, pattern);
+        byte[] before = imageBytes(64, 4096);
+        Page r0 = page(false);
+        submit(Blkif.OP_READ, 1, 64, r0);   // the old contents
+        push();
+        assertEquals(Blkif.RSP_OKAY, responses(1).get(0)[2]);
+        submit(Blkif.OP_WRITE, 2, 64, w);
+        submit(Blkif.OP_FLUSH_DISKCACHE, 3, 0);
+        Page r1 = page(false);
+        submit(Blkif.OP_READ, 4, 64, r1);   // after the flush: the new contents
+        push();
+        List<long[]> rsp = responses(3);
+        for (long[] x : rsp) {
+            assertEquals(Blkif.RSP_OKAY, x[2]);
+        }
+        assertArrayEquals(before, guestBytes(r0));
+        assertArrayEquals(pattern, guestBytes(r1));
+        if (engine.equals("mmap")) {
+            assertArrayEquals(pattern, imageBytes(64, 4096), "mmap: in the image after the flush");
+        } else {
+            assertArrayEquals(before, imageBytes(64, 4096), "cow: the gold image is untouched");
+        }
     }
 
     @ParameterizedTest
