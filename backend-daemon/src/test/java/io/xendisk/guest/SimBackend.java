@@ -65,7 +65,7 @@ final class SimBackend implements AutoCloseable {
             String name = "vbd " + domid + "/" + devid;
             connector = new BlkifConnector(name, p.grants, p.channels, storage,
                     new Request.Limits(storage.sizeSectors(), readOnly, false), stats, ringFailures::add);
-            toolstackCreates(p.dom0, domid, devid, readOnly);
+            p.layout(domid, devid, readOnly);
             vbd = new VbdBackend(p.dom0, be, domid, devid, new DiskInfo(storage.sizeSectors(), 512, readOnly, true),
                     connector, new VbdBackend.Listener() {
                         @Override
@@ -76,27 +76,6 @@ final class SimBackend implements AutoCloseable {
             vbd.start();
         }
 
-        private void toolstackCreates(XenStoreClient dom0, int domid, int devid, boolean readOnly) {
-            // libxl__device_generic_add: make each directory and set its permissions, then the keys
-            dom0.transaction(t -> {
-                t.mkdir(fe);
-                t.setPermissions(fe, List.of(new XsPerm(domid, XsPerm.Access.NONE), new XsPerm(0, XsPerm.Access.READ)));
-                t.write(fe + "/backend", be);
-                t.write(fe + "/backend-id", "0");
-                t.write(fe + "/virtual-device", Integer.toString(devid));
-                t.write(fe + "/device-type", "disk");
-                t.write(fe + "/state", "1");
-                t.mkdir(be);
-                t.setPermissions(be, List.of(new XsPerm(0, XsPerm.Access.NONE), new XsPerm(domid, XsPerm.Access.READ)));
-                t.write(be + "/frontend", fe);
-                t.write(be + "/frontend-id", Integer.toString(domid));
-                t.write(be + "/online", "1");
-                t.write(be + "/state", "1");
-                t.write(be + "/mode", readOnly ? "r" : "w");
-                return null;
-            });
-        }
-
         /** libxl__initiate_device_generic_remove: online=0 and Closing in one transaction. */
         void toolstackRemoves(XenStoreClient dom0) {
             dom0.transaction(t -> {
@@ -105,6 +84,29 @@ final class SimBackend implements AutoCloseable {
                 return null;
             });
         }
+    }
+
+    /** What libxl__device_generic_add writes: each directory made and its permissions set, then the keys. */
+    void layout(int domid, int devid, boolean readOnly) {
+        String fe = "/local/domain/" + domid + "/device/vbd/" + devid;
+        String be = "/local/domain/0/backend/vbd/" + domid + "/" + devid;
+        dom0.transaction(t -> {
+            t.mkdir(fe);
+            t.setPermissions(fe, List.of(new XsPerm(domid, XsPerm.Access.NONE), new XsPerm(0, XsPerm.Access.READ)));
+            t.write(fe + "/backend", be);
+            t.write(fe + "/backend-id", "0");
+            t.write(fe + "/virtual-device", Integer.toString(devid));
+            t.write(fe + "/device-type", "disk");
+            t.write(fe + "/state", "1");
+            t.mkdir(be);
+            t.setPermissions(be, List.of(new XsPerm(0, XsPerm.Access.NONE), new XsPerm(domid, XsPerm.Access.READ)));
+            t.write(be + "/frontend", fe);
+            t.write(be + "/frontend-id", Integer.toString(domid));
+            t.write(be + "/online", "1");
+            t.write(be + "/state", "1");
+            t.write(be + "/mode", readOnly ? "r" : "w");
+            return null;
+        });
     }
 
     Disk addDisk(int domid, int devid, Storage storage, boolean readOnly) {
