@@ -66,7 +66,7 @@ final class ReadAtWorkload extends QueueDriver {
         boolean starred = false;
         for (int off = 0; off < data.length; off += 16) {
             byte[] line = Arrays.copyOfRange(data, off, Math.min(off + 16, data.length));
-            if (prev != null && Arrays.equals(prev, line) && off + 16 < data.length) {
+            if (prev != null && Arrays.equals(prev, line)) {
                 if (!starred) {
                     sink.accept("*");
                     starred = true;
