@@ -35,7 +35,12 @@ final class SimBackend implements AutoCloseable {
     private final List<Disk> disks = new CopyOnWriteArrayList<>();
 
     SimBackend() throws IOException {
-        dir = Files.createTempDirectory(Path.of("/tmp"), "xdjg");
+        this(Path.of("/tmp"));
+    }
+
+    /** Everything under a fresh directory in {@code base} (e.g. /dev/shm for benchmarks). */
+    SimBackend(Path base) throws IOException {
+        dir = Files.createTempDirectory(base, "xdjg");
         simdir = dir.resolve("sim");
         xenstored = SimXenstored.start(dir.resolve("xs/socket"));
         dom0 = XenStoreClient.connect(xenstored.socketPath());
