@@ -201,7 +201,7 @@ public final class RingWorker implements Runnable {
      */
     private void placeData(Request r, int s) {
         zeroCopy[s] = false;
-        local[s] = bounce[s];
+        local[s] = bounce[s].clear(); // the last request in this slot may have left a shorter limit
         localBase[s] = 0;
         if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
             ByteBuffer region = storage.region(r.sector(), bytes(r));

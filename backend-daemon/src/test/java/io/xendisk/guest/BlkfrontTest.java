@@ -126,7 +126,6 @@ class BlkfrontTest {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(image)).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(-1, Pattern.firstMismatch(b, 0, 0, 88, 1));
         assertEquals(-1, Pattern.firstMismatch(b, 88 * 512, 88, 88, 1));
-        // writes before the smaller reads: see writeAfterASmallerReadInTheSameSlot
         assertTrue(run(fe, "rand-write", "--qd", "32", "--ops", "1000", "--bs", "8k"));
         assertTrue(out.get(1).contains(" bytes=8192000 "), out.get(1));
         assertEquals((2L << 20) + 8192000, disk.stats.writeBytes());
@@ -140,9 +139,6 @@ class BlkfrontTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("backend bug: RingWorker.execute sets the slot's bounce buffer limit to the request's "
-            + "length and addSegments does not reset it, so a write larger than the slot's previous read fails its grant "
-            + "copy (GNTST_general_error -> BAD_GRANT); enable once RingWorker clears the buffer before adding segments")
     void writeAfterASmallerReadInTheSameSlot() throws Exception {
         startGuest(Abi.X86_64);
         SimBackend.Disk disk = addImageDisk(XVDB, false, null);

@@ -77,8 +77,7 @@ public final class GuestBench {
             }
             SimBackend.Disk disk = platform.addDisk(domid, XVDB, storage, false);
             SimBackend.await(() -> "4".equals(platform.read(disk.fe + "/state")), "connected");
-            // warm-up (JIT); a write first: RingWorker keeps a slot's bounce limit from its last request (see
-            // BlkfrontTest.writeAfterASmallerReadInTheSameSlot), so a large write after a small read would fail
+            // warm-up (JIT)
             GuestControl.send(control, "run xvdb seq-write --bs 1M");
             for (String c : commands) {
                 GuestControl.Reply r = GuestControl.send(control, c);
