@@ -14,7 +14,7 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
-import io.xendisk.backend.Vdev;
+import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;

@@ -1,5 +1,7 @@
 package io.xendisk.guest;
 
+import io.xendisk.blkif.Vdev;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -232,7 +234,7 @@ public final class Guest implements AutoCloseable {
 
     /** Runs a workload on a disk given by vdev name or device id. */
     boolean run(String vdev, String workload, List<String> args, Consumer<String> out) throws Exception {
-        int devid = Vdev.parse(vdev);
+        int devid = Vdev.devid(vdev);
         Blkfront fe = frontends.get(devid);
         if (fe == null) {
             throw new IllegalArgumentException("guest " + config.name() + " has no disk " + vdev + " (device " + devid

@@ -1,5 +1,7 @@
 package io.xendisk.guest;
 
+import io.xendisk.blkif.Vdev;
+
 import java.util.List;
 import java.util.function.Consumer;
 

@@ -1,5 +1,6 @@
 package io.xendisk.guest;
 
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,27 +15,8 @@ import org.junit.jupiter.api.Test;
 
 import io.xendisk.blkif.Abi;
 
-/** The small parts: vdev names, the latency histogram, the pattern, argument parsing. */
+/** The small parts: the latency histogram, the pattern, argument parsing. */
 class GuestPartsTest {
-    @Test
-    void vdevNamesAndNumbersFollowXenVbdInterface() {
-        assertEquals(51712, Vdev.parse("xvda"));
-        assertEquals(51728, Vdev.parse("xvdb"));
-        assertEquals(51729, Vdev.parse("xvdb1"));
-        assertEquals(768, Vdev.parse("hda"));
-        assertEquals(832, Vdev.parse("hdb"));
-        assertEquals(5632, Vdev.parse("hdc"));
-        assertEquals(2048, Vdev.parse("sda"));
-        assertEquals((1 << 28) | (26 << 8), Vdev.parse("xvdaa"));
-        assertEquals(51744, Vdev.parse("51744"));
-        assertEquals("xvdb", Vdev.name(51728));
-        assertEquals("xvdaa", Vdev.name(Vdev.parse("xvdaa")));
-        assertEquals("768", Vdev.name(768));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Vdev.parse("vdb"));
-        assertTrue(e.getMessage().contains("like xvdb"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> Vdev.parse("xvd"));
-    }
-
     @Test
     void histogramPercentilesAreWithinTheBucketPrecision() {
         LatencyHistogram h = new LatencyHistogram();
