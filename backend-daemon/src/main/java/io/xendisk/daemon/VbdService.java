@@ -148,7 +148,7 @@ public final class VbdService implements AutoCloseable {
     }
 
     private VbdSummary summary(Vbd v) {
-        String state = v.state().name();
+        String state = v.state().label();
         String err = v.lastError();
         return new VbdSummary(v.domid(), v.devid(), v.vdev(), err == null ? state : state + " (" + err + ")",
                 v.storageName(), v.counters());
