@@ -171,6 +171,8 @@ public final class Blkfront implements AutoCloseable {
      * @throws BlkfrontException when the disk is not connected, closing, disabled or busy
      */
     public <T> T withIo(long waitMs, IoTask<T> task) throws Exception {
+        // a disk just hot-plugged may still be finishing its handshake
+        awaitConnected(waitMs, TimeUnit.MILLISECONDS);
         if (!ioLock.tryLock(waitMs, TimeUnit.MILLISECONDS)) {
             throw new BlkfrontException(name + ": busy with another workload for " + waitMs
                     + " ms (wait for it to finish)");
@@ -326,12 +328,20 @@ public final class Blkfront implements AutoCloseable {
             return;
         }
         io = ring;
-        xs.transaction(t -> {
+        boolean published = xs.transaction(t -> {
+            // the toolstack may have removed the device meanwhile: never recreate its directory
+            if (!t.exists(fePath + "/backend")) {
+                return false;
+            }
             t.write(fePath + "/ring-ref", Integer.toString(ring.ringRef()));
             t.write(fePath + "/event-channel", Integer.toString(ring.eventChannel()));
             t.write(fePath + "/protocol", abi.protocol());
-            return null;
+            return true;
         });
+        if (!published) {
+            LOG.info("{}: device removed before the ring was published", name);
+            return;
+        }
         setState(XenbusState.INITIALISED);
         LOG.info("{}: ring-ref {}, event-channel {}, {}", name, ring.ringRef(), ring.eventChannel(), abi.protocol());
     }

@@ -24,7 +24,8 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
     /** Options each verb takes: name → whether it takes a value. */
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
             "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false),
-            "sim", Map.of("memory-mib", true, "abi", true));
+            "sim", Map.of("memory-mib", true, "abi", true),
+            "demo", Map.of("dir", true));
     private static final Set<String> SIM_ACTIONS = Set.of("start", "stop", "status", "guest", "guests", "destroy", "run");
 
     public CliArgs {
@@ -102,6 +103,11 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
                     throw new UsageException("'" + verb + "' takes no arguments, got '" + String.join(" ", rest) + "'");
                 }
                 return new CliArgs(verb, rest, platform);
+            case "demo":
+                if (!rest.isEmpty()) {
+                    throw new UsageException("'demo' takes no arguments (only --dir DIR), got '" + String.join(" ", rest) + "'");
+                }
+                return new CliArgs(verb, rest, platform, options);
             case "connect":
                 if (rest.size() != 1) {
                     throw new UsageException("'connect' needs one guest (name or domid): connect <vm> [--path IMG]"

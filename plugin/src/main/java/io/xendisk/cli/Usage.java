@@ -24,6 +24,8 @@ final class Usage {
             "                     run a workload in a simulated guest's disk: seq-read, seq-write,",
             "                     rand-read, rand-write ([--bs 4k] [--qd N] [--ops N|--time S]),",
             "                     verify, read-at SECTOR COUNT, hostile CASE|all|list",
+            "  demo [--dir DIR]   the walkthrough: a gold image served copy-on-write to a simulated guest",
+            "                     (unchanged afterwards), then an mmap'd image that keeps the guest's writes",
             "  shutdown           stop the daemon",
             "  daemon             run the daemon in the foreground (what systemd runs)",
             "  help               this text",
