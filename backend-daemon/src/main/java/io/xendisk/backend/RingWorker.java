@@ -68,6 +68,7 @@ public final class RingWorker implements Runnable {
         this.stats = stats;
         this.onRingFailure = onRingFailure;
         int n = ring.size();
+        stats.ringSize(n);
         this.pool = new Request[n];
         this.bounce = new ByteBuffer[n];
         // one slab, page aligned, sliced per slot: the copy targets of the grant table

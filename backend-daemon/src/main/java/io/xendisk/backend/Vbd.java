@@ -159,6 +159,7 @@ public final class Vbd {
             m.put("rejected-" + e.getKey().name().toLowerCase().replace('_', '-'), e.getValue());
         }
         m.put("batches", stats.batches());
+        m.put("ring-util-pct", stats.ringUtilisationPercent());
         m.put("notifications", stats.notifications());
         return m;
     }
