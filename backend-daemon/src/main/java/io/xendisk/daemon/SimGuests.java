@@ -81,7 +81,7 @@ public final class SimGuests {
                 throw new SimXenstoredProcess.SimException("guest " + name + " exited with status " + p.exitValue()
                         + " before it was ready; last lines of " + log + ":\n" + LogTail.of(log, 15));
             }
-            sleep(50);
+            SimXenstoredProcess.sleep(50);
         }
         p.destroy();
         throw new SimXenstoredProcess.SimException("guest " + name + " was not ready within " + START_TIMEOUT_MS / 1000
@@ -121,10 +121,10 @@ public final class SimGuests {
         ProcessHandle h = ProcessHandle.of(g.pid()).orElse(null);
         if (h != null) {
             h.destroy();
-            if (!awaitExit(h, STOP_TIMEOUT_MS)) {
+            if (!SimXenstoredProcess.awaitExit(h, STOP_TIMEOUT_MS)) {
                 LOG.warn("guest {} (pid {}) ignored SIGTERM; killing it", g.name(), g.pid());
                 h.destroyForcibly();
-                awaitExit(h, STOP_TIMEOUT_MS);
+                SimXenstoredProcess.awaitExit(h, STOP_TIMEOUT_MS);
             }
         }
         return g;
@@ -164,25 +164,6 @@ public final class SimGuests {
             return offset >= all.length ? "" : new String(all, (int) offset, all.length - (int) offset, StandardCharsets.UTF_8);
         } catch (IOException e) {
             return "";
-        }
-    }
-
-    private static boolean awaitExit(ProcessHandle h, long timeoutMs) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (h.isAlive()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            sleep(20);
-        }
-        return true;
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }
