@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -189,21 +188,9 @@ final class Dist implements AutoCloseable {
     }
 
     /** Waits (bounded) until both ends of a freshly connected disk are in xenbus state Connected (4). */
-    void awaitConnected(Guest g, String vdev) throws IOException, InterruptedException {
-        poll(() -> "4".equals(xsReadUnchecked(g.frontend(vdev) + "/state"))
-                && "4".equals(xsReadUnchecked(g.backend(vdev) + "/state")),
+    void awaitConnected(Guest g, String vdev) throws Exception {
+        poll(() -> "4".equals(xsRead(g.frontend(vdev) + "/state")) && "4".equals(xsRead(g.backend(vdev) + "/state")),
                 "disk " + vdev + " of guest " + g.name() + " connected (both ends state 4)");
-    }
-
-    private String xsReadUnchecked(String path) {
-        try {
-            return xsRead(path);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
     }
 
     /** The {@code list} line of a VBD ({@code domid/devid ...}), or null when the daemon does not list it. */
@@ -225,10 +212,16 @@ final class Dist implements AutoCloseable {
         return c;
     }
 
+    /** A condition to poll; it may run CLI commands. */
+    @FunctionalInterface
+    interface Condition {
+        boolean holds() throws Exception;
+    }
+
     /** Polls a condition every 50 ms for at most 30 s; fails naming what it waited for. */
-    static void poll(BooleanSupplier condition, String what) throws InterruptedException {
+    static void poll(Condition condition, String what) throws Exception {
         for (int i = 0; i < 600; i++) {
-            if (condition.getAsBoolean()) {
+            if (condition.holds()) {
                 return;
             }
             Thread.sleep(50);
