@@ -20,8 +20,9 @@ import io.xendisk.blkif.Vdev;
 
 /**
  * The assembled distribution ({@code xendisk.dist}) run as a user would, with
- * its own short run and log directories, plus the cleanup of every daemon and
- * sim xenstored it started.
+ * its own short run and log directories, plus the cleanup of every daemon,
+ * sim xenstored and simulated guest it started; helpers for guests, their
+ * disks' xenstore nodes (through Debian's xenstore tools) and list counters.
  */
 final class Dist implements AutoCloseable {
     /** The outcome of one CLI run. */
@@ -301,7 +302,7 @@ final class Dist implements AutoCloseable {
         }
     }
 
-    /** Kills, by pid, the daemon and sim xenstored of this run dir and any process we started; removes the dir. */
+    /** Kills, by pid, the daemon and sim xenstored of this run dir and any process (or guest) we started; removes the dir. */
     @Override
     public void close() throws IOException {
         List<Long> pids = new ArrayList<>(extraPids);
