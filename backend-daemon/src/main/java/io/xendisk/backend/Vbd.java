@@ -166,10 +166,7 @@ public final class Vbd {
 
     private void ringFailed(String why) {
         ringError = why;
-        EVENTS.execute(() -> {
-            LOG.error("vbd {}/{}: {}; closing this VBD (other VBDs keep serving)", domid, devid, why);
-            backend.fatal(why);
-        });
+        EVENTS.execute(() -> backend.fatal(why + "; this VBD closes, the others keep serving"));
     }
 
     private synchronized void ended(String reason) {

@@ -108,7 +108,8 @@ public final class VbdService implements AutoCloseable {
                 storage.capabilities().ephemeral() ? "ephemeral: changes vanish on disconnect" : "persistent",
                 readOnly ? ", read-only" : "");
         return ControlResponse.ok("connected " + storageName + " to domain " + domid + " as " + vdev + " (vbd " + key
-                + (storage.capabilities().ephemeral() ? "; copy-on-write: changes vanish on disconnect" : "")
+                + (engine.equals("discard") ? "; discard: reads return zeros, writes are dropped"
+                        : storage.capabilities().ephemeral() ? "; copy-on-write: changes vanish on disconnect" : "")
                 + (readOnly ? "; read-only" : "") + ")\n"
                 + (up ? "" : "the guest's frontend has not connected yet (backend " + vbd.state().label()
                 + "); it will when the guest's blkfront starts\n"));

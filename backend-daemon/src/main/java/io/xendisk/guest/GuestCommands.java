@@ -16,7 +16,7 @@ import io.xendisk.blkif.Abi;
  * run VDEV WORKLOAD [ARGS...]         the workload's lines (see {@link Workloads})
  * </pre>
  * The server adds the final {@code OK} or {@code ERROR <message>} line; a
- * workload whose check fails (verify, hostile) ends in ERROR.
+ * workload whose check fails (verify, hostile) or that got error responses ends in ERROR.
  */
 final class GuestCommands {
     private final Guest guest;

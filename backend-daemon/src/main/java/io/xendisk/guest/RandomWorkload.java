@@ -36,7 +36,8 @@ final class RandomWorkload extends QueueDriver {
         this.random = new SplittableRandom(seed);
     }
 
-    static void run(IoContext ctx, boolean write, List<String> args) throws InterruptedException {
+    /** @return false when any request got an error response */
+    static boolean run(IoContext ctx, boolean write, List<String> args) throws InterruptedException {
         String name = write ? "rand-write" : "rand-read";
         WorkloadArgs a = new WorkloadArgs(name, args, OPTIONS);
         long bs = a.size("bs", 4096);
@@ -71,6 +72,7 @@ final class RandomWorkload extends QueueDriver {
         }
         w.run(qd);
         ctx.out().accept(w.summary(name, "bs=" + bs + " qd=" + qd + " seed=" + seed));
+        return w.errors == 0;
     }
 
     @Override

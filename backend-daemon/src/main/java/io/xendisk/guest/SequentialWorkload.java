@@ -30,7 +30,8 @@ final class SequentialWorkload extends QueueDriver {
         this.next = firstSector;
     }
 
-    static void run(IoContext ctx, boolean write, List<String> args) throws InterruptedException {
+    /** @return false when any request got an error response */
+    static boolean run(IoContext ctx, boolean write, List<String> args) throws InterruptedException {
         String name = write ? "seq-write" : "seq-read";
         WorkloadArgs a = new WorkloadArgs(name, args, OPTIONS);
         long bs = a.size("bs", 1 << 20);
@@ -54,6 +55,7 @@ final class SequentialWorkload extends QueueDriver {
         w.run(qd);
         ctx.out().accept(w.summary(name, "bs=" + bs + " qd=" + Math.min(qd, ctx.io().slots()) + " offset=" + offset
                 + " size=" + size));
+        return w.errors == 0;
     }
 
     static void checkRange(String name, long bs, long offset, long size, long diskBytes) {

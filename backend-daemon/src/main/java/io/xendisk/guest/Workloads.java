@@ -48,10 +48,18 @@ public final class Workloads {
     /** Runs a workload on a data path the caller holds. */
     public static boolean run(IoContext ctx, String workload, List<String> args) throws InterruptedException {
         switch (workload) {
-            case "seq-read" -> SequentialWorkload.run(ctx, false, args);
-            case "seq-write" -> SequentialWorkload.run(ctx, true, args);
-            case "rand-read" -> RandomWorkload.run(ctx, false, args);
-            case "rand-write" -> RandomWorkload.run(ctx, true, args);
+            case "seq-read" -> {
+                return SequentialWorkload.run(ctx, false, args);
+            }
+            case "seq-write" -> {
+                return SequentialWorkload.run(ctx, true, args);
+            }
+            case "rand-read" -> {
+                return RandomWorkload.run(ctx, false, args);
+            }
+            case "rand-write" -> {
+                return RandomWorkload.run(ctx, true, args);
+            }
             case "verify" -> {
                 return VerifyWorkload.run(ctx, args);
             }
