@@ -132,6 +132,34 @@ final class Image implements AutoCloseable {
      * the range return zeros afterwards. Returns false when the filesystem or
      * device cannot punch holes, so the caller writes zeros instead.
      */
+    /**
+     * Allocates every block of a regular-file image (posix_fallocate), so that
+     * writes through a shared mapping can never hit a full filesystem: the
+     * kernel would answer those with SIGBUS, long after the guest was told
+     * nothing. A full filesystem is refused here, at connect, instead.
+     */
+    void reserve() {
+        if (blockDevice || !writable) {
+            return;
+        }
+        int r;
+        do {
+            r = Posix.C.fallocate(fd(), 0, 0, size);
+        } while (r != 0 && Posix.errno() == Posix.EINTR);
+        if (r == 0) {
+            return;
+        }
+        int errno = Posix.errno();
+        if (errno == Posix.EOPNOTSUPP || errno == Posix.ENOSYS) {
+            LOG.warn("image {}: its filesystem cannot preallocate ({}); if it fills up, writes to holes of this"
+                    + " sparse image fail the VBD (prefer --storage file there)", path, Posix.strerror(errno));
+            return;
+        }
+        throw new StorageException(path, "image " + path + ": cannot reserve its " + size + " bytes on the filesystem holding it: "
+                + Posix.strerror(errno) + " (free space there, or use --storage file, which reports a full disk"
+                + " per write instead)");
+    }
+
     boolean punchHole(long off, long len) {
         int r;
         do {

@@ -63,6 +63,7 @@ final class MmapStorage implements Storage {
         Image image = Image.open(spec, !spec.readOnly());
         FileChannel channel = null;
         try {
+            image.reserve();
             channel = image.channel();
             MapMode mode = image.writable ? MapMode.READ_WRITE : MapMode.READ_ONLY;
             ByteBuffer[] maps = new ByteBuffer[Chunks.count(image.size)];
@@ -154,9 +155,10 @@ final class MmapStorage implements Storage {
         long off = Ranges.checkSectors(image.size, sector, nrSectors);
         checkWritable();
         long len = nrSectors << SECTOR_SHIFT;
-        if (len == 0 || image.punchHole(off, len)) {
+        if (len == 0) {
             return;
         }
+        // zeros, not a hole: a hole could later fault a write through the mapping (see Image.reserve)
         try {
             chunks.zero(off, len);
         } catch (InternalError e) {
