@@ -17,7 +17,8 @@ import io.xendisk.xen.GrantCopyBatch;
  * allocates nothing once the buffers have been seen.
  *
  * <p>The local side is checked here (the kernel would happily copy into any
- * of our memory): the range must lie inside the buffer's limit, and a
+ * of our memory): the range must lie inside the buffer's capacity (offsets
+ * are absolute; position and limit are the caller's business), and a
  * read-only buffer cannot receive guest data. Such segments fail with
  * GNTST_general_error and are not passed to the kernel.
  */
@@ -92,7 +93,7 @@ final class GrantCopier {
             int len = batch.len(i);
             boolean toGuest = batch.toGuest(i);
             long base = local != null && local.isDirect() ? address(local) : 0;
-            if (base == 0 || off < 0 || off > local.limit() - len || (!toGuest && local.isReadOnly())) {
+            if (base == 0 || off < 0 || off > local.capacity() - len || (!toGuest && local.isReadOnly())) {
                 batch.setStatus(i, GrantCopyBatch.GNTST_GENERAL_ERROR);
                 failed++;
                 continue;

@@ -68,7 +68,7 @@ class GrantCopierTest {
         fillGuest();
         ByteBuffer slab = ByteBuffer.allocateDirect(4 * 4096);
         ByteBuffer slot1 = slab.slice(2 * 4096, 2 * 4096);
-        slot1.position(100); // positions must not matter: offsets are absolute
+        slot1.position(100).limit(200); // position and limit must not matter: offsets are absolute
         GrantCopyBatch b = new GrantCopyBatch(4);
         b.add(GUEST, 3, 512, 3584, false, slot1, 0);
         b.add(GUEST, 5, 0, 4096, false, slot1, 3584);
