@@ -68,6 +68,7 @@ public final class RingWorker implements Runnable {
         this.stats = stats;
         this.onRingFailure = onRingFailure;
         int n = ring.size();
+        stats.ringSize(n);
         this.pool = new Request[n];
         this.bounce = new ByteBuffer[n];
         // one slab, page aligned, sliced per slot: the copy targets of the grant table
@@ -108,7 +109,6 @@ public final class RingWorker implements Runnable {
                 String why = "frontend's req_prod " + Integer.toUnsignedString(ring.reqProd())
                         + " is more than a ring (" + ring.size() + ") ahead of rsp_prod "
                         + Integer.toUnsignedString(ring.rspProdPvt()) + "; ring stopped";
-                LOG.error("{}: {}", name, why);
                 onRingFailure.accept(why);
                 return;
             }
@@ -201,7 +201,7 @@ public final class RingWorker implements Runnable {
      */
     private void placeData(Request r, int s) {
         zeroCopy[s] = false;
-        local[s] = bounce[s];
+        local[s] = bounce[s].clear(); // the last request in this slot may have left a shorter limit
         localBase[s] = 0;
         if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
             ByteBuffer region = storage.region(r.sector(), bytes(r));
@@ -233,7 +233,16 @@ public final class RingWorker implements Runnable {
      * found by walking the batch alongside the requests.
      */
     private void failSegments(GrantCopyBatch batch, int first, int n) {
-        if (grants.copy(batch) == 0) {
+        int failed;
+        try {
+            failed = grants.copy(batch);
+        } catch (InternalError e) {
+            // SIGBUS on the image's mapping (filesystem full under a sparse image, image truncated):
+            // the copy may have stopped anywhere, so every request that used the image in this direction fails
+            mappedImageFault(first, n, batch == copyOut, e);
+            return;
+        }
+        if (failed == 0) {
             return;
         }
         int seg = 0;
@@ -251,6 +260,19 @@ public final class RingWorker implements Runnable {
                             name, r.id(), Blkif.opName(r.operation()), r.gref(s), domid, st);
                     r.fail(Rejection.BAD_GRANT);
                 }
+            }
+        }
+    }
+
+    private void mappedImageFault(int first, int n, boolean reads, InternalError e) {
+        rejections.warn("{}: the mapped image faulted ({}): is the filesystem holding it full, or was it truncated?"
+                + " Failing the batch's {} with errors", name, e.getMessage(), reads ? "reads" : "writes");
+        for (int i = 0; i < n; i++) {
+            int s = (first + i) & (pool.length - 1);
+            Request r = pool[s];
+            boolean affected = reads ? r.kind() == Request.Kind.READ : carriesDataFromGuest(r) && r.kind() != Request.Kind.REJECTED;
+            if (affected && zeroCopy[s]) {
+                r.fail(Rejection.IO_ERROR);
             }
         }
     }

@@ -159,16 +159,14 @@ public final class Vbd {
             m.put("rejected-" + e.getKey().name().toLowerCase().replace('_', '-'), e.getValue());
         }
         m.put("batches", stats.batches());
+        m.put("ring-util-pct", stats.ringUtilisationPercent());
         m.put("notifications", stats.notifications());
         return m;
     }
 
     private void ringFailed(String why) {
         ringError = why;
-        EVENTS.execute(() -> {
-            LOG.error("vbd {}/{}: {}; closing this VBD (other VBDs keep serving)", domid, devid, why);
-            backend.fatal(why);
-        });
+        EVENTS.execute(() -> backend.fatal(why + "; this VBD closes, the others keep serving"));
     }
 
     private synchronized void ended(String reason) {

@@ -83,6 +83,11 @@ public final class VbdNodes {
                 t.rm(frontendPath);
             }
             t.rm(backendPath);
+            // like the toolstack: no empty backend/<kind>/<domid> left behind
+            String parent = backendPath.substring(0, backendPath.lastIndexOf('/'));
+            if (t.tryDirectory(parent).isEmpty()) {
+                t.rm(parent);
+            }
             return null;
         });
     }

@@ -19,6 +19,19 @@ public final class VbdStats {
     /** ring utilisation histogram: requests found per batch, by power of two bucket (1, 2-3, 4-7, ...). */
     private final AtomicLongArray batchHistogram = new AtomicLongArray(12);
 
+    private volatile int ringSize;
+
+    /** The ring being served (entries); set at connect. */
+    void ringSize(int entries) {
+        ringSize = entries;
+    }
+
+    /** Ring utilisation: mean requests found per batch as a percentage of the ring's entries. */
+    public long ringUtilisationPercent() {
+        int n = ringSize;
+        return n == 0 ? 0 : Math.round(100 * meanBatch() / n);
+    }
+
     private void add(int i, long d) {
         c.lazySet(i, c.get(i) + d);
     }

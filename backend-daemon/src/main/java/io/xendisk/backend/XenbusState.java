@@ -8,6 +8,21 @@ public enum XenbusState {
         return ordinal();
     }
 
+    /** The name xenbus.h and the Linux logs use: "InitWait", "Connected", ... */
+    public String label() {
+        return switch (this) {
+            case UNKNOWN -> "Unknown";
+            case INITIALISING -> "Initialising";
+            case INIT_WAIT -> "InitWait";
+            case INITIALISED -> "Initialised";
+            case CONNECTED -> "Connected";
+            case CLOSING -> "Closing";
+            case CLOSED -> "Closed";
+            case RECONFIGURING -> "Reconfiguring";
+            case RECONFIGURED -> "Reconfigured";
+        };
+    }
+
     public String wire() {
         return Integer.toString(ordinal());
     }

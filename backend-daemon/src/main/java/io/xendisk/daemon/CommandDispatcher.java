@@ -18,6 +18,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
     private final SimXenstoredProcess sim;
     private final Runnable stopDaemon;
     private final DataPlane dataPlane;
+    private final SimGuests guests;
 
     /**
      * @param stopDaemon asks the daemon to stop; must return at once (the
@@ -32,6 +33,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
         this.sim = sim;
         this.stopDaemon = stopDaemon;
         this.dataPlane = dataPlane;
+        this.guests = new SimGuests(ctx.paths());
     }
 
     /** Unplugs every disk and drops the platform connection (daemon shutdown). */
@@ -60,7 +62,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                 stopDaemon.run();
                 return ControlResponse.ok("stopping daemon (pid " + ctx.pid() + ")\n");
             case "sim":
-                return sim(request.args());
+                return sim(request);
             case "connect":
             case "disconnect":
                 try {
@@ -108,10 +110,14 @@ public final class CommandDispatcher implements ControlServer.Handler {
         return sb.toString();
     }
 
-    private ControlResponse sim(List<String> args) {
+    private ControlResponse sim(ControlRequest req) {
+        List<String> args = req.args();
+        if (!args.isEmpty() && List.of("guest", "guests", "destroy", "run").contains(args.get(0))) {
+            return simGuests(req);
+        }
         if (args.size() != 1) {
             return ControlResponse.error(ControlResponse.USAGE,
-                    "xen-disk-java: 'sim' needs one of start, stop, status\n");
+                    "xen-disk-java: 'sim' needs one of start, stop, status, guest, guests, destroy, run\n");
         }
         try {
             switch (args.get(0)) {
@@ -141,6 +147,76 @@ public final class CommandDispatcher implements ControlServer.Handler {
         } catch (SimXenstoredProcess.SimException e) {
             return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
         }
+    }
+
+    private ControlResponse simGuests(ControlRequest req) {
+        List<String> a = req.args();
+        if (ctx.platform().platform() != Platform.SIM) {
+            return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: simulated guests need the sim platform"
+                    + " (this daemon runs on " + ctx.platform().describe() + ")\n");
+        }
+        try {
+            switch (a.get(0)) {
+                case "guest": {
+                    if (a.size() != 2) {
+                        return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]");
+                    }
+                    int mib = 64;
+                    if (req.option("memory-mib") != null) {
+                        try {
+                            mib = Integer.parseInt(req.option("memory-mib"));
+                        } catch (NumberFormatException e) {
+                            mib = -1;
+                        }
+                        if (mib < 4 || mib > 65536) {
+                            return usage("--memory-mib must be a number of MiB from 4 to 65536, got '" + req.option("memory-mib") + "'");
+                        }
+                    }
+                    String abi = req.option("abi") == null ? "x86_64" : req.option("abi");
+                    if (!abi.equals("x86_64") && !abi.equals("x86_32")) {
+                        return usage("--abi must be x86_64 or x86_32, got '" + abi + "'");
+                    }
+                    sim.start();
+                    SimGuests.Guest g = guests.start(a.get(1), mib, abi);
+                    dataPlane.service(); // watch for its death from now on
+                    return ControlResponse.ok("guest " + g.name() + " started: domain " + g.domid() + ", pid " + g.pid()
+                            + ", " + mib + " MiB, " + abi + " (log " + ctx.paths().logDir().resolve("guest-" + g.name() + ".log") + ")\n");
+                }
+                case "guests": {
+                    StringBuilder sb = new StringBuilder();
+                    for (SimGuests.Guest g : guests.list()) {
+                        sb.append(g.name()).append(" domain ").append(g.domid()).append(" pid ").append(g.pid()).append('\n');
+                    }
+                    return ControlResponse.ok(sb.length() == 0 ? "no simulated guests running\n" : sb.toString());
+                }
+                case "destroy": {
+                    if (a.size() != 2) {
+                        return usage("'sim destroy' needs the guest's name or domid");
+                    }
+                    SimGuests.Guest g = guests.destroy(a.get(1));
+                    return ControlResponse.ok("guest " + g.name() + " (domain " + g.domid() + ") stopped\n");
+                }
+                default: { // run
+                    if (a.size() < 4) {
+                        return usage("'sim run' needs: sim run GUEST VDEV WORKLOAD [ARGS...]");
+                    }
+                    java.nio.file.Path socket = guests.controlSocket(a.get(1));
+                    io.xendisk.guest.GuestControl.Reply r = io.xendisk.guest.GuestControl.send(socket,
+                            "run " + String.join(" ", a.subList(2, a.size())));
+                    String text = r.text().isEmpty() || r.text().endsWith("\n") ? r.text() : r.text() + "\n";
+                    return r.ok() ? ControlResponse.ok(text)
+                            : new ControlResponse(ControlResponse.FAILED, text, "xen-disk-java: guest " + a.get(1) + ": " + r.error() + "\n");
+                }
+            }
+        } catch (SimXenstoredProcess.SimException | PlatformException | IllegalArgumentException e) {
+            return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
+        } catch (java.io.IOException e) {
+            return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: cannot talk to guest " + a.get(1) + ": " + e + "\n");
+        }
+    }
+
+    private static ControlResponse usage(String msg) {
+        return ControlResponse.error(ControlResponse.USAGE, "xen-disk-java: " + msg + "\n");
     }
 
     private static boolean noArgs(ControlRequest r) {

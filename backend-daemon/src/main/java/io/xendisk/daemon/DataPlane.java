@@ -5,6 +5,7 @@ import java.io.IOException;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.guest.GuestReaper;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
 import io.xendisk.xen.real.RealEventChannels;
@@ -29,6 +30,7 @@ final class DataPlane implements AutoCloseable {
     private XenStoreClient xs;
     private GrantTable grants;
     private VbdService service;
+    private GuestReaper reaper;
 
     DataPlane(DaemonContext ctx) {
         this.ctx = ctx;
@@ -54,6 +56,13 @@ final class DataPlane implements AutoCloseable {
             grants = new SimGrantTable(ctx.paths().simDir());
             EventChannels channels = new SimEventChannels(ctx.paths().simDir());
             service = new VbdService(xs, grants, channels, ctx.vbds());
+            GrantTable g = grants;
+            // a kill -9'd guest never says goodbye: the reaper notices and releases its domain,
+            // which fires @releaseDomain, which ends its VBDs (VbdService)
+            reaper = GuestReaper.start(xs, ctx.paths().simDir(), domid -> {
+                LOG.info("simulated domain {} died; released it", domid);
+                g.forget(domid);
+            });
         } catch (IOException | RuntimeException e) {
             closeQuietly();
             throw new PlatformException("cannot set up the simulated platform in " + ctx.paths().simDir() + ": " + e);
@@ -93,6 +102,10 @@ final class DataPlane implements AutoCloseable {
     }
 
     private void closeQuietly() {
+        if (reaper != null) {
+            reaper.close();
+            reaper = null;
+        }
         if (service != null) {
             try {
                 service.close();

@@ -192,7 +192,7 @@ public final class SimXenstoredProcess {
      * Polls rather than using onExit(): it is not our child once a daemon
      * restarted, and the JDK's onExit() for non-children polls with long sleeps.
      */
-    private static boolean awaitExit(ProcessHandle h, long timeoutMs) {
+    static boolean awaitExit(ProcessHandle h, long timeoutMs) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         while (h.isAlive()) {
             if (System.nanoTime() > deadline || Thread.currentThread().isInterrupted()) {
@@ -203,7 +203,7 @@ public final class SimXenstoredProcess {
         return true;
     }
 
-    private static void sleep(long ms) {
+    static void sleep(long ms) {
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {

@@ -14,7 +14,7 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
-import io.xendisk.backend.Vdev;
+import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
@@ -34,6 +34,7 @@ public final class VbdService implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(VbdService.class);
     static final int BACKEND_DOMID = 0;
     private static final long DISCONNECT_TIMEOUT_MS = 10_000;
+    private static final long CONNECT_WAIT_MS = 10_000;
 
     private final XenStore xs;
     private final GrantTable grants;
@@ -102,12 +103,33 @@ public final class VbdService implements AutoCloseable {
             vbd.destroy("connect failed: " + e.getMessage());
             return fail("vbd " + key + ": " + e.getMessage());
         }
+        boolean up = awaitConnected(vbd, CONNECT_WAIT_MS);
         LOG.info("vbd {}: connected {} to guest {} as {} ({}{})", key, storageName, req.args().get(0), vdev,
                 storage.capabilities().ephemeral() ? "ephemeral: changes vanish on disconnect" : "persistent",
                 readOnly ? ", read-only" : "");
         return ControlResponse.ok("connected " + storageName + " to domain " + domid + " as " + vdev + " (vbd " + key
-                + (storage.capabilities().ephemeral() ? "; copy-on-write: changes vanish on disconnect" : "")
-                + (readOnly ? "; read-only" : "") + ")\n");
+                + (engine.equals("discard") ? "; discard: reads return zeros, writes are dropped"
+                        : storage.capabilities().ephemeral() ? "; copy-on-write: changes vanish on disconnect" : "")
+                + (readOnly ? "; read-only" : "") + ")\n"
+                + (up ? "" : "the guest's frontend has not connected yet (backend " + vbd.state().label()
+                + "); it will when the guest's blkfront starts\n"));
+    }
+
+    /** Waits (bounded) for the guest's frontend: a disk is usable, and a script can go on, once it is Connected. */
+    private static boolean awaitConnected(Vbd vbd, long timeoutMs) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        while (System.nanoTime() < deadline && !vbd.isGone()) {
+            if (vbd.state() == io.xendisk.backend.XenbusState.CONNECTED) {
+                return true;
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return vbd.state() == io.xendisk.backend.XenbusState.CONNECTED;
     }
 
     /** {@code disconnect <vm> <vdev>}: closes the handshake cleanly and removes the nodes. */
@@ -148,7 +170,7 @@ public final class VbdService implements AutoCloseable {
     }
 
     private VbdSummary summary(Vbd v) {
-        String state = v.state().name();
+        String state = v.state().label();
         String err = v.lastError();
         return new VbdSummary(v.domid(), v.devid(), v.vdev(), err == null ? state : state + " (" + err + ")",
                 v.storageName(), v.counters());

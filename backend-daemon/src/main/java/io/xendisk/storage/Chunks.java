@@ -71,15 +71,6 @@ final class Chunks {
         src.position(pos);
     }
 
-    /** A view of {@code len} bytes at {@code off}, or null when they straddle two chunks. */
-    ByteBuffer slice(long off, int len) {
-        int in = (int) (off & MASK);
-        if (len > SIZE - in) {
-            return null;
-        }
-        return chunks[(int) (off >>> SHIFT)].slice(in, len);
-    }
-
     /** The whole chunk holding {@code len} bytes at {@code off}, or null when they straddle two chunks. */
     ByteBuffer chunk(long off, int len) {
         int in = (int) (off & MASK);

@@ -108,13 +108,6 @@ final class CowStorage implements Storage {
     }
 
     @Override
-    public ByteBuffer slice(long sector, int bytes) {
-        long off = Ranges.check(gold.size, sector, bytes);
-        checkOpen();
-        return chunks.slice(off, bytes);
-    }
-
-    @Override
     public ByteBuffer region(long sector, int bytes) {
         long off = Ranges.check(gold.size, sector, bytes);
         checkOpen();

@@ -112,17 +112,6 @@ final class MmapStorage implements Storage {
     }
 
     @Override
-    public ByteBuffer slice(long sector, int bytes) {
-        long off = Ranges.check(image.size, sector, bytes);
-        checkOpen();
-        ByteBuffer view = chunks.slice(off, bytes);
-        if (view != null && image.writable) {
-            markDirty(off, bytes);
-        }
-        return view;
-    }
-
-    @Override
     public ByteBuffer region(long sector, int bytes) {
         long off = Ranges.check(image.size, sector, bytes);
         checkOpen();

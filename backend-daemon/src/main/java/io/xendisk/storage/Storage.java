@@ -95,7 +95,8 @@ public interface Storage extends AutoCloseable {
      * longer is the disk: writes through it are lost.
      */
     default ByteBuffer slice(long sector, int bytes) {
-        return null;
+        ByteBuffer region = region(sector, bytes);
+        return region == null ? null : region.slice(regionOffset(sector), bytes);
     }
 
     /**

@@ -23,7 +23,10 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
 
     /** Options each verb takes: name → whether it takes a value. */
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
-            "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false));
+            "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false),
+            "sim", Map.of("memory-mib", true, "abi", true),
+            "demo", Map.of("dir", true));
+    private static final Set<String> SIM_ACTIONS = Set.of("start", "stop", "status", "guest", "guests", "destroy", "run");
 
     public CliArgs {
         args = List.copyOf(args);
@@ -48,7 +51,8 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
         Map<String, String> options = new LinkedHashMap<>();
         for (int i = 0; i < argv.size(); i++) {
             String a = argv.get(i);
-            if (optionsDone || !a.startsWith("-") || a.equals("-")) {
+            boolean workloadArgs = words.size() >= 5 && words.get(0).equals("sim") && words.get(1).equals("run");
+            if (optionsDone || workloadArgs || !a.startsWith("-") || a.equals("-")) {
                 words.add(a);
             } else if (a.equals("--")) {
                 optionsDone = true;
@@ -99,6 +103,11 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
                     throw new UsageException("'" + verb + "' takes no arguments, got '" + String.join(" ", rest) + "'");
                 }
                 return new CliArgs(verb, rest, platform);
+            case "demo":
+                if (!rest.isEmpty()) {
+                    throw new UsageException("'demo' takes no arguments (only --dir DIR), got '" + String.join(" ", rest) + "'");
+                }
+                return new CliArgs(verb, rest, platform, options);
             case "connect":
                 if (rest.size() != 1) {
                     throw new UsageException("'connect' needs one guest (name or domid): connect <vm> [--path IMG]"
@@ -111,14 +120,36 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
                 }
                 return new CliArgs(verb, rest, platform, options);
             case "sim":
-                if (rest.size() != 1 || !Set.of("start", "stop", "status").contains(rest.get(0))) {
-                    throw new UsageException(rest.isEmpty() ? "'sim' needs an action: start, stop or status"
-                            : "unknown 'sim' action '" + String.join(" ", rest) + "': use start, stop or status");
-                }
-                return new CliArgs(verb, rest, platform);
+                return sim(rest, platform, options);
             default:
                 throw new UsageException("unknown verb '" + verb + "'");
         }
+    }
+
+    private static CliArgs sim(List<String> rest, String platform, Map<String, String> options) throws UsageException {
+        if (rest.isEmpty() || !SIM_ACTIONS.contains(rest.get(0))) {
+            throw new UsageException(rest.isEmpty() ? "'sim' needs an action: start, stop, status, guest, guests, destroy or run"
+                    : "unknown 'sim' action '" + rest.get(0) + "': use start, stop, status, guest, guests, destroy or run");
+        }
+        String action = rest.get(0);
+        if (!options.isEmpty() && !action.equals("guest")) {
+            throw new UsageException("options --" + String.join(", --", options.keySet()) + " are for 'sim guest' only");
+        }
+        int n = rest.size();
+        boolean ok = switch (action) {
+            case "guest", "destroy" -> n == 2;
+            case "run" -> n >= 4;
+            default -> n == 1;
+        };
+        if (!ok) {
+            throw new UsageException(switch (action) {
+                case "guest" -> "'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]";
+                case "destroy" -> "'sim destroy' needs the guest's name or domid";
+                case "run" -> "'sim run' needs: sim run GUEST VDEV WORKLOAD [ARGS...]";
+                default -> "'sim " + action + "' takes no arguments";
+            });
+        }
+        return new CliArgs("sim", rest, platform, options);
     }
 
     /** Parses one option of {@code verb} at argv[i]; returns the index of its last word. */

@@ -10,6 +10,7 @@ import io.xendisk.daemon.LogSetup;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -83,32 +84,29 @@ public final class Main {
             options.put("platform", platform);
         }
         ControlRequest request = new ControlRequest(args.verb(), args.args(), options);
+        if (args.verb().equals("demo")) {
+            Path dir = Path.of(args.options().getOrDefault("dir", "/tmp/xen-disk-java-demo")).toAbsolutePath();
+            try {
+                return new Demo(r -> sendStartingDaemon(paths, client, args, r), out, err, dir).run();
+            } catch (DaemonStartFailed e) {
+                return ControlResponse.FAILED;
+            } catch (IOException e) {
+                err.println("xen-disk-java: demo failed: " + e.getMessage());
+                return ControlResponse.FAILED;
+            }
+        }
         ControlResponse response;
         try {
-            try {
-                response = client.send(request);
-            } catch (DaemonUnavailableException e) {
-                if (e.reason() == DaemonUnavailableException.Reason.ACCESS_DENIED) {
-                    err.println("xen-disk-java: " + e.getMessage() + "; only root may control the daemon (you are user "
-                            + System.getProperty("user.name") + "); run with sudo");
-                    return ControlResponse.FAILED;
-                }
-                if (args.verb().equals("shutdown")) {
-                    out.println("no daemon running (" + paths.controlSocket() + ")");
-                    return ControlResponse.OK;
-                }
-                long pid = new DaemonLauncher(paths, client).start(args.platform());
-                err.println("xen-disk-java: started the daemon in the background (pid "
-                        + (pid > 0 ? Long.toString(pid) : "unknown") + ", log " + paths.daemonLog() + ")");
-                response = client.send(request);
-            }
-        } catch (DaemonLauncher.LaunchException e) {
-            err.println("xen-disk-java: " + e.getMessage());
+            response = sendStartingDaemon(paths, client, args, request);
+        } catch (DaemonStartFailed e) {
             return ControlResponse.FAILED;
         } catch (IOException e) {
             err.println("xen-disk-java: control request '" + args.verb() + "' over " + paths.controlSocket()
                     + " failed: " + e.getMessage() + " (see " + paths.daemonLog() + ")");
             return ControlResponse.FAILED;
+        }
+        if (response == null) {
+            return ControlResponse.OK; // shutdown without a daemon
         }
         out.print(response.stdout());
         err.print(response.stderr());
@@ -119,6 +117,41 @@ public final class Main {
             return new ForegroundConnection(client, request, out, err).serveUntilStopped(response.stdout());
         }
         return response.exitCode();
+    }
+
+    /** The daemon could not be reached or started; the reason is already printed. */
+    private static final class DaemonStartFailed extends IOException {
+        private static final long serialVersionUID = 1L;
+    }
+
+    /**
+     * Sends a request, starting the daemon first when none runs. Returns null
+     * for {@code shutdown} when there is no daemon (nothing to stop).
+     */
+    private ControlResponse sendStartingDaemon(ControlPaths paths, ControlClient client, CliArgs args,
+                                               ControlRequest request) throws IOException {
+        try {
+            return client.send(request);
+        } catch (DaemonUnavailableException e) {
+            if (e.reason() == DaemonUnavailableException.Reason.ACCESS_DENIED) {
+                err.println("xen-disk-java: " + e.getMessage() + "; only root may control the daemon (you are user "
+                        + System.getProperty("user.name") + "); run with sudo");
+                throw new DaemonStartFailed();
+            }
+            if (args.verb().equals("shutdown")) {
+                out.println("no daemon running (" + paths.controlSocket() + ")");
+                return null;
+            }
+            try {
+                long pid = new DaemonLauncher(paths, client).start(args.platform());
+                err.println("xen-disk-java: started the daemon in the background (pid "
+                        + (pid > 0 ? Long.toString(pid) : "unknown") + ", log " + paths.daemonLog() + ")");
+            } catch (DaemonLauncher.LaunchException le) {
+                err.println("xen-disk-java: " + le.getMessage());
+                throw new DaemonStartFailed();
+            }
+            return client.send(request);
+        }
     }
 
     /** {@code shutdown} returns once the daemon has removed its socket and lock, so scripts can rely on it. */

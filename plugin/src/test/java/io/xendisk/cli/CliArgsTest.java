@@ -79,8 +79,19 @@ class CliArgsTest {
     @Test
     void verbArgumentsAreChecked() {
         assertTrue(usageError("status", "now").contains("'status' takes no arguments"));
-        assertTrue(usageError("sim").contains("start, stop or status"));
+        assertTrue(usageError("sim").contains("start, stop, status, guest, guests, destroy or run"));
         assertTrue(usageError("sim", "restart").contains("unknown 'sim' action 'restart'"));
+        assertTrue(usageError("sim", "guest").startsWith("'sim guest' needs a name"));
+        assertTrue(usageError("sim", "run", "vm", "xvdb").startsWith("'sim run' needs"));
+        assertTrue(usageError("sim", "start", "--abi", "x86_32").contains("for 'sim guest' only"));
+    }
+
+    @Test
+    void simRunPassesWorkloadArgumentsThrough() throws UsageException {
+        CliArgs a = parse("sim", "run", "vm1", "xvdb", "rand-read", "--qd", "32", "--bs", "4k");
+        assertEquals(List.of("run", "vm1", "xvdb", "rand-read", "--qd", "32", "--bs", "4k"), a.args());
+        CliArgs g = parse("sim", "guest", "vm1", "--memory-mib", "128", "--abi", "x86_32");
+        assertEquals(Map.of("memory-mib", "128", "abi", "x86_32"), g.options());
     }
 
     @Test

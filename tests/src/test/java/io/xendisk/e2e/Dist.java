@@ -9,14 +9,20 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarFile;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
+
+import io.xendisk.blkif.Vdev;
 
 /**
  * The assembled distribution ({@code xendisk.dist}) run as a user would, with
- * its own short run and log directories, plus the cleanup of every daemon and
- * sim xenstored it started.
+ * its own short run and log directories, plus the cleanup of every daemon,
+ * sim xenstored and simulated guest it started; helpers for guests, their
+ * disks' xenstore nodes (through Debian's xenstore tools) and list counters.
  */
 final class Dist implements AutoCloseable {
     /** The outcome of one CLI run. */
@@ -26,6 +32,28 @@ final class Dist implements AutoCloseable {
             return "exit " + exit + "\n--- stdout\n" + out + "--- stderr\n" + err;
         }
     }
+
+    /** A simulated guest started through {@code sim guest}. */
+    record Guest(String name, int domid, long pid) {
+        /** Its frontend directory of disk {@code vdev} in xenstore. */
+        String frontend(String vdev) {
+            return "/local/domain/" + domid + "/device/vbd/" + Vdev.devid(vdev);
+        }
+
+        /** Our backend directory of its disk {@code vdev} in xenstore. */
+        String backend(String vdev) {
+            return "/local/domain/0/backend/xen-disk-java/" + domid + "/" + Vdev.devid(vdev);
+        }
+
+        /** The VBD key {@code domid/devid} of its disk {@code vdev}, as list and status print it. */
+        String vbd(String vdev) {
+            return domid + "/" + Vdev.devid(vdev);
+        }
+    }
+
+    private static final Pattern GUEST_STARTED =
+            Pattern.compile("guest (\\S+) started: domain (\\d+), pid (\\d+)");
+    private static final Pattern COUNTER = Pattern.compile("(?<= )([a-z-]+)=(\\d+)");
 
     static final Path HOME = Path.of(System.getProperty("xendisk.dist", "../src/target/xen-disk-java"));
     static final List<String> AS_NOBODY = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
@@ -121,6 +149,132 @@ final class Dist implements AutoCloseable {
         return Files.exists(log) ? Files.readString(log) : "";
     }
 
+    /** Starts a simulated guest ({@code sim guest NAME OPTIONS}); its pid is killed on close if still alive. */
+    Guest guest(String name, String... options) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("sim", "guest", name));
+        args.addAll(List.of(options));
+        Result r = cli(args.toArray(String[]::new));
+        Matcher m = GUEST_STARTED.matcher(r.out());
+        if (r.exit() != 0 || !m.find() || !m.group(1).equals(name)) {
+            throw new AssertionError("sim guest " + name + " failed:\n" + r);
+        }
+        Guest g = new Guest(name, Integer.parseInt(m.group(2)), Long.parseLong(m.group(3)));
+        remember(g.pid());
+        return g;
+    }
+
+    /** {@code sim run GUEST VDEV WORKLOAD ARGS}. */
+    Result simRun(Guest g, String vdev, String... workload) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("sim", "run", g.name(), vdev));
+        args.addAll(List.of(workload));
+        return cli(args.toArray(String[]::new));
+    }
+
+    /** Runs one of Debian's xenstore tools (xenstore-read, -ls, -exists...) against this run's sim xenstored. */
+    Result xenstore(String tool, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/" + tool));
+        cmd.addAll(List.of(args));
+        return exec(cmd, Map.of("XENSTORED_PATH", runDir.resolve("sim/socket").toString()));
+    }
+
+    /** Whether a xenstore node exists (xenstore-exists). */
+    boolean xsExists(String path) throws IOException, InterruptedException {
+        return xenstore("xenstore-exists", path).exit() == 0;
+    }
+
+    /** A node's value, or null when it does not exist. */
+    String xsRead(String path) throws IOException, InterruptedException {
+        Result r = xenstore("xenstore-read", path);
+        return r.exit() == 0 ? r.out().strip() : null;
+    }
+
+    /** Waits (bounded) until both ends of a freshly connected disk are in xenbus state Connected (4). */
+    void awaitConnected(Guest g, String vdev) throws Exception {
+        poll(() -> "4".equals(xsRead(g.frontend(vdev) + "/state")) && "4".equals(xsRead(g.backend(vdev) + "/state")),
+                "disk " + vdev + " of guest " + g.name() + " connected (both ends state 4)");
+    }
+
+    /** The {@code list} line of a VBD ({@code domid/devid ...}), or null when the daemon does not list it. */
+    String listLine(String vbd) throws IOException, InterruptedException {
+        Result r = cli("list");
+        if (r.exit() != 0) {
+            throw new AssertionError("list failed:\n" + r);
+        }
+        return r.out().lines().filter(l -> l.startsWith(vbd + " ")).findFirst().orElse(null);
+    }
+
+    /** The numeric counters ({@code name=N}) of a list/status line. */
+    static Map<String, Long> counters(String line) {
+        Map<String, Long> c = new TreeMap<>();
+        Matcher m = COUNTER.matcher(line);
+        while (m.find()) {
+            c.put(m.group(1), Long.parseLong(m.group(2)));
+        }
+        return c;
+    }
+
+    /** A condition to poll; it may run CLI commands. */
+    @FunctionalInterface
+    interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    /** Polls a condition every 50 ms for at most 30 s; fails naming what it waited for. */
+    static void poll(Condition condition, String what) throws Exception {
+        for (int i = 0; i < 600; i++) {
+            if (condition.holds()) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("timed out waiting for: " + what);
+    }
+
+    /** Whether a process is still alive. */
+    static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    /**
+     * Stops everything as a user would: {@code sim destroy} of each guest, {@code sim stop},
+     * {@code shutdown}, each expected to exit 0; then checks no guest, xenstored or daemon
+     * process is left (close() still kills any by pid).
+     */
+    void stopAll(List<Guest> guests) throws IOException, InterruptedException {
+        long daemon = daemonPid();
+        long sim = readPid(simPidFile());
+        List<String> failures = new ArrayList<>();
+        for (Guest g : guests) {
+            if (alive(g.pid())) {
+                Result r = cli("sim", "destroy", g.name());
+                if (r.exit() != 0) {
+                    failures.add("sim destroy " + g.name() + ": " + r);
+                }
+            }
+        }
+        // sim stop before shutdown: a verb after shutdown would start a fresh daemon
+        Result stop = cli("sim", "stop");
+        if (stop.exit() != 0) {
+            failures.add("sim stop: " + stop);
+        }
+        Result down = cli("shutdown");
+        if (down.exit() != 0) {
+            failures.add("shutdown: " + down);
+        }
+        List<Long> pids = new ArrayList<>(guests.stream().map(Guest::pid).toList());
+        pids.add(daemon);
+        pids.add(sim);
+        for (long pid : pids) {
+            ProcessHandle.of(pid).ifPresent(Dist::awaitExit);
+            if (alive(pid)) {
+                failures.add("process " + pid + " is still running");
+            }
+        }
+        if (!failures.isEmpty()) {
+            throw new AssertionError(String.join("\n", failures));
+        }
+    }
+
     /** Whether this build has the sim platform's xenstored (merged from the sim branch). */
     static boolean hasSimXenstored() throws IOException {
         try (Stream<Path> jars = Files.list(HOME.resolve("lib"))) {
@@ -148,7 +302,7 @@ final class Dist implements AutoCloseable {
         }
     }
 
-    /** Kills, by pid, the daemon and sim xenstored of this run dir and any process we started; removes the dir. */
+    /** Kills, by pid, the daemon and sim xenstored of this run dir and any process (or guest) we started; removes the dir. */
     @Override
     public void close() throws IOException {
         List<Long> pids = new ArrayList<>(extraPids);

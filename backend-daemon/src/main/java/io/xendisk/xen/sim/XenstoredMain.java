@@ -106,7 +106,10 @@ public final class XenstoredMain {
     private static void writePidFile(Path pidFile) throws IOException {
         Path abs = pidFile.toAbsolutePath();
         Files.createDirectories(abs.getParent());
-        Files.writeString(abs, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
+        // write then rename: a reader never sees an empty pid file
+        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
+        Files.writeString(tmp, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
+        Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Without a log4j2 configuration Log4j only prints errors; a daemon should log its events. */

@@ -1,4 +1,4 @@
-package io.xendisk.backend;
+package io.xendisk.blkif;
 
 /**
  * Virtual device names and numbers (xen-vbd-interface(7), libxl's
@@ -86,6 +86,21 @@ public final class Vdev {
             return (1 << 28) | (disk << 8) | part;
         }
         throw bad(vdev);
+    }
+
+    /** A readable name for a device id: {@code xvdb} for 51728, {@code xvdb1} for 51729, else the number. */
+    public static String name(int devid) {
+        if ((devid >>> 8) == XVD_MAJOR) {
+            return xvdName((devid >>> 4) & 0xF) + part(devid & 0xF);
+        }
+        if ((devid & (1 << 28)) != 0 && devid > 0) {
+            return xvdName((devid >>> 8) & 0xFFFFF) + part(devid & 0xFF);
+        }
+        return Integer.toString(devid);
+    }
+
+    private static String part(int p) {
+        return p == 0 ? "" : Integer.toString(p);
     }
 
     /** "xvd" + letters for a whole-disk index (0 = xvda). */

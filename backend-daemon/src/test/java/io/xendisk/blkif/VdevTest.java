@@ -1,4 +1,4 @@
-package io.xendisk.backend;
+package io.xendisk.blkif;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -31,6 +31,10 @@ class VdevTest {
             assertEquals(d <= 15 ? (202 << 8) | (d << 4) : (1 << 28) | (d << 8), id, n);
         }
         assertEquals("xvdaa", Vdev.xvdName(26));
+        assertEquals("xvdb", Vdev.name(51728));
+        assertEquals("xvdb1", Vdev.name(51729));
+        assertEquals("xvdaa", Vdev.name(Vdev.devid("xvdaa")));
+        assertEquals("768", Vdev.name(768));
     }
 
     @Test

@@ -1,0 +1,520 @@
+package io.xendisk.guest;
+
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import io.xendisk.backend.XenbusState;
+import io.xendisk.blkif.Abi;
+import io.xendisk.xen.sim.domain.SimDomain;
+import io.xendisk.xen.store.XenStore;
+import io.xendisk.xen.store.XenStoreException;
+
+/**
+ * The frontend of one virtual disk, run as Linux blkfront does
+ * (PROTOCOL.md §2.3): waits for the backend's InitWait, reads its features,
+ * sets up the ring ({@link BlkfrontIo}), publishes ring-ref, event-channel
+ * and protocol in one transaction, goes Initialised; on the backend's
+ * Connected reads sectors, info and sector-size (all mandatory) and goes
+ * Connected. When the backend closes, in-flight I/O is drained, the frontend
+ * goes Closed and the grants are revoked.
+ *
+ * <p>The handshake runs on the frontend's own thread, woken by a watch on the
+ * backend's state and level-triggered (it re-reads the states on every wake).
+ * I/O goes through {@link #withIo}, one user at a time.
+ */
+public final class Blkfront implements AutoCloseable {
+    private static final Logger LOG = LogManager.getLogger(Blkfront.class);
+    /** Safety net: re-read the states this often even without a watch event. */
+    private static final long POLL_MS = 1_000;
+    /** How long a closing frontend waits for running I/O, and for the backend to acknowledge a close. */
+    private static final long DRAIN_MS = 10_000;
+    private static final long CLOSE_ACK_MS = 5_000;
+
+    /** What a user of the data path does while holding it. */
+    @FunctionalInterface
+    public interface IoTask<T> {
+        T run(BlkfrontIo io, DiskProperties disk) throws Exception;
+    }
+
+    private final XenStore xs;
+    private final SimDomain domain;
+    private final String home;
+    private final String fePath;
+    private final int devid;
+    private final Abi abi;
+    private final String name;
+    private final ReentrantLock ioLock = new ReentrantLock();
+    private final Object signal = new Object();
+    private long events;
+
+    private volatile XenbusState state = XenbusState.INITIALISING;
+    private volatile String backendPath;
+    private volatile int backendId;
+    private volatile DiskProperties disk;
+    private volatile BlkfrontIo io;
+    private volatile String error;
+    private volatile boolean closing;
+    private volatile boolean stopRequested;
+    private volatile boolean gone;
+    private volatile boolean finished;
+    private boolean flushCache;
+    private boolean barrier;
+    private XenStore.Watch beWatch;
+    private Thread thread;
+
+    /**
+     * @param xs     the guest's own xenstore connection
+     * @param home   the guest's domain path, /local/domain/N
+     * @param devid  the device id (the last component of the frontend directory)
+     */
+    public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi) {
+        this.xs = xs;
+        this.domain = domain;
+        this.home = home;
+        this.fePath = home + "/device/vbd/" + devid;
+        this.devid = devid;
+        this.abi = abi;
+        this.name = "blkfront " + domain.domid() + "/" + devid;
+    }
+
+    /** Starts the handshake thread. */
+    public synchronized void start() {
+        if (thread != null) {
+            return;
+        }
+        thread = new Thread(this::run, name);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    public int devid() {
+        return devid;
+    }
+
+    /** The request layout this frontend publishes as its protocol. */
+    public Abi abi() {
+        return abi;
+    }
+
+    public String frontendPath() {
+        return fePath;
+    }
+
+    /** The backend directory, once read. */
+    public String backendPath() {
+        return backendPath;
+    }
+
+    /** The state this frontend last wrote. */
+    public XenbusState state() {
+        return state;
+    }
+
+    /** The disk as the backend described it at Connected, or null before. */
+    public DiskProperties disk() {
+        return disk;
+    }
+
+    /** The fatal error that stopped the handshake, or why the ring was disabled; null when none. */
+    public String error() {
+        BlkfrontIo i = io;
+        return error != null ? error : i != null ? i.broken() : null;
+    }
+
+    /** True once the frontend has reached its end (Closed, or its directory vanished). */
+    public boolean isFinished() {
+        return finished;
+    }
+
+    /** True while closing: running workloads stop issuing and drain. */
+    public boolean isClosing() {
+        return closing || stopRequested;
+    }
+
+    /** Waits until Connected (true) or the end of the frontend (false). */
+    public boolean awaitConnected(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        synchronized (signal) {
+            while (state != XenbusState.CONNECTED && !finished) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(signal, left);
+            }
+            return state == XenbusState.CONNECTED;
+        }
+    }
+
+    /** Waits until the frontend has finished (Closed or removed). */
+    public boolean awaitFinished(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        synchronized (signal) {
+            while (!finished) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(signal, left);
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Runs {@code task} with exclusive use of the data path, waiting up to
+     * {@code waitMs} for another user to finish.
+     * @throws BlkfrontException when the disk is not connected, closing, disabled or busy
+     */
+    public <T> T withIo(long waitMs, IoTask<T> task) throws Exception {
+        // a disk just hot-plugged may still be finishing its handshake
+        awaitConnected(waitMs, TimeUnit.MILLISECONDS);
+        if (!ioLock.tryLock(waitMs, TimeUnit.MILLISECONDS)) {
+            throw new BlkfrontException(name + ": busy with another workload for " + waitMs
+                    + " ms (wait for it to finish)");
+        }
+        try {
+            BlkfrontIo i = io;
+            DiskProperties d = disk;
+            if (state != XenbusState.CONNECTED || i == null || d == null || isClosing()) {
+                throw new BlkfrontException(name + ": not connected (frontend state " + state
+                        + (error() != null ? ", " + error() : "") + ")");
+            }
+            if (i.broken() != null) {
+                throw new BlkfrontException(name + ": " + i.broken());
+            }
+            return task.run(i, d);
+        } finally {
+            ioLock.unlock();
+        }
+    }
+
+    /** The toolstack removed the frontend directory: stop without writing to it. */
+    public void frontendGone() {
+        gone = true;
+        stopRequested = true;
+        kick();
+    }
+
+    /** Starts closing (see {@link #shutdown}) without waiting: to close several disks at once. */
+    public void requestStop() {
+        stopRequested = true;
+        kick();
+    }
+
+    /**
+     * Closes the device as a shutting-down guest does: stops new I/O, drains,
+     * goes Closing, waits for the backend to follow, goes Closed and revokes
+     * the grants; waits up to {@code timeoutMs} for all that.
+     */
+    public void shutdown(long timeoutMs) throws InterruptedException {
+        requestStop();
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null && t != Thread.currentThread()) {
+            t.join(timeoutMs);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            shutdown(DRAIN_MS + CLOSE_ACK_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void kick() {
+        synchronized (signal) {
+            events++;
+            signal.notifyAll();
+        }
+    }
+
+    private void run() {
+        try {
+            backendPath = xs.read(fePath + "/backend");
+            backendId = Integer.parseInt(xs.read(fePath + "/backend-id").trim());
+            beWatch = xs.watch(backendPath + "/state", "blkfront:" + domain.domid() + ":" + devid + ":"
+                    + System.identityHashCode(this), (p, t) -> kick());
+            long seen = -1;
+            while (!finished) {
+                synchronized (signal) {
+                    if (events == seen) {
+                        signal.wait(POLL_MS);
+                    }
+                    seen = events;
+                }
+                if (stopRequested) {
+                    stop();
+                } else {
+                    step();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            error = "frontend failed: " + e.getMessage();
+            LOG.error("{}: {}", name, error, e);
+            releaseRing();
+        } finally {
+            if (beWatch != null) {
+                beWatch.close();
+            }
+            finish();
+        }
+    }
+
+    private void step() throws InterruptedException {
+        Optional<String> raw = xs.tryRead(backendPath + "/state");
+        XenbusState be = raw.map(XenbusState::parse).orElse(null);
+        if (be == null) {
+            return; // backend not there yet, or writing garbage: wait
+        }
+        switch (state) {
+            case INITIALISING -> {
+                if (be == XenbusState.INIT_WAIT || be == XenbusState.CONNECTED) {
+                    talkToBackend();
+                    if (be == XenbusState.CONNECTED && state == XenbusState.INITIALISED) {
+                        connect();
+                    }
+                } else if (be == XenbusState.CLOSING) {
+                    closeFromBackend();
+                }
+            }
+            case INITIALISED -> {
+                if (be == XenbusState.CONNECTED) {
+                    connect();
+                } else if (be == XenbusState.CLOSING || be == XenbusState.CLOSED) {
+                    closeFromBackend();
+                }
+            }
+            case CONNECTED -> {
+                if (be == XenbusState.CLOSING || be == XenbusState.CLOSED) {
+                    closeFromBackend();
+                } else if (be == XenbusState.CONNECTED) {
+                    rereadSize();
+                }
+            }
+            case CLOSING -> {
+                if (be == XenbusState.CLOSING || be == XenbusState.CLOSED) {
+                    setState(XenbusState.CLOSED);
+                    releaseRing();
+                    finish();
+                }
+            }
+            default -> { }
+        }
+    }
+
+    /** talk_to_blkback: ring, grants and event channel, published in one transaction, then Initialised. */
+    private void talkToBackend() {
+        flushCache = flag("feature-flush-cache");
+        barrier = flag("feature-barrier");
+        // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
+        xs.tryRead(backendPath + "/max-ring-page-order");
+        BlkfrontIo ring;
+        try {
+            ring = new BlkfrontIo(name, domain, backendId, abi, devid);
+        } catch (RuntimeException e) {
+            fatal("cannot set up the ring: " + e.getMessage());
+            return;
+        }
+        io = ring;
+        boolean published = xs.transaction(t -> {
+            // the toolstack may have removed the device meanwhile: never recreate its directory
+            if (!t.exists(fePath + "/backend")) {
+                return false;
+            }
+            t.write(fePath + "/ring-ref", Integer.toString(ring.ringRef()));
+            t.write(fePath + "/event-channel", Integer.toString(ring.eventChannel()));
+            t.write(fePath + "/protocol", abi.protocol());
+            return true;
+        });
+        if (!published) {
+            LOG.info("{}: device removed before the ring was published", name);
+            return;
+        }
+        setState(XenbusState.INITIALISED);
+        LOG.info("{}: ring-ref {}, event-channel {}, {}", name, ring.ringRef(), ring.eventChannel(), abi.protocol());
+    }
+
+    /** blkfront_connect: the disk's properties are mandatory. */
+    private void connect() {
+        Long sectors = number("sectors");
+        Long info = number("info");
+        Long sectorSize = number("sector-size");
+        if (sectors == null || info == null || sectorSize == null) {
+            return; // fatal already reported
+        }
+        disk = new DiskProperties(sectors, sectorSize.intValue(), info.intValue(), flushCache, barrier);
+        setState(XenbusState.CONNECTED);
+        LOG.info("{}: connected, {} sectors of 512 bytes, sector-size {}{}", name, sectors, sectorSize,
+                disk.readOnly() ? ", read-only" : "");
+    }
+
+    private void rereadSize() {
+        Long sectors = numberQuietly("sectors");
+        DiskProperties d = disk;
+        if (d != null && sectors != null && sectors != d.sectors()) {
+            LOG.info("{}: backend resized the disk from {} to {} sectors", name, d.sectors(), sectors);
+            disk = new DiskProperties(sectors, d.sectorSize(), d.info(), d.flushCache(), d.barrier());
+        }
+    }
+
+    private boolean flag(String node) {
+        return "1".equals(xs.tryRead(backendPath + "/" + node).map(String::trim).orElse("0"));
+    }
+
+    /** A mandatory decimal node of the backend; null after reporting it as fatal. */
+    private Long number(String node) {
+        Optional<String> v = xs.tryRead(backendPath + "/" + node);
+        if (v.isEmpty()) {
+            fatal(backendPath + "/" + node + " is missing; the backend must write sectors, info and sector-size "
+                    + "before it goes Connected");
+            return null;
+        }
+        try {
+            long n = Long.parseLong(v.get().trim());
+            if (n < 0) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            fatal(backendPath + "/" + node + " is '" + v.get() + "', not a non-negative number");
+            return null;
+        }
+    }
+
+    private Long numberQuietly(String node) {
+        try {
+            return Long.parseLong(xs.tryRead(backendPath + "/" + node).orElse("").trim());
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /** xenbus_dev_fatal: report under error/, go Closing; Closed follows when the backend closes too. */
+    private void fatal(String why) {
+        error = why;
+        LOG.error("{}: {}", name, why);
+        try {
+            xs.write(home + "/error/device/vbd/" + devid + "/error", why);
+        } catch (XenStoreException e) {
+            LOG.warn("{}: cannot write the error node: {}", name, e.getMessage());
+        }
+        setState(XenbusState.CLOSING);
+    }
+
+    /** The backend is closing: drain our I/O, go Closed, revoke the grants. */
+    private void closeFromBackend() throws InterruptedException {
+        drain();
+        setState(XenbusState.CLOSED);
+        releaseRing();
+        finish();
+    }
+
+    /** Guest shutdown or device removal. */
+    private void stop() throws InterruptedException {
+        drain();
+        if (!gone && state != XenbusState.CLOSED) {
+            setState(XenbusState.CLOSING);
+            awaitBackendClosing();
+            setState(XenbusState.CLOSED);
+        }
+        releaseRing();
+        finish();
+    }
+
+    private void awaitBackendClosing() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_ACK_MS);
+        long seen = -1;
+        while (System.nanoTime() < deadline) {
+            XenbusState be = xs.tryRead(backendPath + "/state").map(XenbusState::parse).orElse(null);
+            if (be == null || be == XenbusState.CLOSING || be == XenbusState.CLOSED) {
+                return;
+            }
+            synchronized (signal) {
+                if (events == seen) {
+                    signal.wait(50);
+                }
+                seen = events;
+            }
+        }
+        LOG.warn("{}: backend did not acknowledge Closing within {} ms; closing anyway", name, CLOSE_ACK_MS);
+    }
+
+    /** Stops new I/O and waits for the running workload, which drains its requests, to let go of the ring. */
+    private void drain() throws InterruptedException {
+        closing = true;
+        if (ioLock.tryLock(DRAIN_MS, TimeUnit.MILLISECONDS)) {
+            ioLock.unlock();
+        } else {
+            LOG.warn("{}: I/O still running after {} ms; closing anyway", name, DRAIN_MS);
+        }
+    }
+
+    private void releaseRing() {
+        BlkfrontIo ring = io;
+        if (ring == null) {
+            return;
+        }
+        int left = ring.closeAndRevoke();
+        // the backend unmaps right after it leaves Connected; give it a moment
+        for (int i = 0; i < 20 && left > 0; i++) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            left = ring.revokeRemaining();
+        }
+        if (left > 0) {
+            LOG.warn("{}: {} grants are still in use by the backend and stay granted", name, left);
+        }
+    }
+
+    private void setState(XenbusState s) {
+        if (!gone) {
+            try {
+                boolean written = xs.transaction(t -> {
+                    // never recreate a directory the toolstack removed
+                    if (!t.exists(fePath + "/backend")) {
+                        return false;
+                    }
+                    t.write(fePath + "/state", s.wire());
+                    return true;
+                });
+                if (!written) {
+                    gone = true;
+                }
+            } catch (XenStoreException e) {
+                LOG.warn("{}: cannot write state {}: {}", name, s, e.getMessage());
+            }
+        }
+        synchronized (signal) {
+            state = s;
+            signal.notifyAll();
+        }
+    }
+
+    private void finish() {
+        synchronized (signal) {
+            finished = true;
+            signal.notifyAll();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + " [" + state + "]";
+    }
+}

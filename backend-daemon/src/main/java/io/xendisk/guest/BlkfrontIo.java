@@ -1,0 +1,357 @@
+package io.xendisk.guest;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.FrontRing;
+import io.xendisk.blkif.SharedRing;
+import io.xendisk.xen.sim.domain.GuestMemory;
+import io.xendisk.xen.sim.domain.SimDomain;
+import io.xendisk.xen.sim.domain.SimEventChannel;
+
+/**
+ * The data path of one frontend: the shared ring (one page), its event
+ * channel, and one request slot per ring entry, each with 11 data pages
+ * granted read-write to the backend once, for the life of the ring (as Linux
+ * blkfront does with feature-persistent). A request's id is its slot number.
+ *
+ * <p>Usage by one thread at a time: {@link #acquire()} a slot, put data in
+ * {@link #buffer(int)}, {@link #queue} it, {@link #push()} once for the batch,
+ * and {@link #complete} responses. Nothing here allocates per request.
+ *
+ * <p>Responses are not trusted (hardened Linux blkfront): an id that is not an
+ * outstanding request, an operation that is not the request's, or more
+ * responses than requests disable the ring with "backend sent bad response".
+ */
+public final class BlkfrontIo implements AutoCloseable {
+    /** Bytes one request can carry: 11 segments of a page each. */
+    public static final int MAX_REQUEST_BYTES = Blkif.MAX_SEGMENTS_PER_REQUEST * Blkif.PAGE_SIZE;
+    /** How long {@link #complete} polls the ring before sleeping on the event channel. */
+    private static final long SPIN_NANOS = 20_000;
+
+    /** Called for each response, in ring order, before its slot is freed. Must not queue requests. */
+    @FunctionalInterface
+    public interface Completion {
+        void done(int slot, int status, long latencyNanos);
+    }
+
+    private final String name;
+    private final SimDomain domain;
+    private final int backendDomid;
+    private final Abi abi;
+    private final int handle;
+    private final int ringFrame;
+    private final int ringRef;
+    private final FrontRing ring;
+    private final SimEventChannel evtchn;
+    private final int slots;
+    private final ByteBuffer[] data;
+    private final int[][] grefs;
+    private final int[] zeros = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
+    private final int[] last = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
+    private final int[] ops;
+    private final boolean[] inFlight;
+    private final long[] started;
+    private final int[] free;
+    private int freeCount;
+    private int outstanding;
+    private volatile String broken;
+    private boolean closed;
+    private int[] unrevoked;
+    private int unrevokedCount;
+
+    /**
+     * Allocates and initialises the ring page (SHARED_RING_INIT), grants it and
+     * the data pages to {@code backendDomid} and allocates the unbound event
+     * channel for it.
+     */
+    public BlkfrontIo(String name, SimDomain domain, int backendDomid, Abi abi, int handle) {
+        this.name = name;
+        this.domain = domain;
+        this.backendDomid = backendDomid;
+        this.abi = abi;
+        this.handle = handle & 0xFFFF;
+        GuestMemory mem = domain.memory();
+        this.ringFrame = mem.allocate(1);
+        this.ring = FrontRing.init(mem.page(ringFrame), abi, 1);
+        this.slots = ring.size();
+        this.ringRef = domain.grants().grantAccess(ringFrame, backendDomid, false);
+        int pages = Blkif.MAX_SEGMENTS_PER_REQUEST;
+        int first = mem.allocate(slots * pages);
+        this.data = new ByteBuffer[slots];
+        this.grefs = new int[slots][pages];
+        for (int s = 0; s < slots; s++) {
+            data[s] = mem.pages(first + s * pages, pages).order(ByteOrder.LITTLE_ENDIAN);
+            for (int p = 0; p < pages; p++) {
+                // read-write for every request: the backend writes read data into them
+                grefs[s][p] = domain.grants().grantAccess(first + s * pages + p, backendDomid, false);
+            }
+        }
+        this.evtchn = domain.allocUnbound(backendDomid);
+        this.ops = new int[slots];
+        this.inFlight = new boolean[slots];
+        this.started = new long[slots];
+        this.free = new int[slots];
+        for (int s = slots - 1; s >= 0; s--) {
+            free[freeCount++] = s;
+        }
+    }
+
+    public int ringRef() {
+        return ringRef;
+    }
+
+    public int eventChannel() {
+        return evtchn.localPort();
+    }
+
+    /** The domain the ring and pages are granted to. */
+    public int backendDomid() {
+        return backendDomid;
+    }
+
+    public Abi abi() {
+        return abi;
+    }
+
+    /** Request slots (= ring entries): the deepest queue possible. */
+    public int slots() {
+        return slots;
+    }
+
+    /** Requests queued and not yet answered. */
+    public int outstanding() {
+        return outstanding;
+    }
+
+    /** Why the ring was disabled, or null while usable. */
+    public String broken() {
+        return broken;
+    }
+
+    /** Disables the ring for good (a bad response, or a hostile test that corrupted it). */
+    public void disable(String why) {
+        if (broken == null) {
+            broken = why;
+        }
+    }
+
+    /** A free slot, or -1 when all are in flight. */
+    public int acquire() {
+        checkUsable();
+        return freeCount == 0 ? -1 : free[--freeCount];
+    }
+
+    /** Gives back a slot that was acquired but not queued. */
+    public void release(int slot) {
+        if (!inFlight[slot]) {
+            free[freeCount++] = slot;
+        }
+    }
+
+    /** The slot's 11 pages (44 KiB), little-endian; a request's data starts at offset 0. */
+    public ByteBuffer buffer(int slot) {
+        return data[slot];
+    }
+
+    /** The grant reference of page {@code page} of a slot's buffer. */
+    public int gref(int slot, int page) {
+        return grefs[slot][page];
+    }
+
+    /**
+     * Puts a READ or WRITE of {@code nrSectors} (1..88) 512-byte sectors at
+     * {@code sector} on the ring, its data in the slot's buffer from offset 0;
+     * or a FLUSH/BARRIER with {@code nrSectors} 0. Visible to the backend
+     * after {@link #push()}.
+     */
+    public void queue(int slot, int op, long sector, int nrSectors) {
+        if (nrSectors < 0 || nrSectors > MAX_REQUEST_BYTES / Blkif.SECTOR_SIZE) {
+            throw new IllegalArgumentException(name + ": a request carries 0.."
+                    + MAX_REQUEST_BYTES / Blkif.SECTOR_SIZE + " sectors, not " + nrSectors);
+        }
+        int segs = (nrSectors + Blkif.SECTORS_PER_PAGE - 1) / Blkif.SECTORS_PER_PAGE;
+        for (int i = 0; i < segs; i++) {
+            last[i] = Math.min(Blkif.SECTORS_PER_PAGE, nrSectors - i * Blkif.SECTORS_PER_PAGE) - 1;
+        }
+        queueRaw(slot, op, sector, segs, grefs[slot], zeros, last);
+    }
+
+    /**
+     * Puts any request on the ring with the slot's number as its id, exactly
+     * as given (hostile tests); the response must carry {@code op}.
+     * {@code nrSegments} may exceed 11: only 11 descriptors are written.
+     */
+    public void queueRaw(int slot, int op, long sector, int nrSegments, int[] segGrefs, int[] firstSect, int[] lastSect) {
+        checkUsable();
+        if (inFlight[slot]) {
+            throw new IllegalStateException(name + ": slot " + slot + " is already in flight");
+        }
+        int written = Math.min(nrSegments, Blkif.MAX_SEGMENTS_PER_REQUEST);
+        ring.putRequest(op, slot, sector, handle, segGrefs, firstSect, lastSect, written);
+        if (written != nrSegments) {
+            ring.buffer().put(lastRequestOffset() + Abi.NR_SEGMENTS_OFFSET, (byte) nrSegments);
+        }
+        ops[slot] = op & 0xFF;
+        inFlight[slot] = true;
+        outstanding++;
+        started[slot] = System.nanoTime();
+    }
+
+    private int lastRequestOffset() {
+        return SharedRing.entryOffset(abi, ring.size(), ring.reqProdPvt() - 1);
+    }
+
+    /**
+     * Publishes the queued requests and kicks the backend only if it asked
+     * for it (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
+     * @return whether a notification was sent
+     */
+    public boolean push() {
+        if (ring.pushRequests()) {
+            evtchn.notifyRemote();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Takes the responses available, waiting up to {@code timeoutNanos} for
+     * the first: polls briefly, then RING_FINAL_CHECK_FOR_RESPONSES and
+     * sleeps on the event channel.
+     * @return responses handled (0 on timeout)
+     * @throws BlkfrontException when the backend sent a bad response (the ring is then disabled)
+     */
+    public int complete(Completion c, long timeoutNanos) throws InterruptedException {
+        int n = drain(c);
+        if (n > 0 || outstanding == 0) {
+            return n;
+        }
+        long now = System.nanoTime();
+        long spinEnd = now + Math.min(SPIN_NANOS, timeoutNanos);
+        while (ring.unconsumedResponses() == 0 && System.nanoTime() < spinEnd) {
+            Thread.onSpinWait();
+        }
+        long deadline = now + timeoutNanos;
+        for (;;) {
+            if (ring.finalCheckForResponses()) {
+                return drain(c);
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return 0;
+            }
+            evtchn.await(left);
+        }
+    }
+
+    private int drain(Completion c) {
+        int n = 0;
+        for (;;) {
+            int avail = ring.unconsumedResponses();
+            if (avail == 0) {
+                return n;
+            }
+            if (avail < 0 || avail > outstanding) {
+                throw bad("rsp_prod is " + avail + " responses ahead with " + outstanding + " requests outstanding");
+            }
+            for (int i = 0; i < avail; i++) {
+                long id = ring.responseId();
+                int op = ring.responseOperation();
+                int status = ring.responseStatus();
+                ring.takeResponse();
+                if (id < 0 || id >= slots || !inFlight[(int) id]) {
+                    throw bad("response id " + Long.toUnsignedString(id) + " is not an outstanding request");
+                }
+                int slot = (int) id;
+                if (op != ops[slot]) {
+                    throw bad("response for id " + id + " has operation " + op + ", the request had " + ops[slot]);
+                }
+                long latency = System.nanoTime() - started[slot];
+                try {
+                    c.done(slot, status, latency);
+                } finally {
+                    inFlight[slot] = false;
+                    outstanding--;
+                    free[freeCount++] = slot;
+                }
+                n++;
+            }
+        }
+    }
+
+    private BlkfrontException bad(String what) {
+        disable("backend sent bad response: " + what);
+        return new BlkfrontException(name + ": backend sent bad response: " + what + "; device disabled");
+    }
+
+    private void checkUsable() {
+        String b = broken;
+        if (b != null) {
+            throw new BlkfrontException(name + ": " + b);
+        }
+        if (closed) {
+            throw new BlkfrontException(name + ": ring closed");
+        }
+    }
+
+    /** The ring itself, for hostile tests that break its rules. */
+    FrontRing ring() {
+        return ring;
+    }
+
+    SimEventChannel eventChannelPort() {
+        return evtchn;
+    }
+
+    SimDomain domain() {
+        return domain;
+    }
+
+    /**
+     * Closes the event channel and ends the backend's access to the ring and
+     * data pages. A grant the backend still uses cannot be revoked (Linux
+     * defers such pages too): it is kept for {@link #revokeRemaining()}.
+     * @return grants still granted
+     */
+    public int closeAndRevoke() {
+        if (!closed) {
+            closed = true;
+            evtchn.close();
+            unrevoked = new int[1 + slots * Blkif.MAX_SEGMENTS_PER_REQUEST];
+            unrevoked[unrevokedCount++] = ringRef;
+            for (int[] g : grefs) {
+                for (int ref : g) {
+                    unrevoked[unrevokedCount++] = ref;
+                }
+            }
+        }
+        return revokeRemaining();
+    }
+
+    /** Tries again to end access to grants the backend was still using; returns how many remain. */
+    public int revokeRemaining() {
+        int kept = 0;
+        for (int i = 0; i < unrevokedCount; i++) {
+            int ref = unrevoked[i];
+            boolean ended;
+            try {
+                ended = domain.grants().endAccess(ref);
+            } catch (IllegalStateException e) {
+                ended = true; // already revoked (a hostile test did it)
+            }
+            if (!ended) {
+                unrevoked[kept++] = ref;
+            }
+        }
+        unrevokedCount = kept;
+        return kept;
+    }
+
+    @Override
+    public void close() {
+        closeAndRevoke();
+    }
+}

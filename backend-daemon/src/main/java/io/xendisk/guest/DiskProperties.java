@@ -1,0 +1,18 @@
+package io.xendisk.guest;
+
+/**
+ * What the backend published at Connected: {@code sectors} (512-byte units),
+ * {@code sector-size}, the {@code info} bits and the flush/barrier features.
+ */
+public record DiskProperties(long sectors, int sectorSize, int info, boolean flushCache, boolean barrier) {
+    /** VDISK_READONLY of blkif.h. */
+    public static final int VDISK_READONLY = 0x4;
+
+    public boolean readOnly() {
+        return (info & VDISK_READONLY) != 0;
+    }
+
+    public long bytes() {
+        return sectors * 512;
+    }
+}

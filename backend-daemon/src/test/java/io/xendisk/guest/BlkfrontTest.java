@@ -1,0 +1,211 @@
+package io.xendisk.guest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import io.xendisk.backend.XenbusState;
+import io.xendisk.blkif.Abi;
+import io.xendisk.storage.Storage;
+import io.xendisk.storage.StorageSpec;
+import io.xendisk.storage.Storages;
+
+/**
+ * A guest in this JVM against the real backend (VbdBackend + BlkifConnector)
+ * over the simulated platform: handshake, workloads, closing, hostile cases.
+ */
+class BlkfrontTest {
+    private static final int XVDB = 51728;
+    private static final long IMAGE_BYTES = 4L << 20;
+
+    private SimBackend platform;
+    private Guest guest;
+    private Path image;
+    private final List<String> out = new CopyOnWriteArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (guest != null) {
+            guest.close();
+        }
+        if (platform != null) {
+            platform.close();
+        }
+    }
+
+    private Guest startGuest(Abi abi) throws Exception {
+        platform = new SimBackend();
+        guest = Guest.start(new Guest.Config("test-vm", platform.socket(), platform.simdir, 16, abi, null));
+        return guest;
+    }
+
+    private SimBackend.Disk addImageDisk(int devid, boolean readOnly, byte[] content) throws Exception {
+        image = platform.dir.resolve("disk" + devid + ".img");
+        byte[] bytes = content != null ? content : new byte[(int) IMAGE_BYTES];
+        Files.write(image, bytes);
+        Storage s = Storages.open(StorageSpec.of("file", image, readOnly));
+        return platform.addDisk(guest.domid(), devid, s, readOnly);
+    }
+
+    private Blkfront connected(int devid) throws InterruptedException {
+        Blkfront fe = guest.awaitConnected(devid, 20, TimeUnit.SECONDS);
+        assertNotNull(fe, "frontend " + devid + " connected; frontends " + guest.frontends());
+        return fe;
+    }
+
+    private boolean run(Blkfront fe, String workload, String... args) throws Exception {
+        return Workloads.run(fe, workload, List.of(args), out::add);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void handshakeConnectsAndVerifyLeavesThePatternInTheImage(Abi abi) throws Exception {
+        startGuest(abi);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null);
+        Blkfront fe = connected(XVDB);
+
+        assertEquals("4", platform.read(disk.fe + "/state"));
+        assertEquals("4", platform.read(disk.be + "/state"));
+        assertEquals(abi.protocol(), platform.read(disk.fe + "/protocol"));
+        assertNotNull(platform.read(disk.fe + "/ring-ref"));
+        assertNotNull(platform.read(disk.fe + "/event-channel"));
+        assertEquals(IMAGE_BYTES / 512, fe.disk().sectors());
+        assertFalse(fe.disk().readOnly());
+
+        assertTrue(run(fe, "verify", "--offset", "64k", "--size", "1M", "--seed", "7"), out.toString());
+        assertTrue(out.get(0).endsWith(" OK"), out.get(0));
+        ByteBuffer img = ByteBuffer.wrap(Files.readAllBytes(image)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(-1, Pattern.firstMismatch(img, 64 << 10, 128, 2048, 7), "image holds the seeded pattern");
+        assertEquals(0, img.getLong((64 << 10) - 8), "nothing written before the range");
+        assertEquals(0, img.getLong((64 << 10) + (1 << 20)), "nothing written after the range");
+        assertTrue(disk.stats.writes() > 0 && disk.stats.reads() > 0);
+        assertEquals(0, disk.stats.errors());
+    }
+
+    @Test
+    void readAtShowsTheImageBytes() throws Exception {
+        startGuest(Abi.X86_64);
+        byte[] content = new byte[(int) IMAGE_BYTES];
+        byte[] marker = "xen-disk-java marker".getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(marker, 0, content, 100 * 512, marker.length);
+        addImageDisk(XVDB, false, content);
+        Blkfront fe = connected(XVDB);
+        assertTrue(run(fe, "read-at", "100", "2"));
+        assertTrue(out.get(0).startsWith("0000c800  78 65 6e 2d"), out.get(0));
+        assertTrue(out.get(0).endsWith("|xen-disk-java ma|"), out.get(0));
+        assertTrue(out.get(1).endsWith("|rker............|"), out.get(1));
+        assertEquals("*", out.get(3), "zero lines folded");
+        assertEquals(String.format("%08x", 102 * 512), out.get(out.size() - 1));
+    }
+
+    @Test
+    void sequentialAndRandomWorkloadsMoveTheBytesTheyReport() throws Exception {
+        startGuest(Abi.X86_64);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null);
+        Blkfront fe = connected(XVDB);
+        assertTrue(run(fe, "seq-write", "--bs", "1M", "--size", "2M"));
+        assertTrue(out.get(0).startsWith("seq-write bs=1048576 qd=24 "), out.get(0));
+        assertTrue(out.get(0).contains(" bytes=2097152 "), out.get(0));
+        assertEquals(2L << 20, disk.stats.writeBytes());
+        // seq-write puts slot i's pattern (sectors i*88..) in each 44 KiB request: the first request is slot 0's
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(image)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(-1, Pattern.firstMismatch(b, 0, 0, 88, 1));
+        assertEquals(-1, Pattern.firstMismatch(b, 88 * 512, 88, 88, 1));
+        assertTrue(run(fe, "rand-write", "--qd", "32", "--ops", "1000", "--bs", "8k"));
+        assertTrue(out.get(1).contains(" bytes=8192000 "), out.get(1));
+        assertEquals((2L << 20) + 8192000, disk.stats.writeBytes());
+        assertTrue(disk.stats.meanBatch() > 1, "QD 32 batches requests: mean batch " + disk.stats.meanBatch());
+        assertTrue(run(fe, "seq-read", "--bs", "64k"));
+        assertTrue(out.get(2).contains(" bytes=" + IMAGE_BYTES + " "), out.get(2));
+        assertTrue(run(fe, "rand-read", "--qd", "8", "--ops", "2000", "--seed", "3"));
+        assertTrue(out.get(3).startsWith("rand-read bs=4096 qd=8 seed=3 requests=2000 bytes=8192000 "), out.get(3));
+        assertTrue(out.get(3).contains(" errors=0"), out.get(3));
+        assertEquals(0, disk.stats.errors(), disk.stats.rejections().toString());
+    }
+
+    @Test
+    void writeAfterASmallerReadInTheSameSlot() throws Exception {
+        startGuest(Abi.X86_64);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null);
+        Blkfront fe = connected(XVDB);
+        assertTrue(run(fe, "rand-read", "--qd", "32", "--ops", "64", "--bs", "4k"));
+        assertTrue(run(fe, "rand-write", "--qd", "32", "--ops", "64", "--bs", "8k"));
+        assertEquals(0, disk.stats.errors(), disk.stats.rejections().toString());
+    }
+
+    @Test
+    void backendClosingClosesTheFrontendAndRevokesItsGrants() throws Exception {
+        startGuest(Abi.X86_64);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null);
+        Blkfront fe = connected(XVDB);
+        disk.toolstackRemoves(platform.dom0);
+        assertTrue(fe.awaitFinished(20, TimeUnit.SECONDS));
+        assertEquals(XenbusState.CLOSED, fe.state());
+        assertEquals("6", platform.read(disk.fe + "/state"));
+        SimBackend.await(() -> "6".equals(platform.read(disk.be + "/state")), "backend Closed");
+        SimBackend.await(() -> !disk.teardowns.isEmpty(), "backend torn down (online=0)");
+        assertFalse(disk.connector.serving());
+        // every grant of the frontend is revoked: the backend can no longer map the ring
+        int ringRef = Integer.parseInt(platform.read(disk.fe + "/ring-ref"));
+        org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                () -> platform.grants.map(guest.domid(), new int[] {ringRef}, true).close());
+    }
+
+    @Test
+    void hostileCasesGetErrorResponsesAndTheBackendKeepsServing() throws Exception {
+        startGuest(Abi.X86_64);
+        SimBackend.Disk rw = addImageDisk(XVDB, false, null);
+        Blkfront fe = connected(XVDB);
+        assertTrue(run(fe, "hostile", "all", "--count", "20000"), String.join("\n", out));
+        long passes = out.stream().filter(l -> l.startsWith("hostile ") && l.contains(" PASS ")).count();
+        assertEquals(HostileWorkload.REQUEST_CASES.size() - 1 + 1, passes, String.join("\n", out));
+        assertTrue(out.stream().anyMatch(l -> l.startsWith("hostile write-read-only SKIP")));
+        assertEquals("hostile summary passed=11 failed=0 skipped=1", out.get(out.size() - 1));
+        assertTrue(rw.connector.serving());
+        assertTrue(rw.ringFailures.isEmpty(), rw.ringFailures.toString());
+        assertEquals(10, rw.stats.errors(), "one error response per violating request");
+
+        // the same guest, a read-only disk: the write is refused
+        SimBackend.Disk ro = addImageDisk(51744, true, null);
+        Blkfront roFe = connected(51744);
+        assertTrue(roFe.disk().readOnly());
+        out.clear();
+        assertTrue(run(roFe, "hostile", "write-read-only"), String.join("\n", out));
+        assertTrue(out.get(0).startsWith("hostile write-read-only PASS error response status -1"), out.get(0));
+        assertEquals(1, ro.stats.errors());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void producerOverflowStopsThatRingOnly(Abi abi) throws Exception {
+        startGuest(abi);
+        SimBackend.Disk victim = addImageDisk(XVDB, false, null);
+        SimBackend.Disk other = addImageDisk(51744, false, null);
+        Blkfront fe = connected(XVDB);
+        Blkfront otherFe = connected(51744);
+        assertTrue(run(fe, "hostile", "prod-overflow"), String.join("\n", out));
+        assertTrue(out.get(0).startsWith("hostile prod-overflow PASS"), out.get(0));
+        SimBackend.await(() -> !victim.ringFailures.isEmpty(), "backend stops the ring");
+        assertTrue(victim.ringFailures.get(0).contains("req_prod"), victim.ringFailures.get(0));
+        SimBackend.await(() -> !victim.connector.serving(), "ring thread gone");
+        assertTrue(fe.error().contains("prod-overflow"), fe.error());
+        out.clear();
+        assertTrue(run(otherFe, "verify", "--size", "256k"), out.toString());
+        assertTrue(other.connector.serving());
+    }
+}

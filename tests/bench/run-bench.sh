@@ -1,0 +1,10 @@
+#!/bin/bash
+# The data path benchmark: real daemon + simulated guest (separate JVMs), per storage engine.
+#   tests/bench/run-bench.sh [engines=discard,file,mmap,cow] [imageMiB=256] [seconds=3]
+# Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mvn -B -q -DskipTests package
+mvn -B -q -pl tests test-compile
+exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
+  -Dxendisk.dist=src/target/xen-disk-java io.xendisk.bench.BlkifBench "$@"

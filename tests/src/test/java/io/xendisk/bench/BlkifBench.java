@@ -1,0 +1,169 @@
+package io.xendisk.bench;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The workload benchmark of the data path, printed as tables, never asserted:
+ * the real daemon and a simulated guest, each in its own JVM, talking through
+ * shared memory exactly as in production on the simulated platform. Per
+ * storage engine: 1 MiB sequential write and read, 4 KiB random read and
+ * write at queue depth 1, 8 and 32 (MB/s, IOPS, p50/p99 latency), and in the
+ * same run the machine's single-thread memcpy bandwidth, the ceiling for a
+ * copy-based data path.
+ *
+ * <p>Run: {@code tests/bench/run-bench.sh [engines=discard,file,mmap,cow] [imageMiB=256] [seconds=3]}.
+ */
+public final class BlkifBench {
+    private final Path dist;
+    private final Path work;
+    private final Map<String, String> env = new LinkedHashMap<>();
+
+    private BlkifBench(Path dist, Path work) {
+        this.dist = dist;
+        this.work = work;
+        env.put("XEN_DISK_JAVA_RUNDIR", work.resolve("run").toString());
+        env.put("XEN_DISK_JAVA_LOGDIR", work.resolve("log").toString());
+    }
+
+    public static void main(String[] args) throws Exception {
+        List<String> engines = List.of((args.length > 0 ? args[0] : "discard,file,mmap,cow").split(","));
+        long imageMiB = args.length > 1 ? Long.parseLong(args[1]) : 256;
+        String seconds = args.length > 2 ? args[2] : "3";
+        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
+        Path work = Files.createTempDirectory(Path.of("/dev/shm"), "xdjb");
+        BlkifBench b = new BlkifBench(dist, work);
+        try {
+            b.run(engines, imageMiB, seconds);
+        } finally {
+            b.cli("sim", "destroy", "bench");
+            b.cli("shutdown");
+            b.cli("sim", "stop");
+            b.cli("shutdown");
+            try (var s = Files.walk(work)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private void run(List<String> engines, long imageMiB, String seconds) throws Exception {
+        double memcpy = memcpyMBps();
+        System.out.printf(Locale.ROOT, "# xen-disk-java data path benchmark%n");
+        System.out.printf(Locale.ROOT, "machine: %d cpus, %s; images in %s (tmpfs); %d MiB image; random cells %s s each%n",
+                Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " " + System.getProperty("java.version"),
+                work, imageMiB, seconds);
+        System.out.printf(Locale.ROOT, "single-thread memcpy (1 MiB blocks, 256 MiB working set): %.0f MB/s%n%n", memcpy);
+        check(cli("sim", "guest", "bench", "--memory-mib", "128"));
+        for (String engine : engines) {
+            Path img = work.resolve(engine + ".img");
+            try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+                f.setLength(imageMiB << 20);
+            }
+            if (engine.equals("discard")) {
+                check(cli("connect", "bench", "--vdev", "xvdb"));
+            } else {
+                check(cli("connect", "bench", "--vdev", "xvdb", "--storage", engine, "--path", img.toString()));
+            }
+            List<String[]> rows = new ArrayList<>();
+            // write first: the reads then see real data, not holes
+            rows.add(cell("seq-write 1M", "seq-write", "--bs", "1M", "--size", imageMiB + "M"));
+            rows.add(cell("seq-read 1M", "seq-read", "--bs", "1M", "--size", imageMiB + "M"));
+            rows.add(cell("seq-read 1M (2nd)", "seq-read", "--bs", "1M", "--size", imageMiB + "M"));
+            for (int qd : new int[] {1, 8, 32}) {
+                rows.add(cell("rand-read 4k qd" + qd, "rand-read", "--bs", "4k", "--qd", Integer.toString(qd), "--time", seconds));
+                rows.add(cell("rand-write 4k qd" + qd, "rand-write", "--bs", "4k", "--qd", Integer.toString(qd), "--time", seconds));
+            }
+            check(cli("disconnect", "bench", "xvdb"));
+            System.out.printf(Locale.ROOT, "## engine %s%n%n", engine);
+            System.out.println("| workload | MB/s | IOPS | p50 us | p99 us | x memcpy |");
+            System.out.println("|---|---|---|---|---|---|");
+            for (String[] r : rows) {
+                double mbs = r[1].isEmpty() ? 0 : Double.parseDouble(r[1]);
+                System.out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s | %.2f |%n", r[0], r[1], r[2], r[3], r[4], mbs / memcpy);
+            }
+            System.out.println();
+            Files.deleteIfExists(img);
+        }
+    }
+
+    /** One workload; returns {name, MB/s, IOPS, p50, p99}. */
+    private String[] cell(String name, String workload, String... args) throws Exception {
+        List<String> a = new ArrayList<>(List.of("sim", "run", "bench", "xvdb", workload));
+        a.addAll(List.of(args));
+        String out = check(cli(a.toArray(new String[0])));
+        String line = out.lines().filter(l -> l.startsWith(workload + " ")).reduce((x, y) -> y).orElse("");
+        if (!line.contains(" errors=0")) {
+            System.err.println("warning: " + name + ": " + line);
+        }
+        return new String[] {name, field(line, "MB/s"), field(line, "IOPS"), field(line, "lat_p50_us"), field(line, "lat_p99_us")};
+    }
+
+    private static String field(String line, String key) {
+        int i = line.indexOf(" " + key + "=");
+        if (i < 0) {
+            return "";
+        }
+        int s = i + key.length() + 2;
+        int e = line.indexOf(' ', s);
+        return line.substring(s, e < 0 ? line.length() : e);
+    }
+
+    private static String check(String[] r) {
+        if (!r[0].equals("0")) {
+            throw new IllegalStateException("command failed (exit " + r[0] + "): " + r[1] + r[2]);
+        }
+        return r[1];
+    }
+
+    /** Runs the CLI; returns {exit, stdout, stderr}. */
+    private String[] cli(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(dist.resolve("bin/xen-disk-java").toString());
+        cmd.addAll(List.of(args));
+        Path out = Files.createTempFile(work, "o", ".txt");
+        Path err = Files.createTempFile(work, "e", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        if (!p.waitFor(300, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException("timed out: " + cmd);
+        }
+        String[] r = {Integer.toString(p.exitValue()), Files.readString(out, StandardCharsets.UTF_8),
+            Files.readString(err, StandardCharsets.UTF_8)};
+        Files.delete(out);
+        Files.delete(err);
+        return r;
+    }
+
+    /** Single-thread copy bandwidth between direct buffers, 1 MiB at a time, over 256 MiB (beyond the caches). */
+    static double memcpyMBps() {
+        int mib = 256;
+        ByteBuffer src = ByteBuffer.allocateDirect(mib << 20);
+        ByteBuffer dst = ByteBuffer.allocateDirect(mib << 20);
+        for (int i = 0; i < src.capacity(); i += 4096) {
+            src.put(i, (byte) i);
+            dst.put(i, (byte) 1);
+        }
+        double best = 0;
+        for (int round = 0; round < 5; round++) {
+            long t0 = System.nanoTime();
+            for (int off = 0; off < src.capacity(); off += 1 << 20) {
+                dst.put(off, src, off, 1 << 20);
+            }
+            long t1 = System.nanoTime();
+            best = Math.max(best, (double) src.capacity() / ((t1 - t0) / 1e9) / 1e6);
+        }
+        return best;
+    }
+}
