@@ -8,6 +8,11 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.guest.GuestReaper;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.real.RealEventChannels;
+import io.xendisk.xen.real.RealGrantTable;
+import io.xendisk.xen.real.RealPlatform;
+import io.xendisk.xen.real.XenLibrary;
+import io.xendisk.xen.real.XenUnavailableException;
 import io.xendisk.xen.sim.domain.SimEventChannels;
 import io.xendisk.xen.sim.domain.SimGrantTable;
 import io.xendisk.xen.store.XenStoreClient;
@@ -37,9 +42,8 @@ final class DataPlane implements AutoCloseable {
             return service;
         }
         closeQuietly();
-        if (ctx.platform().platform() != Platform.SIM) {
-            throw new PlatformException("serving disks on real Xen is not available in this version yet"
-                    + " (the JNA bindings to libxenevtchn/libxengnttab come next); use --platform sim");
+        if (ctx.platform().platform() == Platform.XEN) {
+            return realXen();
         }
         try {
             xs = XenStoreClient.connect(ctx.xenstorePath());
@@ -64,6 +68,31 @@ final class DataPlane implements AutoCloseable {
             throw new PlatformException("cannot set up the simulated platform in " + ctx.paths().simDir() + ": " + e);
         }
         LOG.info("data plane up: xenstore {}, simulated domains in {}", ctx.xenstorePath(), ctx.paths().simDir());
+        return service;
+    }
+
+    /** Real Xen: xenstored, libxengnttab and libxenevtchn; the VbdService is the same as on the simulated platform. */
+    private VbdService realXen() throws PlatformException {
+        try {
+            xs = XenStoreClient.connect(ctx.xenstorePath());
+        } catch (XenStoreException e) {
+            throw new PlatformException("xenstored is not reachable at " + ctx.xenstorePath() + " (" + e.getMessage()
+                    + "); " + RealPlatform.probe().summary());
+        }
+        xs.onDisconnect(() -> LOG.warn("lost the xenstore connection {}; VBDs are reset when next used", ctx.xenstorePath()));
+        try {
+            grants = RealGrantTable.open();
+            EventChannels channels = RealEventChannels.open();
+            service = new VbdService(xs, grants, channels, ctx.vbds());
+        } catch (XenUnavailableException e) {
+            closeQuietly();
+            throw new PlatformException("cannot serve disks on real Xen: " + e.getMessage());
+        } catch (RuntimeException e) {
+            closeQuietly();
+            throw new PlatformException("cannot set up the real Xen data plane: " + e);
+        }
+        LOG.info("data plane up: real Xen, xenstore {}, grant copy via {}, event channels via {}", ctx.xenstorePath(),
+                XenLibrary.GNTTAB.soname(), XenLibrary.EVTCHN.soname());
         return service;
     }
 
