@@ -74,7 +74,9 @@ final class DataPlane implements AutoCloseable {
     /** Real Xen: xenstored, libxengnttab and libxenevtchn; the VbdService is the same as on the simulated platform. */
     private VbdService realXen() throws PlatformException {
         try {
-            xs = XenStoreClient.connect(ctx.xenstorePath());
+            // xenstored's socket in dom0, or the xenbus device when xenstored runs elsewhere (stub domain)
+            xs = ctx.xenstorePath().startsWith("/dev/") ? XenStoreClient.openDevice(ctx.xenstorePath())
+                    : XenStoreClient.connect(ctx.xenstorePath());
         } catch (XenStoreException e) {
             throw new PlatformException("xenstored is not reachable at " + ctx.xenstorePath() + " (" + e.getMessage()
                     + "); " + RealPlatform.probe().summary());
