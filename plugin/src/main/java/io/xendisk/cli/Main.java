@@ -142,6 +142,10 @@ public final class Main {
                 out.println("no daemon running (" + paths.controlSocket() + ")");
                 return null;
             }
+            if (args.verb().equals("sim") && (args.args().get(0).equals("stop") || args.args().get(0).equals("status"))) {
+                // the sim xenstored outlives the daemon: look at it directly rather than start a daemon for this
+                return simWithoutDaemon(paths, args.args().get(0));
+            }
             try {
                 long pid = new DaemonLauncher(paths, client).start(args.platform());
                 err.println("xen-disk-java: started the daemon in the background (pid "
@@ -151,6 +155,21 @@ public final class Main {
                 throw new DaemonStartFailed();
             }
             return client.send(request);
+        }
+    }
+
+    private static ControlResponse simWithoutDaemon(ControlPaths paths, String action) {
+        io.xendisk.daemon.SimXenstoredProcess sim = new io.xendisk.daemon.SimXenstoredProcess(paths);
+        if (action.equals("status")) {
+            io.xendisk.daemon.SimXenstoredProcess.Status st = sim.status();
+            return new ControlResponse(st.running() ? ControlResponse.OK : 3, "sim xenstored: " + st.describe()
+                    + "\n" + (st.running() ? "XENSTORED_PATH=" + st.socket() + " xenstore-ls\n" : ""), "");
+        }
+        try {
+            long pid = sim.stop();
+            return ControlResponse.ok(pid < 0 ? "sim xenstored was not running\n" : "sim xenstored stopped (pid " + pid + ")\n");
+        } catch (io.xendisk.daemon.SimXenstoredProcess.SimException e) {
+            return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
         }
     }
 
