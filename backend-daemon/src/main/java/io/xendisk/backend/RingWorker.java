@@ -204,7 +204,7 @@ public final class RingWorker implements Runnable {
         local[s] = bounce[s].clear(); // the last request in this slot may have left a shorter limit
         localBase[s] = 0;
         if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
-            ByteBuffer region = storage.region(r.sector(), bytes(r));
+            ByteBuffer region = storage.region(r.sector(), bytes(r), r.kind() == Request.Kind.WRITE);
             if (region != null) {
                 zeroCopy[s] = true;
                 local[s] = region;

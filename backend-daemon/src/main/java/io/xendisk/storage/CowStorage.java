@@ -108,7 +108,7 @@ final class CowStorage implements Storage {
     }
 
     @Override
-    public ByteBuffer region(long sector, int bytes) {
+    public ByteBuffer region(long sector, int bytes, boolean forWrite) {
         long off = Ranges.check(gold.size, sector, bytes);
         checkOpen();
         return chunks.chunk(off, bytes);

@@ -113,11 +113,11 @@ final class MmapStorage implements Storage {
     }
 
     @Override
-    public ByteBuffer region(long sector, int bytes) {
+    public ByteBuffer region(long sector, int bytes, boolean forWrite) {
         long off = Ranges.check(image.size, sector, bytes);
         checkOpen();
         ByteBuffer chunk = chunks.chunk(off, bytes);
-        if (chunk != null && image.writable) {
+        if (chunk != null && image.writable && forWrite) {
             markDirty(off, bytes);
         }
         return chunk;

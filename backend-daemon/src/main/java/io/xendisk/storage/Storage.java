@@ -108,6 +108,15 @@ public interface Storage extends AutoCloseable {
      * returned buffer's position or limit (it is shared).
      */
     default ByteBuffer region(long sector, int bytes) {
+        return region(sector, bytes, true);
+    }
+
+    /**
+     * Like {@link #region(long, int)}; {@code forWrite} false promises that
+     * nothing will be put into the range, so an engine need not count it as
+     * written (mmap: no msync of it at the next flush).
+     */
+    default ByteBuffer region(long sector, int bytes, boolean forWrite) {
         return null;
     }
 
