@@ -34,23 +34,17 @@ import java.nio.ByteBuffer;
  * of it left, so a slice kept by mistake reads the gold image instead of
  * crashing the JVM.
  */
-final class CowStorage implements Storage {
+final class CowStorage extends MappedImageStorage {
     static final String NAME = "cow";
 
     private static final Cleaner UNMAPPER = Cleaner.create();
 
-    private final Image gold;
     private final long base;
-    private final boolean writable;
-    private final Chunks chunks;
     private final Capabilities caps;
-    private boolean closed;
 
     private CowStorage(Image gold, long base, boolean writable, Chunks chunks) {
-        this.gold = gold;
+        super(gold, chunks, writable);
         this.base = base;
-        this.writable = writable;
-        this.chunks = chunks;
         this.caps = new Capabilities(!writable, false, true, writable, true);
     }
 
@@ -80,45 +74,6 @@ final class CowStorage implements Storage {
         }
     }
 
-    @Override
-    public long sizeBytes() {
-        return gold.size;
-    }
-
-    @Override
-    public void read(long sector, ByteBuffer dst) {
-        long off = Ranges.check(gold.size, sector, dst.remaining());
-        checkOpen();
-        try {
-            chunks.read(off, dst);
-        } catch (InternalError e) {
-            throw Faults.mapped(gold.path, "reading at sector " + sector, e);
-        }
-    }
-
-    @Override
-    public void write(long sector, ByteBuffer src) {
-        long off = Ranges.check(gold.size, sector, src.remaining());
-        checkWritable();
-        try {
-            chunks.write(off, src);
-        } catch (InternalError e) {
-            throw Faults.mapped(gold.path, "writing at sector " + sector, e);
-        }
-    }
-
-    @Override
-    public ByteBuffer region(long sector, int bytes, boolean forWrite) {
-        long off = Ranges.check(gold.size, sector, bytes);
-        checkOpen();
-        return chunks.chunk(off, bytes);
-    }
-
-    @Override
-    public int regionOffset(long sector) {
-        return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
-    }
-
     /** Succeeds at once: changes are meant to vanish, there is no stable storage behind them. */
     @Override
     public void flush() {
@@ -127,7 +82,7 @@ final class CowStorage implements Storage {
 
     @Override
     public void discard(long sector, long nrSectors) {
-        long off = Ranges.checkSectors(gold.size, sector, nrSectors);
+        long off = Ranges.checkSectors(image.size, sector, nrSectors);
         checkWritable();
         long start = (off + Posix.PAGE_SIZE - 1) & -Posix.PAGE_SIZE;
         long end = (off + (nrSectors << SECTOR_SHIFT)) & -Posix.PAGE_SIZE;
@@ -143,43 +98,34 @@ final class CowStorage implements Storage {
 
     @Override
     public void close() {
-        if (closed) {
+        if (!markClosed()) {
             return;
         }
-        closed = true;
         try {
             if (writable) {
-                dropCopies(0, (gold.size + Posix.PAGE_SIZE - 1) & -Posix.PAGE_SIZE, "closing");
+                dropCopies(0, (image.size + Posix.PAGE_SIZE - 1) & -Posix.PAGE_SIZE, "closing");
             }
         } finally {
-            gold.close();
+            image.close();
         }
     }
 
     /** Returns the private copies of whole pages to the kernel; the range reads as gold again. */
     private void dropCopies(long off, long len, String doing) {
         if (Posix.C.madvise(new Pointer(base + off), len, Posix.MADV_DONTNEED) != 0) {
-            throw StorageException.errno(gold.path, doing, Posix.errno());
-        }
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("image " + gold.path + " is closed");
-        }
-    }
-
-    private void checkWritable() {
-        checkOpen();
-        if (!writable) {
-            throw new StorageException(gold.path, "copy-on-write view of " + gold.path
-                    + " is open read-only; writes are refused (serve it without read-only to write)");
+            throw StorageException.errno(image.path, doing, Posix.errno());
         }
     }
 
     @Override
+    String readOnlyRefusal() {
+        return "copy-on-write view of " + image.path
+                + " is open read-only; writes are refused (serve it without read-only to write)";
+    }
+
+    @Override
     public String toString() {
-        return NAME + ":" + gold.path;
+        return NAME + ":" + image.path;
     }
 
     /** Cleaning action: holds only the address range, never the buffer. */

@@ -19,40 +19,34 @@ import java.nio.channels.FileChannel.MapMode;
  * written when handed out (the engine cannot see what is put into it), so the
  * next flush covers it.
  *
- * <p>Discard punches a hole in the file (the kernel drops the pages from the
- * mapping too, so they read as zeros), or writes zeros where that is not supported.
+ * <p>Every block of a regular-file image is allocated at open
+ * ({@link Image#reserve}), so a full filesystem is refused at connect rather
+ * than faulting a write later; discard therefore writes zeros, never a hole.
  *
- * <p>Faults: if the kernel cannot back a mapped page (the filesystem is full
- * when a hole is first written, or someone truncated the image), the JVM turns
- * the SIGBUS into an {@link InternalError} ("a fault occurred in a recent
- * unsafe memory access operation"). In interpreted code it comes out of the
- * copy and is reported here as a {@link StorageException}; in JIT-compiled code
- * HotSpot delivers it asynchronously, a little after the copy, so it can
- * escape this engine: the ring thread must treat such an InternalError as a
- * storage failure of its VBD, not of the daemon. Sparse images on a filesystem
- * that can fill up are safer with the {@code file} engine (ENOSPC is then an
- * ordinary error).
+ * <p>Faults: if the kernel still cannot back a mapped page (someone truncated
+ * the image), the JVM turns the SIGBUS into an {@link InternalError} ("a fault
+ * occurred in a recent unsafe memory access operation"). In interpreted code
+ * it comes out of the copy and is reported here as a {@link StorageException};
+ * in JIT-compiled code HotSpot delivers it asynchronously, a little after the
+ * copy, so it can escape this engine: the ring thread treats such an
+ * InternalError as a failure of its VBD, not of the daemon.
  *
  * <p>Java 17 cannot unmap: {@link #close()} closes the file and refuses further
  * calls; the mappings go away when the GC collects the buffers, so slices kept
  * by mistake stay memory-safe.
  */
-final class MmapStorage implements Storage {
+final class MmapStorage extends MappedImageStorage {
     static final String NAME = "mmap";
 
-    private final Image image;
     private final FileChannel channel;
-    private final Chunks chunks;
     private final Capabilities caps;
     /** Per chunk, the byte range written since the last flush; lo > hi means clean. */
     private final int[] dirtyLo;
     private final int[] dirtyHi;
-    private boolean closed;
 
     private MmapStorage(Image image, FileChannel channel, Chunks chunks) {
-        this.image = image;
+        super(image, chunks, image.writable);
         this.channel = channel;
-        this.chunks = chunks;
         this.caps = new Capabilities(!image.writable, true, false, image.writable, true);
         this.dirtyLo = new int[chunks.count()];
         this.dirtyHi = new int[chunks.count()];
@@ -80,52 +74,6 @@ final class MmapStorage implements Storage {
             image.close();
             throw e;
         }
-    }
-
-    @Override
-    public long sizeBytes() {
-        return image.size;
-    }
-
-    @Override
-    public void read(long sector, ByteBuffer dst) {
-        long off = Ranges.check(image.size, sector, dst.remaining());
-        checkOpen();
-        try {
-            chunks.read(off, dst);
-        } catch (InternalError e) {
-            throw Faults.mapped(image.path, "reading at sector " + sector, e);
-        }
-    }
-
-    @Override
-    public void write(long sector, ByteBuffer src) {
-        int len = src.remaining();
-        long off = Ranges.check(image.size, sector, len);
-        checkWritable();
-        try {
-            chunks.write(off, src);
-        } catch (InternalError e) {
-            throw Faults.mapped(image.path, "writing at sector " + sector, e);
-        } finally {
-            markDirty(off, len);
-        }
-    }
-
-    @Override
-    public ByteBuffer region(long sector, int bytes, boolean forWrite) {
-        long off = Ranges.check(image.size, sector, bytes);
-        checkOpen();
-        ByteBuffer chunk = chunks.chunk(off, bytes);
-        if (chunk != null && image.writable && forWrite) {
-            markDirty(off, bytes);
-        }
-        return chunk;
-    }
-
-    @Override
-    public int regionOffset(long sector) {
-        return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
     }
 
     @Override
@@ -164,7 +112,7 @@ final class MmapStorage implements Storage {
         } catch (InternalError e) {
             throw Faults.mapped(image.path, "writing zeros to discard at sector " + sector, e);
         } finally {
-            markDirty(off, len);
+            written(off, len);
         }
     }
 
@@ -175,16 +123,16 @@ final class MmapStorage implements Storage {
 
     @Override
     public void close() {
-        if (closed) {
+        if (!markClosed()) {
             return;
         }
-        closed = true;
         closeQuietly(channel);
         image.close();
     }
 
-    /** Widens the dirty range of every chunk that {@code [off, off + len)} touches. */
-    private void markDirty(long off, long len) {
+    /** Widens the dirty range of every chunk that {@code [off, off + len)} touches: the next flush syncs it. */
+    @Override
+    void written(long off, long len) {
         long end = off + len;
         while (off < end) {
             int i = (int) (off >>> Chunks.SHIFT);
@@ -197,18 +145,9 @@ final class MmapStorage implements Storage {
         }
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("image " + image.path + " is closed");
-        }
-    }
-
-    private void checkWritable() {
-        checkOpen();
-        if (!image.writable) {
-            throw new StorageException(image.path, "image " + image.path
-                    + " is open read-only; writes are refused (serve it without read-only to write)");
-        }
+    @Override
+    String readOnlyRefusal() {
+        return "image " + image.path + " is open read-only; writes are refused (serve it without read-only to write)";
     }
 
     private static void closeQuietly(FileChannel channel) {

@@ -1,0 +1,97 @@
+package io.xendisk.storage;
+
+import java.nio.ByteBuffer;
+
+/**
+ * What the two mapped engines ({@code mmap}, {@code cow}) share: an image in
+ * 1 GiB chunks of memory, reads and writes as memory copies, zero-copy
+ * regions, and the open/read-only checks. Subclasses say what a write means
+ * for durability ({@link #written}) and what flush and discard do.
+ */
+abstract class MappedImageStorage implements Storage {
+    final Image image;
+    final Chunks chunks;
+    final boolean writable;
+    private boolean closed;
+
+    MappedImageStorage(Image image, Chunks chunks, boolean writable) {
+        this.image = image;
+        this.chunks = chunks;
+        this.writable = writable;
+    }
+
+    /** Bytes {@code [off, off + len)} of the image were (or may have been) changed through the mapping. */
+    void written(long off, long len) {
+    }
+
+    /** The refusal of a write to a read-only open, naming the image. */
+    abstract String readOnlyRefusal();
+
+    @Override
+    public final long sizeBytes() {
+        return image.size;
+    }
+
+    @Override
+    public final void read(long sector, ByteBuffer dst) {
+        long off = Ranges.check(image.size, sector, dst.remaining());
+        checkOpen();
+        try {
+            chunks.read(off, dst);
+        } catch (InternalError e) {
+            throw Faults.mapped(image.path, "reading at sector " + sector, e);
+        }
+    }
+
+    @Override
+    public final void write(long sector, ByteBuffer src) {
+        int len = src.remaining();
+        long off = Ranges.check(image.size, sector, len);
+        checkWritable();
+        try {
+            chunks.write(off, src);
+        } catch (InternalError e) {
+            throw Faults.mapped(image.path, "writing at sector " + sector, e);
+        } finally {
+            written(off, len);
+        }
+    }
+
+    @Override
+    public final ByteBuffer region(long sector, int bytes, boolean forWrite) {
+        long off = Ranges.check(image.size, sector, bytes);
+        checkOpen();
+        ByteBuffer chunk = chunks.chunk(off, bytes);
+        if (chunk != null && writable && forWrite) {
+            written(off, bytes);
+        }
+        return chunk;
+    }
+
+    @Override
+    public final int regionOffset(long sector) {
+        return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
+    }
+
+    /** Marks the storage closed; true the first time only. */
+    final boolean markClosed() {
+        if (closed) {
+            return false;
+        }
+        closed = true;
+        return true;
+    }
+
+    final void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("image " + image.path + " is closed");
+        }
+    }
+
+    final void checkWritable() {
+        checkOpen();
+        if (!writable) {
+            throw new StorageException(image.path, readOnlyRefusal());
+        }
+    }
+}
