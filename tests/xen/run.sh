@@ -5,7 +5,8 @@
 # the host's java are used in dom0 as they are. Runs scenarios (tests/xen/scenarios/
 # NAME.sh) one after the other in one boot, each starting its own PV domU.
 #
-#   tests/xen/run.sh [SCENARIO...]        default: all scenarios
+#   tests/xen/run.sh [SCENARIO...]        default: every scenario but the opt-in ones (a line
+#                                         "# xdj-lab: opt-in" in the script, e.g. bench)
 #
 # Prints "SCENARIO name PASS|FAIL" per scenario; exit 0 when all pass, 1 when one
 # fails, 2 when the lab cannot be built, 124 on a hang (with the serial log's tail).
@@ -26,7 +27,9 @@ el() { awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN{printf "%.1f", t-t0}'; }
 say() { echo "[xen-lab $(el)s] $*"; }
 
 if [ $# -gt 0 ]; then SCENARIOS=("$@"); else
-  SCENARIOS=(); for f in "$HERE"/scenarios/*.sh; do SCENARIOS+=("$(basename "$f" .sh)"); done
+  SCENARIOS=(); for f in "$HERE"/scenarios/*.sh; do
+    grep -q '^# xdj-lab: opt-in' "$f" || SCENARIOS+=("$(basename "$f" .sh)")
+  done
 fi
 for s in "${SCENARIOS[@]}"; do
   [ -f "$HERE/scenarios/$s.sh" ] || { echo "no scenario '$s' (have: $(cd "$HERE/scenarios" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' '))"; exit 2; }

@@ -35,7 +35,8 @@ make_image() {
 
 console_of() { echo "/var/log/xen/console/guest-$1.log"; }
 
-# $1 = name, rest = extra domU kernel args: a PV domU with no disk, waiting for /dev/xvdb
+# $1 = name, rest = extra domU kernel args: a PV domU with no disk, waiting for /dev/xvdb;
+# with DOMU_DISK set (an xl disk spec), that disk is in its config (served by kernel blkback)
 start_domu() {
   local name=$1; shift
   cat > "$name.cfg" <<EOC
@@ -50,6 +51,7 @@ on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
 EOC
+  [ -n "${DOMU_DISK:-}" ] && echo "disk = [ '$DOMU_DISK' ]" >> "$name.cfg"
   local t0; t0=$(up)
   xl create "$name.cfg" > "xl-create-$name.log" 2>&1 || { cat "xl-create-$name.log"; fail "xl create $name"; }
   log "domU $name created (domid $(xl domid "$name")) in $(awk "BEGIN{print $(up)-$t0}")s"
@@ -94,6 +96,10 @@ show_console() {
   echo "----"
 }
 
+# the daemon's pid (from its lock file) and how many grant mappings (gntdev) its address space holds
+daemon_pid() { head -1 /run/xen-disk-java/daemon.lock 2>/dev/null | tr -dc 0-9; }
+gntdev_maps() { grep -c /dev/xen/gntdev "/proc/$1/maps" 2>/dev/null; }
+
 # the daemon's log lines since the scenario began (the log is shared by all scenarios)
 daemon_log_mark() { wc -l < /var/log/xen-disk-java/daemon.log 2>/dev/null || echo 0; }
 daemon_log_since() { tail -n +"$(( $1 + 1 ))" /var/log/xen-disk-java/daemon.log 2>/dev/null; }
@@ -101,12 +107,14 @@ daemon_log_since() { tail -n +"$(( $1 + 1 ))" /var/log/xen-disk-java/daemon.log 
 # serve_domu GUEST IMG ENGINE: the daemon (started if needed) serves IMG with ENGINE to a fresh
 # PV domU GUEST as xvdb: connect, wait for the domU's test, disconnect, wait for the unplug and
 # for the domU to end. Sets RESULT, SEEN_MARKER, WRITTEN (md5 the domU wrote at 1 MiB), UNPLUG.
+# Optional: DOMU_EXTRA (more domU kernel args), SERVE_UNTIL (a console pattern to wait for, up to
+# SERVE_UNTIL_SECS s, after the test and before the disconnect).
 serve_domu() {
   local guest=$1 img=$2 engine=$3 t0 mark
   RESULT= SEEN_MARKER= WRITTEN= UNPLUG=
   start_daemon 180 || fail "the daemon does not start on real Xen"
   mark=$(daemon_log_mark)
-  start_domu "$guest" xdj_wait=240 xdj_hold=90
+  start_domu "$guest" xdj_wait=240 xdj_hold=90 ${DOMU_EXTRA:-}
   wait_console "$guest" 'DOMU-READY' 120 >/dev/null || { show_console "$guest"; fail "domU $guest did not boot"; }
   t0=$(up)
   xdj connect "$guest" --path "$img" --storage "$engine" --vdev xvdb || { daemon_log_since "$mark"; fail "connect"; }
@@ -115,6 +123,9 @@ serve_domu() {
   echo "$RESULT"
   SEEN_MARKER=$(tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-MARKER' | tail -1 | cut -d' ' -f2)
   WRITTEN=$(echo "$RESULT" | sed -n 's/.*written=\([0-9a-f]*\).*/\1/p')
+  if [ -n "${SERVE_UNTIL:-}" ]; then
+    wait_console "$guest" "$SERVE_UNTIL" "${SERVE_UNTIL_SECS:-300}" || echo "no console line '$SERVE_UNTIL' from $guest"
+  fi
   xdj list
   xenstore-ls -f /local/domain/0/backend/xen-disk-java > "backend-nodes-$guest.txt" 2>&1
   t0=$(up)

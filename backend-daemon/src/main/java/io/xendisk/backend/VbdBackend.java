@@ -162,7 +162,10 @@ public final class VbdBackend implements AutoCloseable {
         Optional<String> feRaw = xs.tryRead(frontendPath + "/state");
         if (feRaw.isEmpty()) {
             if (!xs.exists(frontendPath)) {
-                teardown("frontend directory " + frontendPath + " removed");
+                // xl destroy removes the whole domain directory: say so, it is what the user did
+                teardown(xs.exists("/local/domain/" + frontendDomid)
+                        ? "frontend directory " + frontendPath + " removed"
+                        : "domain " + frontendDomid + " is gone (its frontend directory " + frontendPath + " was removed)");
             }
             return; // directory being written: wait for the state node
         }

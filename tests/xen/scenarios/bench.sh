@@ -1,0 +1,64 @@
+#!/bin/bash
+# xdj-lab: opt-in (not in the default run: `tests/xen/run.sh bench`)
+# Scenario (issue "Real Xen" 5): throughput in a PV domU, our daemon vs kernel xen-blkback, same
+# image (dom0 tmpfs), same boot. Each backend gets a fresh domU that runs the disk test, then
+# BENCH_ROUNDS rounds of busybox `dd bs=1M oflag=direct` (write) and `dd bs=1M iflag=direct`
+# (read) of BENCH_MIB MiB from 8 MiB on, timed with /proc/uptime (DOMU-BENCH lines). Kernel
+# blkback serves a normal xl disk (backend/vbd, loop device on the image); ours serve
+# backend/xen-disk-java, so both coexist. Speed is reported, never asserted: the scenario
+# fails only when a figure is missing or a domU's I/O or kernel log is wrong.
+# Env: BENCH_MIB (default 64), BENCH_ROUNDS (default 3), BENCH_BACKENDS (default "blkback file mmap").
+set -u
+. "$XDJ_HARNESS/lib/dom0-lib.sh"
+MIB=${BENCH_MIB:-64}
+ROUNDS=${BENCH_ROUNDS:-3}
+IMG=/tmp/bench.img
+rm -f "$IMG"; truncate -s 128M "$IMG"
+MARKER="XDJ-BENCH-MARKER"
+printf '%s' "$MARKER" | dd of="$IMG" conv=notrunc 2>/dev/null
+log "image $IMG 128 MiB (tmpfs), $ROUNDS rounds of $MIB MiB per backend"
+modprobe xen-blkback || fail "modprobe xen-blkback"
+ok=1
+n=0
+for b in ${BENCH_BACKENDS:-blkback file mmap}; do
+  n=$((n + 1)); guest=bench$n-$b
+  if [ "$b" = blkback ]; then
+    DOMU_DISK="format=raw,vdev=xvdb,access=rw,target=$IMG" \
+      start_domu "$guest" xdj_wait=60 xdj_hold=1 xdj_bench="$MIB" xdj_bench_rounds="$ROUNDS"
+    RESULT=$(wait_console "$guest" 'DOMU-RESULT' 240) || true
+    wait_console "$guest" "DOMU-BENCH round=$ROUNDS " 300 >/dev/null || echo "$b: no last DOMU-BENCH line"
+    wait_gone "$guest" 60
+    SEEN_MARKER=$(tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-MARKER' | tail -1 | cut -d' ' -f2)
+  else
+    DOMU_EXTRA="xdj_bench=$MIB xdj_bench_rounds=$ROUNDS" SERVE_UNTIL="DOMU-BENCH round=$ROUNDS " \
+      serve_domu "$guest" "$IMG" "$b" > "serve-$guest.log" 2>&1
+    grep -E '^DOMU-RESULT|^connected|^disconnected|dom0 ' "serve-$guest.log"
+  fi
+  [[ $RESULT == *"DOMU-RESULT PASS"* ]] && [ "$SEEN_MARKER" = "$MARKER" ] \
+    || { echo "CHECK $b: domU I/O: FAIL ($RESULT; marker '$SEEN_MARKER')"; ok=0; }
+  problems=$(domu_kernel_problems "$guest")
+  [ -z "$problems" ] || { echo "CHECK $b: domU kernel log clean: FAIL"; echo "$problems"; ok=0; }
+  tr -d '\r' < "$(console_of "$guest")" | grep -a -E '^DOMU-QUEUE|^DOMU-DMESG.*blkfront: xvdb' | sed "s/^/$b: /"
+  tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-BENCH' | sed "s/^DOMU-BENCH/BENCH backend=$b/" | tee -a bench.txt
+  [ "$(grep -c "^BENCH backend=$b " bench.txt)" = "$ROUNDS" ] || { echo "CHECK $b: $ROUNDS bench rounds: FAIL"; ok=0; }
+done
+# summary: mean of the warm rounds (round 2 on; round 1 too when there is only one) per backend
+echo "---- summary (MB/s = 10^6 B/s; mean of rounds 2..$ROUNDS) ----"
+awk -v rounds="$ROUNDS" '
+  /^BENCH/ {
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    b = f["backend"]; if (!(b in seen)) { seen[b] = 1; order[++nb] = b }
+    if (f["round"] >= 2 || rounds == 1) { w[b] += f["write_MBps"]; r[b] += f["read_MBps"]; c[b]++ }
+  }
+  END {
+    for (i = 1; i <= nb; i++) {
+      b = order[i]; if (!c[b]) continue
+      W = w[b] / c[b]; R = r[b] / c[b]
+      line = sprintf("SUMMARY backend=%s write_MBps=%.1f read_MBps=%.1f", b, W, R)
+      if (c["blkback"] && b != "blkback")
+        line = line sprintf(" write_x_blkback=%.2f read_x_blkback=%.2f", W / (w["blkback"] / c["blkback"]), R / (r["blkback"] / c["blkback"]))
+      print line
+    }
+  }' bench.txt | tee summary.txt
+[ $ok = 1 ] && { echo "RESULT PASS"; exit 0; }
+echo "RESULT FAIL"; exit 1
