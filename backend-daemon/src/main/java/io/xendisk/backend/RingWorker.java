@@ -50,6 +50,9 @@ public final class RingWorker implements Runnable {
     private final ByteBuffer[] local;
     private final int[] localBase;
     private final boolean[] zeroCopy;
+    /** Per slot: index of its first segment in copyIn / copyOut of the current batch, or -1. */
+    private final int[] firstIn;
+    private final int[] firstOut;
     private final boolean storageMapped;
     private final GrantCopyBatch copyIn;
     private final GrantCopyBatch copyOut;
@@ -81,6 +84,8 @@ public final class RingWorker implements Runnable {
         this.local = new ByteBuffer[n];
         this.localBase = new int[n];
         this.zeroCopy = new boolean[n];
+        this.firstIn = new int[n];
+        this.firstOut = new int[n];
         this.storageMapped = storage.capabilities().zeroCopy();
         this.copyIn = new GrantCopyBatch(n * Blkif.MAX_SEGMENTS_PER_REQUEST);
         this.copyOut = new GrantCopyBatch(n * Blkif.MAX_SEGMENTS_PER_REQUEST);
@@ -150,16 +155,18 @@ public final class RingWorker implements Runnable {
         int first = ring.reqCons();
         int n = 0;
         while (n < available) {
-            int i = n++;
-            Request r = pool[(first + i) & (pool.length - 1)];
+            int s = slotOf(first, n++);
+            Request r = pool[s];
             ring.takeRequest(slot);
             Request.Kind k = r.parse(slot, ring.abi(), limits);
+            firstIn[s] = -1;
+            firstOut[s] = -1;
             if (k == Request.Kind.REJECTED) {
                 continue;
             }
-            placeData(r, (first + i) & (pool.length - 1));
-            if (carriesDataFromGuest(r)) {
-                addSegments(copyIn, r, (first + i) & (pool.length - 1), false);
+            placeData(r, s);
+            if (r.nrSegments() > 0 && k != Request.Kind.READ) {
+                firstIn[s] = addSegments(copyIn, r, s, false);
             }
             if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
                 // a flush closes the batch: what follows it must not be moved before it
@@ -168,23 +175,22 @@ public final class RingWorker implements Runnable {
         }
         stats.batch(n);
         if (copyIn.count() > 0) {
-            failSegments(copyIn, first, n);
+            copyAndFail(copyIn, firstIn, first, n);
         }
         for (int i = 0; i < n; i++) {
-            int s = (first + i) & (pool.length - 1);
-            execute(pool[s], s);
+            execute(pool[slotOf(first, i)], slotOf(first, i));
         }
         for (int i = 0; i < n; i++) {
-            int s = (first + i) & (pool.length - 1);
+            int s = slotOf(first, i);
             if (pool[s].kind() == Request.Kind.READ) {
-                addSegments(copyOut, pool[s], s, true);
+                firstOut[s] = addSegments(copyOut, pool[s], s, true);
             }
         }
         if (copyOut.count() > 0) {
-            failSegments(copyOut, first, n);
+            copyAndFail(copyOut, firstOut, first, n);
         }
         for (int i = 0; i < n; i++) {
-            Request r = pool[(first + i) & (pool.length - 1)];
+            Request r = pool[slotOf(first, i)];
             account(r);
             ring.putResponse(r.id(), r.operation(), r.status());
         }
@@ -192,6 +198,11 @@ public final class RingWorker implements Runnable {
             evtchn.notifyRemote();
             stats.notified();
         }
+    }
+
+    /** The pool slot of the {@code i}-th request of a batch starting at ring index {@code first}. */
+    private int slotOf(int first, int i) {
+        return (first + i) & (pool.length - 1);
     }
 
     /**
@@ -213,11 +224,9 @@ public final class RingWorker implements Runnable {
         }
     }
 
-    private static boolean carriesDataFromGuest(Request r) {
-        return r.nrSegments() > 0 && r.kind() != Request.Kind.READ;
-    }
-
-    private void addSegments(GrantCopyBatch batch, Request r, int slotIndex, boolean toGuest) {
+    /** Adds the request's segments; returns the index of the first one in the batch. */
+    private int addSegments(GrantCopyBatch batch, Request r, int slotIndex, boolean toGuest) {
+        int firstSegment = batch.count();
         ByteBuffer buf = local[slotIndex];
         int off = localBase[slotIndex];
         for (int seg = 0; seg < r.nrSegments(); seg++) {
@@ -225,54 +234,45 @@ public final class RingWorker implements Runnable {
             batch.add(domid, r.gref(seg), r.segmentPageOffset(seg), len, toGuest, buf, off);
             off += len;
         }
+        return firstSegment;
     }
 
     /**
-     * Runs the batch's copy and fails each request owning a failed segment.
-     * Segments were added request by request, so a request's segments are
-     * found by walking the batch alongside the requests.
+     * Runs one direction's grant copy for the batch and fails each request
+     * owning a failed segment ({@code firstSegment[slot]} says where each
+     * request's segments are, -1 when it has none in this batch).
      */
-    private void failSegments(GrantCopyBatch batch, int first, int n) {
+    private void copyAndFail(GrantCopyBatch batch, int[] firstSegment, int first, int n) {
         int failed;
         try {
             failed = grants.copy(batch);
         } catch (InternalError e) {
-            // SIGBUS on the image's mapping (filesystem full under a sparse image, image truncated):
-            // the copy may have stopped anywhere, so every request that used the image in this direction fails
-            mappedImageFault(first, n, batch == copyOut, e);
+            // SIGBUS on the image's mapping (image truncated): the copy may have stopped
+            // anywhere, so every request that used the image in this direction fails
+            rejections.warn("{}: the mapped image faulted ({}): is the filesystem holding it full, or was it"
+                    + " truncated? Failing the batch's {} with errors", name, e.getMessage(),
+                    batch == copyOut ? "reads" : "writes");
+            for (int i = 0; i < n; i++) {
+                int s = slotOf(first, i);
+                if (firstSegment[s] >= 0 && zeroCopy[s]) {
+                    pool[s].fail(Rejection.IO_ERROR);
+                }
+            }
             return;
         }
         if (failed == 0) {
             return;
         }
-        int seg = 0;
-        boolean toGuest = batch == copyOut;
-        for (int i = 0; i < n && seg < batch.count(); i++) {
-            Request r = pool[(first + i) & (pool.length - 1)];
-            boolean hasSegments = toGuest ? r.kind() == Request.Kind.READ : carriesDataFromGuest(r) && r.kind() != Request.Kind.REJECTED;
-            if (!hasSegments) {
-                continue;
-            }
-            for (int s = 0; s < r.nrSegments(); s++, seg++) {
-                short st = batch.status(seg);
+        for (int i = 0; i < n; i++) {
+            int s = slotOf(first, i);
+            Request r = pool[s];
+            for (int seg = 0; firstSegment[s] >= 0 && seg < r.nrSegments(); seg++) {
+                short st = batch.status(firstSegment[s] + seg);
                 if (st != GrantCopyBatch.GNTST_OKAY && r.kind() != Request.Kind.REJECTED) {
                     rejections.warn("{}: request id {} ({}): grant {} of domain {} failed with status {}",
-                            name, r.id(), Blkif.opName(r.operation()), r.gref(s), domid, st);
+                            name, r.id(), Blkif.opName(r.operation()), r.gref(seg), domid, st);
                     r.fail(Rejection.BAD_GRANT);
                 }
-            }
-        }
-    }
-
-    private void mappedImageFault(int first, int n, boolean reads, InternalError e) {
-        rejections.warn("{}: the mapped image faulted ({}): is the filesystem holding it full, or was it truncated?"
-                + " Failing the batch's {} with errors", name, e.getMessage(), reads ? "reads" : "writes");
-        for (int i = 0; i < n; i++) {
-            int s = (first + i) & (pool.length - 1);
-            Request r = pool[s];
-            boolean affected = reads ? r.kind() == Request.Kind.READ : carriesDataFromGuest(r) && r.kind() != Request.Kind.REJECTED;
-            if (affected && zeroCopy[s]) {
-                r.fail(Rejection.IO_ERROR);
             }
         }
     }
