@@ -45,13 +45,7 @@ final class DataPlane implements AutoCloseable {
         if (ctx.platform().platform() == Platform.XEN) {
             return realXen();
         }
-        try {
-            xs = XenStoreClient.connect(ctx.xenstorePath());
-        } catch (XenStoreException e) {
-            throw new PlatformException("the simulated platform's xenstored is not reachable at " + ctx.xenstorePath()
-                    + " (" + e.getMessage() + "); run 'xen-disk-java sim start'");
-        }
-        xs.onDisconnect(() -> LOG.warn("lost the xenstore connection {}; VBDs are reset when next used", ctx.xenstorePath()));
+        connectXenstore("the simulated platform's xenstored", () -> "run 'xen-disk-java sim start'");
         try {
             grants = new SimGrantTable(ctx.paths().simDir());
             EventChannels channels = new SimEventChannels(ctx.paths().simDir());
@@ -73,15 +67,7 @@ final class DataPlane implements AutoCloseable {
 
     /** Real Xen: xenstored, libxengnttab and libxenevtchn; the VbdService is the same as on the simulated platform. */
     private VbdService realXen() throws PlatformException {
-        try {
-            // xenstored's socket in dom0, or the xenbus device when xenstored runs elsewhere (stub domain)
-            xs = ctx.xenstorePath().startsWith("/dev/") ? XenStoreClient.openDevice(ctx.xenstorePath())
-                    : XenStoreClient.connect(ctx.xenstorePath());
-        } catch (XenStoreException e) {
-            throw new PlatformException("xenstored is not reachable at " + ctx.xenstorePath() + " (" + e.getMessage()
-                    + "); " + RealPlatform.probe().summary());
-        }
-        xs.onDisconnect(() -> LOG.warn("lost the xenstore connection {}; VBDs are reset when next used", ctx.xenstorePath()));
+        connectXenstore("xenstored", () -> RealPlatform.probe().summary());
         try {
             grants = RealGrantTable.open();
             EventChannels channels = RealEventChannels.open();
@@ -96,6 +82,21 @@ final class DataPlane implements AutoCloseable {
         LOG.info("data plane up: real Xen, xenstore {}, grant copy via {}, event channels via {}", ctx.xenstorePath(),
                 XenLibrary.GNTTAB.soname(), XenLibrary.EVTCHN.soname());
         return service;
+    }
+
+    /**
+     * Connects to the platform's xenstore endpoint: a socket, or the xenbus
+     * device when xenstored runs elsewhere (a stub domain).
+     */
+    private void connectXenstore(String what, java.util.function.Supplier<String> advice) throws PlatformException {
+        try {
+            xs = ctx.xenstorePath().startsWith("/dev/") ? XenStoreClient.openDevice(ctx.xenstorePath())
+                    : XenStoreClient.connect(ctx.xenstorePath());
+        } catch (XenStoreException e) {
+            throw new PlatformException(what + " is not reachable at " + ctx.xenstorePath() + " (" + e.getMessage()
+                    + "); " + advice.get());
+        }
+        xs.onDisconnect(() -> LOG.warn("lost the xenstore connection {}; VBDs are reset when next used", ctx.xenstorePath()));
     }
 
     /** The service if it is up, without connecting. */
