@@ -192,20 +192,13 @@ public final class VbdService implements AutoCloseable {
     private void reapDeadDomains() {
         for (Vbd v : vbds.values()) {
             try {
-                if (!xs.exists("/local/domain/" + v.domid()) || !introduced(v.domid())) {
+                if (!xs.exists("/local/domain/" + v.domid()) || !xs.isDomainIntroduced(v.domid())) {
                     v.destroy("domain " + v.domid() + " is gone");
                 }
             } catch (XenStoreException e) {
                 LOG.warn("checking domain {}: {}", v.domid(), e.getMessage());
             }
         }
-    }
-
-    private boolean introduced(int domid) {
-        if (xs instanceof io.xendisk.xen.store.XenStoreClient c) {
-            return c.isDomainIntroduced(domid);
-        }
-        return true;
     }
 
     /** A domain id, or the name in /local/domain/N/name. */

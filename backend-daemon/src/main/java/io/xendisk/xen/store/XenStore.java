@@ -41,6 +41,9 @@ public interface XenStore extends XsOps, AutoCloseable {
     /** "/local/domain/N". */
     String getDomainPath(int domid);
 
+    /** Whether xenstored knows domain {@code domid} (IS_DOMAIN_INTRODUCED); false once it was released. */
+    boolean isDomainIntroduced(int domid);
+
     /** Drops every watch this connection holds (RESET_WATCHES). */
     void resetWatches();
 

@@ -249,6 +249,7 @@ public final class XenStoreClient implements XenStore {
         call(XsType.RELEASE, 0, "domain " + domid, XsPacket.strings(Integer.toString(domid)));
     }
 
+    @Override
     public boolean isDomainIntroduced(int domid) {
         return trimNul(call(XsType.IS_DOMAIN_INTRODUCED, 0, "domain " + domid,
                 XsPacket.strings(Integer.toString(domid))).payloadString()).equals("T");
