@@ -52,7 +52,8 @@ public final class BlkifConnector implements RingConnector {
         try {
             BackRing back = new BackRing(mapping.buffer(), ring.abi(), refs.length);
             evtchn = channels.bindInterdomain(ring.frontendDomid(), ring.eventChannel());
-            worker = new RingWorker(name, back, evtchn, grants, ring.frontendDomid(), storage, limits, stats, onRingFailure);
+            worker = new RingWorker(name, back, evtchn, grants, ring.frontendDomid(), storage, limits,
+                    ring.persistentGrants(), stats, onRingFailure);
         } catch (RuntimeException e) {
             release();
             throw e;
@@ -60,8 +61,10 @@ public final class BlkifConnector implements RingConnector {
         thread = new Thread(worker, "ring " + name);
         thread.setDaemon(true);
         thread.start();
-        LOG.info("{}: serving ring of {} entries on event channel {}", name,
-                io.xendisk.blkif.SharedRing.size(ring.abi(), refs.length), evtchn.localPort());
+        LOG.info("{}: serving ring of {} entries on event channel {} ({}, indirect {}, persistent grants {})", name,
+                io.xendisk.blkif.SharedRing.size(ring.abi(), refs.length), evtchn.localPort(), ring.abi().protocol(),
+                limits.maxIndirectSegments() > 0 ? "up to " + limits.maxIndirectSegments() + " segments" : "off",
+                ring.persistentGrants() ? "on" : "off");
     }
 
     @Override

@@ -18,13 +18,21 @@ import io.xendisk.xen.GrantTable;
 
 /**
  * Serves one blkif ring on its own thread: take every published request (as
- * many as there are free response slots), copy and parse each slot once,
- * move the data of the whole batch with one grant copy each way, run the
- * storage operations in ring order, answer, notify once per batch, and
- * re-arm req_event before sleeping.
+ * many as there are free response slots), copy and parse each slot once
+ * (and the indirect pages of INDIRECT requests, once), move the data of the
+ * whole batch, run the storage operations in ring order, answer, notify once
+ * per batch, and re-arm req_event before sleeping.
+ *
+ * <p>Data moves between the guest's pages and local memory (the image's own
+ * mapping where the storage offers it, else the slot's bounce buffer) by one
+ * grant copy per direction per batch, or, for the pages of a frontend that
+ * negotiated persistent grants, by a plain memory copy from the page we keep
+ * mapped ({@link PersistentGrants}).
  *
  * <p>Everything the hot path touches is allocated here, sized by the ring:
- * a Request and an 11-page bounce buffer per slot, and two copy batches.
+ * a Request per slot, the copy batches, the private copies of indirect
+ * pages; the bounce buffers on first need, for storages that cannot be
+ * reached in place.
  */
 public final class RingWorker implements Runnable {
     private static final Logger LOG = LogManager.getLogger(RingWorker.class);
@@ -32,7 +40,6 @@ public final class RingWorker implements Runnable {
     private static final long SPIN_NANOS = 50_000;
     /** Upper bound of one blocking wait, so stop() is noticed even without a kick. */
     private static final long WAIT_NANOS = 200_000_000L;
-    private static final int SEGMENT_BYTES_MAX = Blkif.MAX_SEGMENTS_PER_REQUEST * Blkif.PAGE_SIZE;
 
     private final String name;
     private final BackRing ring;
@@ -44,23 +51,32 @@ public final class RingWorker implements Runnable {
     private final VbdStats stats;
     private final Consumer<String> onRingFailure;
     private final Request[] pool;
-    private final ByteBuffer[] bounce;
+    private final int slotBytes;
+    private ByteBuffer[] bounce;
     private final byte[] slot;
+    /** Per slot: the private copy of an INDIRECT request's indirect pages (null when indirect is off). */
+    private final ByteBuffer[] indirectPages;
     /** Per slot: where the request's data lives locally (bounce buffer or the image's own memory). */
     private final ByteBuffer[] local;
     private final int[] localBase;
     private final boolean[] zeroCopy;
-    /** Per slot: index of its first segment in copyIn / copyOut of the current batch, or -1. */
-    private final int[] firstIn;
-    private final int[] firstOut;
+    /** Per slot: the range [first, end) of its segments in the batch being copied, first = -1 when none. */
+    private final int[] firstCopied;
+    private final int[] endCopied;
     private final boolean storageMapped;
     private final GrantCopyBatch copyIn;
     private final GrantCopyBatch copyOut;
+    private final GrantCopyBatch copyIndirect;
+    private final PersistentGrants persistent;
     private final RateLimitedLog rejections;
     private volatile boolean running = true;
 
+    /**
+     * @param persistentGrants the frontend negotiated feature-persistent: keep its pages mapped
+     */
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
-                      Storage storage, Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure) {
+                      Storage storage, Request.Limits limits, boolean persistentGrants, VbdStats stats,
+                      Consumer<String> onRingFailure) {
         this.name = name;
         this.ring = ring;
         this.evtchn = evtchn;
@@ -72,23 +88,32 @@ public final class RingWorker implements Runnable {
         this.onRingFailure = onRingFailure;
         int n = ring.size();
         stats.ringSize(n);
+        int maxSegments = limits.maxSegments();
+        this.slotBytes = maxSegments * Blkif.PAGE_SIZE;
         this.pool = new Request[n];
-        this.bounce = new ByteBuffer[n];
-        // one slab, page aligned, sliced per slot: the copy targets of the grant table
-        ByteBuffer slab = ByteBuffer.allocateDirect(n * SEGMENT_BYTES_MAX + Blkif.PAGE_SIZE).alignedSlice(Blkif.PAGE_SIZE);
         for (int i = 0; i < n; i++) {
-            pool[i] = new Request();
-            bounce[i] = slab.slice(i * SEGMENT_BYTES_MAX, SEGMENT_BYTES_MAX);
+            pool[i] = new Request(maxSegments);
         }
         this.slot = new byte[ring.abi().stride];
+        this.indirectPages = new ByteBuffer[n];
+        int indirectPageCount = Blkif.indirectPages(limits.maxIndirectSegments());
+        if (indirectPageCount > 0) {
+            ByteBuffer slab = ByteBuffer.allocateDirect(n * indirectPageCount * Blkif.PAGE_SIZE);
+            for (int i = 0; i < n; i++) {
+                indirectPages[i] = slab.slice(i * indirectPageCount * Blkif.PAGE_SIZE, indirectPageCount * Blkif.PAGE_SIZE);
+            }
+        }
         this.local = new ByteBuffer[n];
         this.localBase = new int[n];
         this.zeroCopy = new boolean[n];
-        this.firstIn = new int[n];
-        this.firstOut = new int[n];
+        this.firstCopied = new int[n];
+        this.endCopied = new int[n];
         this.storageMapped = storage.capabilities().zeroCopy();
-        this.copyIn = new GrantCopyBatch(n * Blkif.MAX_SEGMENTS_PER_REQUEST);
-        this.copyOut = new GrantCopyBatch(n * Blkif.MAX_SEGMENTS_PER_REQUEST);
+        this.copyIn = new GrantCopyBatch(n * maxSegments);
+        this.copyOut = new GrantCopyBatch(n * maxSegments);
+        this.copyIndirect = new GrantCopyBatch(Math.max(1, n * indirectPageCount));
+        this.persistent = persistentGrants
+                ? new PersistentGrants(grants, domid, PersistentGrants.capacityFor(n, maxSegments)) : null;
         this.rejections = new RateLimitedLog(LOG, 10, 1_000_000_000L);
     }
 
@@ -104,6 +129,12 @@ public final class RingWorker implements Runnable {
         } catch (RuntimeException | Error e) {
             LOG.error("{}: ring thread failed; this VBD stops serving, the others are not affected", name, e);
             onRingFailure.accept("ring thread failed: " + e);
+        } finally {
+            if (persistent != null) {
+                // before the connector unmaps the ring: no page of the guest stays mapped by us
+                persistent.close();
+                stats.persistentGrants(0);
+            }
         }
     }
 
@@ -150,54 +181,73 @@ public final class RingWorker implements Runnable {
     }
 
     private void serveBatch(int available) {
-        copyIn.clear();
-        copyOut.clear();
         int first = ring.reqCons();
-        int n = 0;
-        while (n < available) {
-            int s = slotOf(first, n++);
+        int n = takeRequests(first, available);
+        stats.batch(n);
+        loadIndirectSegments(first, n);
+        copyIn.clear();
+        for (int i = 0; i < n; i++) {
+            int s = slotOf(first, i);
             Request r = pool[s];
-            ring.takeRequest(slot);
-            Request.Kind k = r.parse(slot, ring.abi(), limits);
-            firstIn[s] = -1;
-            firstOut[s] = -1;
-            if (k == Request.Kind.REJECTED) {
+            firstCopied[s] = -1;
+            if (r.kind() == Request.Kind.REJECTED || r.nrSegments() == 0) {
                 continue;
             }
             placeData(r, s);
-            if (r.nrSegments() > 0 && k != Request.Kind.READ) {
-                firstIn[s] = addSegments(copyIn, r, s, false);
-            }
-            if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
-                // a flush closes the batch: what follows it must not be moved before it
-                break;
+            if (r.kind() != Request.Kind.READ) {
+                moveSegments(copyIn, r, s, false);
             }
         }
-        stats.batch(n);
         if (copyIn.count() > 0) {
-            copyAndFail(copyIn, firstIn, first, n);
+            copyAndFail(copyIn, first, n);
         }
         for (int i = 0; i < n; i++) {
             execute(pool[slotOf(first, i)], slotOf(first, i));
         }
+        copyOut.clear();
         for (int i = 0; i < n; i++) {
             int s = slotOf(first, i);
+            firstCopied[s] = -1;
             if (pool[s].kind() == Request.Kind.READ) {
-                firstOut[s] = addSegments(copyOut, pool[s], s, true);
+                moveSegments(copyOut, pool[s], s, true);
             }
         }
         if (copyOut.count() > 0) {
-            copyAndFail(copyOut, firstOut, first, n);
+            copyAndFail(copyOut, first, n);
         }
         for (int i = 0; i < n; i++) {
             Request r = pool[slotOf(first, i)];
             account(r);
             ring.putResponse(r.id(), r.operation(), r.status());
         }
+        if (persistent != null) {
+            stats.persistentGrants(persistent.mapped());
+        }
         if (ring.pushResponses()) {
             evtchn.notifyRemote();
             stats.notified();
         }
+    }
+
+    /** Copies and parses up to {@code available} slots; a flush or barrier closes the batch. */
+    private int takeRequests(int first, int available) {
+        int n = 0;
+        copyIndirect.clear();
+        while (n < available) {
+            int s = slotOf(first, n++);
+            Request r = pool[s];
+            ring.takeRequest(slot);
+            Request.Kind k = r.parse(slot, ring.abi(), limits);
+            if (r.awaitingSegments()) {
+                stats.indirect();
+                fetchIndirectPages(r, s);
+            }
+            if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
+                // what follows must not be moved before it
+                break;
+            }
+        }
+        return n;
     }
 
     /** The pool slot of the {@code i}-th request of a batch starting at ring index {@code first}. */
@@ -206,96 +256,177 @@ public final class RingWorker implements Runnable {
     }
 
     /**
-     * Zero copy where the storage maps the image: plain reads and writes are
-     * grant-copied straight between the guest's pages and the image's memory.
-     * Everything else goes through the slot's bounce buffer.
+     * Copies the descriptors of an INDIRECT request's pages into the slot's
+     * private buffer: from pages kept mapped now, the others by the batch's
+     * indirect grant copy. They are parsed only from that copy.
+     */
+    private void fetchIndirectPages(Request r, int s) {
+        ByteBuffer dst = indirectPages[s];
+        firstCopied[s] = copyIndirect.count();
+        for (int p = 0; p < r.indirectPages(); p++) {
+            int len = r.indirectPageBytes(p);
+            ByteBuffer page = persistent != null ? persistent.page(r.indirectGref(p)) : null;
+            if (page != null) {
+                dst.put(p * Blkif.PAGE_SIZE, page, 0, len);
+            } else {
+                copyIndirect.add(domid, r.indirectGref(p), 0, len, false, dst, p * Blkif.PAGE_SIZE);
+            }
+        }
+        endCopied[s] = copyIndirect.count();
+    }
+
+    private void loadIndirectSegments(int first, int n) {
+        if (copyIndirect.count() > 0) {
+            grants.copy(copyIndirect);
+        }
+        for (int i = 0; i < n; i++) {
+            int s = slotOf(first, i);
+            Request r = pool[s];
+            if (!r.awaitingSegments()) {
+                continue;
+            }
+            int bad = firstFailed(copyIndirect, firstCopied[s], endCopied[s]);
+            if (bad >= 0) {
+                rejections.warn("{}: request id {} (indirect {}): indirect page grant {} of domain {} failed with status {}",
+                        name, r.id(), Blkif.opName(r.operation()), copyIndirect.gref(bad), domid, copyIndirect.status(bad));
+                r.fail(Rejection.BAD_GRANT);
+            } else {
+                r.loadIndirectSegments(indirectPages[s], 0, limits);
+            }
+        }
+    }
+
+    /** The index of the first failed segment in [from, to) of a batch, or -1. */
+    private static int firstFailed(GrantCopyBatch batch, int from, int to) {
+        for (int i = Math.max(0, from); i < to; i++) {
+            if (batch.status(i) != GrantCopyBatch.GNTST_OKAY) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Zero copy where the storage maps the image: plain reads and writes move
+     * straight between the guest's pages and the image's memory. Everything
+     * else goes through the slot's bounce buffer.
      */
     private void placeData(Request r, int s) {
         zeroCopy[s] = false;
-        local[s] = bounce[s].clear(); // the last request in this slot may have left a shorter limit
-        localBase[s] = 0;
         if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
             ByteBuffer region = storage.region(r.sector(), bytes(r), r.kind() == Request.Kind.WRITE);
             if (region != null) {
                 zeroCopy[s] = true;
                 local[s] = region;
                 localBase[s] = storage.regionOffset(r.sector());
+                return;
             }
         }
+        local[s] = bounce(s).clear(); // the last request in this slot may have left a shorter limit
+        localBase[s] = 0;
     }
 
-    /** Adds the request's segments; returns the index of the first one in the batch. */
-    private int addSegments(GrantCopyBatch batch, Request r, int slotIndex, boolean toGuest) {
-        int firstSegment = batch.count();
-        ByteBuffer buf = local[slotIndex];
-        int off = localBase[slotIndex];
-        for (int seg = 0; seg < r.nrSegments(); seg++) {
-            int len = r.segmentBytes(seg);
-            batch.add(domid, r.gref(seg), r.segmentPageOffset(seg), len, toGuest, buf, off);
-            off += len;
+    /** The slot's bounce buffer; the slab is allocated the first time any slot needs one. */
+    private ByteBuffer bounce(int s) {
+        if (bounce == null) {
+            int n = pool.length;
+            ByteBuffer slab = ByteBuffer.allocateDirect(n * slotBytes + Blkif.PAGE_SIZE).alignedSlice(Blkif.PAGE_SIZE);
+            bounce = new ByteBuffer[n];
+            for (int i = 0; i < n; i++) {
+                bounce[i] = slab.slice(i * slotBytes, slotBytes);
+            }
         }
-        return firstSegment;
+        return bounce[s];
+    }
+
+    /**
+     * Moves a request's segments between the guest and local memory: a
+     * memory copy for pages kept mapped, the rest added to {@code batch}
+     * (whose range for the slot is recorded). A fault of the image's mapping
+     * during a memory copy (SIGBUS: image truncated, filesystem full) fails
+     * the request.
+     */
+    private void moveSegments(GrantCopyBatch batch, Request r, int s, boolean toGuest) {
+        ByteBuffer buf = local[s];
+        int off = localBase[s];
+        firstCopied[s] = batch.count();
+        try {
+            for (int seg = 0; seg < r.nrSegments(); seg++) {
+                int len = r.segmentBytes(seg);
+                ByteBuffer page = persistent != null ? persistent.page(r.gref(seg)) : null;
+                if (page == null) {
+                    batch.add(domid, r.gref(seg), r.segmentPageOffset(seg), len, toGuest, buf, off);
+                } else if (toGuest) {
+                    page.put(r.segmentPageOffset(seg), buf, off, len);
+                } else {
+                    buf.put(off, page, r.segmentPageOffset(seg), len);
+                }
+                off += len;
+            }
+        } catch (InternalError e) {
+            mappedImageFault(e, toGuest);
+            r.fail(Rejection.IO_ERROR);
+        }
+        endCopied[s] = batch.count();
+    }
+
+    private void mappedImageFault(InternalError e, boolean reads) {
+        rejections.warn("{}: the mapped image faulted ({}): is the filesystem holding it full, or was it"
+                + " truncated? Failing the {} with errors", name, e.getMessage(), reads ? "reads" : "writes");
     }
 
     /**
      * Runs one direction's grant copy for the batch and fails each request
-     * owning a failed segment ({@code firstSegment[slot]} says where each
-     * request's segments are, -1 when it has none in this batch).
+     * owning a failed segment.
      */
-    private void copyAndFail(GrantCopyBatch batch, int[] firstSegment, int first, int n) {
-        int failed;
+    private void copyAndFail(GrantCopyBatch batch, int first, int n) {
         try {
-            failed = grants.copy(batch);
+            grants.copy(batch);
         } catch (InternalError e) {
-            // SIGBUS on the image's mapping (image truncated): the copy may have stopped
-            // anywhere, so every request that used the image in this direction fails
-            rejections.warn("{}: the mapped image faulted ({}): is the filesystem holding it full, or was it"
-                    + " truncated? Failing the batch's {} with errors", name, e.getMessage(),
-                    batch == copyOut ? "reads" : "writes");
+            // SIGBUS on the image's mapping: the copy may have stopped anywhere, so every
+            // request that used the image in this direction fails
+            mappedImageFault(e, batch == copyOut);
             for (int i = 0; i < n; i++) {
                 int s = slotOf(first, i);
-                if (firstSegment[s] >= 0 && zeroCopy[s]) {
+                if (endCopied[s] > firstCopied[s] && firstCopied[s] >= 0 && zeroCopy[s]
+                        && pool[s].kind() != Request.Kind.REJECTED) {
                     pool[s].fail(Rejection.IO_ERROR);
                 }
             }
             return;
         }
-        if (failed == 0) {
-            return;
-        }
         for (int i = 0; i < n; i++) {
             int s = slotOf(first, i);
             Request r = pool[s];
-            for (int seg = 0; firstSegment[s] >= 0 && seg < r.nrSegments(); seg++) {
-                short st = batch.status(firstSegment[s] + seg);
-                if (st != GrantCopyBatch.GNTST_OKAY && r.kind() != Request.Kind.REJECTED) {
-                    rejections.warn("{}: request id {} ({}): grant {} of domain {} failed with status {}",
-                            name, r.id(), Blkif.opName(r.operation()), r.gref(seg), domid, st);
-                    r.fail(Rejection.BAD_GRANT);
-                }
+            if (firstCopied[s] < 0 || r.kind() == Request.Kind.REJECTED) {
+                continue;
+            }
+            int bad = firstFailed(batch, firstCopied[s], endCopied[s]);
+            if (bad >= 0) {
+                rejections.warn("{}: request id {} ({}): grant {} of domain {} failed with status {}",
+                        name, r.id(), Blkif.opName(r.operation()), batch.gref(bad), domid, batch.status(bad));
+                r.fail(Rejection.BAD_GRANT);
             }
         }
     }
 
     private void execute(Request r, int s) {
-        if (zeroCopy[s] && r.kind() != Request.Kind.REJECTED) {
-            return; // the grant copies were the I/O
+        if (r.kind() == Request.Kind.REJECTED || (zeroCopy[s] && r.nrSegments() > 0)) {
+            return; // the copies were the I/O
         }
-        ByteBuffer buf = bounce[s];
         try {
             switch (r.kind()) {
-                case READ -> storage.read(r.sector(), buf.clear().limit(bytes(r)));
-                case WRITE -> storage.write(r.sector(), buf.clear().limit(bytes(r)));
+                case READ -> storage.read(r.sector(), local[s].clear().limit(bytes(r)));
+                case WRITE -> storage.write(r.sector(), local[s].clear().limit(bytes(r)));
                 case FLUSH, BARRIER -> {
                     // everything answered before this request is already done (we run in ring order);
                     // flush makes it stable, then the request's own data follows (QEMU's presync)
                     storage.flush();
                     if (r.nrSegments() > 0) {
-                        storage.write(r.sector(), buf.clear().limit(bytes(r)));
+                        storage.write(r.sector(), local[s].clear().limit(bytes(r)));
                     }
                 }
                 case DISCARD -> storage.discard(r.sector(), r.nrSectors());
-                case REJECTED -> { }
                 default -> { }
             }
         } catch (StorageException e) {

@@ -54,7 +54,7 @@ public final class Vbd {
      */
     public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
                String vdev, Storage storage, String storageName, boolean readOnly, boolean ownsNodes,
-               Consumer<Vbd> onGone) {
+               BlkifFeatures features, Consumer<Vbd> onGone) {
         this.xs = xs;
         this.domid = domid;
         this.devid = devid;
@@ -65,7 +65,7 @@ public final class Vbd {
         this.onGone = onGone;
         String name = "vbd " + domid + "/" + devid;
         boolean ro = readOnly || storage.capabilities().readOnly();
-        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, false);
+        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, false, features.maxIndirectSegments());
         this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
                 new DiskInfo(storage.sizeSectors(), 512, ro, true), connector, new VbdBackend.Listener() {
@@ -73,7 +73,7 @@ public final class Vbd {
                     public void onTeardown(VbdBackend vbd, String reason) {
                         ended(reason);
                     }
-                });
+                }, features);
     }
 
     /** Publishes features and starts the handshake. */
@@ -161,6 +161,8 @@ public final class Vbd {
         m.put("batches", stats.batches());
         m.put("ring-util-pct", stats.ringUtilisationPercent());
         m.put("notifications", stats.notifications());
+        m.put("indirect-requests", stats.indirectRequests());
+        m.put("persistent-grants", (long) stats.persistentGrants());
         return m;
     }
 

@@ -52,9 +52,12 @@ public final class VbdBackend implements AutoCloseable {
     private final DiskInfo disk;
     private final RingConnector connector;
     private final Listener listener;
-    private final int maxRingPageOrder;
+    private final BlkifFeatures features;
     private final String name;
     private final List<XenStore.Watch> watches = new ArrayList<>();
+    /** Features another backend (kernel blkback) may have offered on this node, which we do not. */
+    private static final List<String> NOT_OFFERED = List.of("multi-queue-max-queues", "max-ring-pages",
+            "feature-discard", "discard-granularity", "discard-alignment", "discard-secure");
 
     private String frontendPath;
     private XenbusState state = XenbusState.INITIALISING;
@@ -67,11 +70,11 @@ public final class VbdBackend implements AutoCloseable {
 
     public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
                       RingConnector connector, Listener listener) {
-        this(xs, backendPath, frontendDomid, devid, disk, connector, listener, 0);
+        this(xs, backendPath, frontendDomid, devid, disk, connector, listener, BlkifFeatures.BASIC);
     }
 
     public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
-                      RingConnector connector, Listener listener, int maxRingPageOrder) {
+                      RingConnector connector, Listener listener, BlkifFeatures features) {
         this.xs = xs;
         this.backendPath = backendPath;
         this.frontendDomid = frontendDomid;
@@ -79,7 +82,7 @@ public final class VbdBackend implements AutoCloseable {
         this.disk = disk;
         this.connector = connector;
         this.listener = listener;
-        this.maxRingPageOrder = maxRingPageOrder;
+        this.features = features;
         this.name = "vbd " + frontendDomid + "/" + devid;
     }
 
@@ -274,14 +277,30 @@ public final class VbdBackend implements AutoCloseable {
                 t.write(backendPath + "/feature-flush-cache", "1");
             }
             t.write(backendPath + "/feature-barrier", "0");
-            if (maxRingPageOrder > 0) {
-                t.write(backendPath + "/max-ring-page-order", Integer.toString(maxRingPageOrder));
+            // a node we do not offer may have been written by another backend before us (kernel
+            // blkback probes every backend/vbd): an absent node is what says "not offered"
+            optional(t, "max-ring-page-order", features.maxRingPageOrder());
+            optional(t, "feature-max-indirect-segments", features.maxIndirectSegments());
+            optional(t, "feature-persistent", features.persistentGrants() ? 1 : 0);
+            for (String n : NOT_OFFERED) {
+                if (t.exists(backendPath + "/" + n)) {
+                    t.rm(backendPath + "/" + n);
+                }
             }
             writeState(t, XenbusState.INIT_WAIT);
             return null;
         });
         changed(XenbusState.INIT_WAIT);
         lastError = null;
+    }
+
+    /** Writes {@code node} when {@code value} is non-zero, removes it otherwise. */
+    private void optional(XsOps t, String node, int value) {
+        if (value != 0) {
+            t.write(backendPath + "/" + node, Integer.toString(value));
+        } else if (t.exists(backendPath + "/" + node)) {
+            t.rm(backendPath + "/" + node);
+        }
     }
 
     private void connect() {
@@ -350,9 +369,9 @@ public final class VbdBackend implements AutoCloseable {
                     + " but this backend offers one queue (it does not write multi-queue-max-queues)");
         }
         int order = (int) number(fe, "ring-page-order", 0, 0, 31);
-        if (order > maxRingPageOrder) {
+        if (order > features.maxRingPageOrder()) {
             throw new BadFrontendException(fe + "/ring-page-order is " + order
-                    + " but this backend offers at most " + maxRingPageOrder);
+                    + " but this backend offers at most " + features.maxRingPageOrder());
         }
         List<Integer> refs = new ArrayList<>();
         if (order == 0 && xs.exists(fe + "/ring-ref")) {
@@ -369,7 +388,10 @@ public final class VbdBackend implements AutoCloseable {
             throw new BadFrontendException(fe + "/protocol is '" + protocol
                     + "'; supported: x86_64-abi, x86_32-abi (or no node for the native ABI)");
         }
-        return new FrontendRing(frontendDomid, refs, port, abi);
+        // blkif.h: persistent grants are used only when both ends offer them
+        boolean persistent = features.persistentGrants()
+                && "1".equals(xs.tryRead(fe + "/feature-persistent").map(String::trim).orElse("0"));
+        return new FrontendRing(frontendDomid, refs, port, abi, persistent);
     }
 
     /** A decimal node in [min, max]; {@code dflt} when absent, or -1 to make it mandatory. */

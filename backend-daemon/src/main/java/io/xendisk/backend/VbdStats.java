@@ -13,13 +13,14 @@ import io.xendisk.blkif.Rejection;
 public final class VbdStats {
     private static final int READS = 0, READ_BYTES = 1, WRITES = 2, WRITE_BYTES = 3, FLUSHES = 4,
             DISCARDS = 5, ERRORS = 6, BATCHES = 7, REQUESTS_IN_BATCHES = 8, NOTIFICATIONS = 9,
-            WAKEUPS = 10, N = 11;
+            WAKEUPS = 10, INDIRECT = 11, N = 12;
     private final AtomicLongArray c = new AtomicLongArray(N);
     private final AtomicLongArray rejected = new AtomicLongArray(Rejection.values().length);
     /** ring utilisation histogram: requests found per batch, by power of two bucket (1, 2-3, 4-7, ...). */
     private final AtomicLongArray batchHistogram = new AtomicLongArray(12);
 
     private volatile int ringSize;
+    private volatile int persistentGrants;
 
     /** The ring being served (entries); set at connect. */
     void ringSize(int entries) {
@@ -69,6 +70,15 @@ public final class VbdStats {
         batchHistogram.lazySet(b, batchHistogram.get(b) + 1);
     }
 
+    void indirect() {
+        add(INDIRECT, 1);
+    }
+
+    /** Frontend pages the ring keeps mapped (feature-persistent). */
+    void persistentGrants(int pages) {
+        persistentGrants = pages;
+    }
+
     void notified() {
         add(NOTIFICATIONS, 1);
     }
@@ -108,6 +118,15 @@ public final class VbdStats {
 
     public long notifications() {
         return c.get(NOTIFICATIONS);
+    }
+
+    /** Requests that came as INDIRECT requests. */
+    public long indirectRequests() {
+        return c.get(INDIRECT);
+    }
+
+    public int persistentGrants() {
+        return persistentGrants;
     }
 
     public long batches() {

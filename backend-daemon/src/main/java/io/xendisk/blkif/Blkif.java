@@ -16,6 +16,10 @@ public final class Blkif {
 
     /** BLKIF_MAX_SEGMENTS_PER_REQUEST: chosen so that 32 requests fit in one page. */
     public static final int MAX_SEGMENTS_PER_REQUEST = 11;
+    /** BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST: grefs of indirect pages in one INDIRECT request. */
+    public static final int MAX_INDIRECT_PAGES_PER_REQUEST = 8;
+    /** Segment descriptors (8 bytes each) in one indirect page. */
+    public static final int SEGMENTS_PER_INDIRECT_PAGE = 4096 / 8;
     /** Sector quantities on the ring are always 512-byte units (PROTOCOL.md §1.2). */
     public static final int SECTOR_SIZE = 512;
     public static final int SECTOR_SHIFT = 9;
@@ -23,6 +27,11 @@ public final class Blkif {
     public static final int SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
 
     private Blkif() {
+    }
+
+    /** Indirect pages that hold {@code segments} descriptors (INDIRECT_PAGES in Linux). */
+    public static int indirectPages(int segments) {
+        return (segments + SEGMENTS_PER_INDIRECT_PAGE - 1) / SEGMENTS_PER_INDIRECT_PAGE;
     }
 
     public static String opName(int op) {

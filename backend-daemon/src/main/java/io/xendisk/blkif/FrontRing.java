@@ -79,6 +79,25 @@ public final class FrontRing {
         reqProdPvt++;
     }
 
+    /**
+     * Writes an INDIRECT request into the next slot: {@code nrSegments}
+     * descriptors are in the pages {@code indirectGrefs} grants (already
+     * written there by the caller).
+     */
+    public void putIndirect(int indirectOp, long id, long sector, int handle, int nrSegments, int[] indirectGrefs) {
+        int off = nextRequestOffset();
+        ring.put(off + Abi.OPERATION_OFFSET, (byte) Blkif.OP_INDIRECT);
+        ring.put(off + Abi.INDIRECT_OP_OFFSET, (byte) indirectOp);
+        ring.putShort(off + Abi.INDIRECT_NR_SEGMENTS_OFFSET, (short) nrSegments);
+        ring.putLong(off + abi.idOffset, id);
+        ring.putLong(off + abi.sectorOffset, sector);
+        ring.putShort(off + abi.indirectHandleOffset, (short) handle);
+        for (int i = 0; i < Blkif.indirectPages(nrSegments); i++) {
+            ring.putInt(off + abi.indirectGrefsOffset + i * 4, indirectGrefs[i]);
+        }
+        reqProdPvt++;
+    }
+
     /** Writes a DISCARD request into the next slot. */
     public void putDiscard(long id, long sector, long nrSectors, boolean secure) {
         int off = nextRequestOffset();

@@ -7,6 +7,12 @@ import java.nio.ByteOrder;
  * One request, parsed once from a private copy of its ring slot and checked
  * against the whole validation checklist (STYLE.md) before anything acts on it.
  *
+ * <p>An INDIRECT request is parsed in two steps: {@link #parse} takes the
+ * slot (operation, segment count, the grant references of its indirect
+ * pages), then, once the caller has copied those pages out of guest memory,
+ * {@link #loadIndirectSegments} takes the segment descriptors from that
+ * private copy. Until then {@link #awaitingSegments()} is true.
+ *
  * <p>Mutable and pooled on purpose: the ring thread owns a fixed set of these,
  * sized by the ring, so parsing allocates nothing. Between {@link #parse} and
  * the response nothing changes it.
@@ -15,9 +21,10 @@ public final class Request {
     /** What the request asks for, or REJECTED with {@link #rejection()}. */
     public enum Kind { READ, WRITE, FLUSH, BARRIER, DISCARD, REJECTED }
 
-    private final int[] grefs = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
-    private final byte[] firstSect = new byte[Blkif.MAX_SEGMENTS_PER_REQUEST];
-    private final byte[] lastSect = new byte[Blkif.MAX_SEGMENTS_PER_REQUEST];
+    private final int[] grefs;
+    private final byte[] firstSect;
+    private final byte[] lastSect;
+    private final int[] indirectGrefs = new int[Blkif.MAX_INDIRECT_PAGES_PER_REQUEST];
     private Kind kind;
     private Rejection rejection;
     private long id;
@@ -25,9 +32,44 @@ public final class Request {
     private long sector;
     private int nrSegments;
     private long nrSectors;
+    private boolean indirect;
+    private boolean awaitingSegments;
 
-    /** The rules the disk imposes on requests. */
-    public record Limits(long diskSectors, boolean readOnly, boolean discard) {
+    /**
+     * The rules the disk imposes on requests.
+     * @param maxIndirectSegments what {@code feature-max-indirect-segments} offers; 0 refuses INDIRECT requests
+     */
+    public record Limits(long diskSectors, boolean readOnly, boolean discard, int maxIndirectSegments) {
+        public Limits {
+            int ceiling = Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE;
+            if (maxIndirectSegments < 0 || maxIndirectSegments > ceiling) {
+                throw new IllegalArgumentException("indirect segments per request: 0.." + ceiling
+                        + ", not " + maxIndirectSegments);
+            }
+        }
+
+        /** No indirect requests. */
+        public Limits(long diskSectors, boolean readOnly, boolean discard) {
+            this(diskSectors, readOnly, discard, 0);
+        }
+
+        /** The most segments one request may carry, direct or indirect. */
+        public int maxSegments() {
+            return Math.max(Blkif.MAX_SEGMENTS_PER_REQUEST, maxIndirectSegments);
+        }
+    }
+
+    /** A request for direct requests only (11 segments). */
+    public Request() {
+        this(Blkif.MAX_SEGMENTS_PER_REQUEST);
+    }
+
+    /** A request able to hold {@code maxSegments} segments (indirect requests). */
+    public Request(int maxSegments) {
+        int n = Math.max(Blkif.MAX_SEGMENTS_PER_REQUEST, maxSegments);
+        grefs = new int[n];
+        firstSect = new byte[n];
+        lastSect = new byte[n];
     }
 
     /**
@@ -43,6 +85,8 @@ public final class Request {
         nrSegments = 0;
         nrSectors = 0;
         rejection = null;
+        indirect = false;
+        awaitingSegments = false;
         kind = switch (operation) {
             case Blkif.OP_READ -> segments(b, abi, limits, Kind.READ, false);
             case Blkif.OP_WRITE -> limits.readOnly() ? reject(Rejection.READ_ONLY) : segments(b, abi, limits, Kind.WRITE, false);
@@ -55,7 +99,8 @@ public final class Request {
                 yield segments(b, abi, limits, k, true);
             }
             case Blkif.OP_DISCARD -> discard(b, abi, limits);
-            case Blkif.OP_INDIRECT, Blkif.OP_RESERVED_1 -> reject(Rejection.UNSUPPORTED_OPERATION);
+            case Blkif.OP_INDIRECT -> indirect(b, abi, limits);
+            case Blkif.OP_RESERVED_1 -> reject(Rejection.UNSUPPORTED_OPERATION);
             default -> reject(Rejection.UNKNOWN_OPERATION);
         };
         return kind;
@@ -66,15 +111,20 @@ public final class Request {
         if (n > Blkif.MAX_SEGMENTS_PER_REQUEST || (n == 0 && !emptyAllowed)) {
             return reject(Rejection.BAD_SEGMENT_COUNT);
         }
+        return descriptors(b, abi.segmentsOffset, n, limits, k);
+    }
+
+    /** Reads and checks {@code n} segment descriptors starting at {@code off} of a private copy. */
+    private Kind descriptors(ByteBuffer b, int off, int n, Limits limits, Kind k) {
         long sectors = 0;
         for (int i = 0; i < n; i++) {
-            int off = abi.segmentsOffset + i * Abi.SEGMENT_SIZE;
-            int first = b.get(off + 4) & 0xFF;
-            int last = b.get(off + 5) & 0xFF;
+            int o = off + i * Abi.SEGMENT_SIZE;
+            int first = b.get(o + 4) & 0xFF;
+            int last = b.get(o + 5) & 0xFF;
             if (first > last || last >= Blkif.SECTORS_PER_PAGE) {
                 return reject(Rejection.BAD_SEGMENT);
             }
-            grefs[i] = b.getInt(off);
+            grefs[i] = b.getInt(o);
             firstSect[i] = (byte) first;
             lastSect[i] = (byte) last;
             sectors += last - first + 1;
@@ -87,6 +137,55 @@ public final class Request {
             return reject(Rejection.BEYOND_END);
         }
         return k;
+    }
+
+    /**
+     * The slot of an INDIRECT request: its response carries the indirect_op
+     * (Linux blkfront checks it), valid or not, as Linux blkback answers.
+     */
+    private Kind indirect(ByteBuffer b, Abi abi, Limits limits) {
+        operation = b.get(Abi.INDIRECT_OP_OFFSET) & 0xFF;
+        if (limits.maxIndirectSegments() == 0) {
+            return reject(Rejection.UNSUPPORTED_OPERATION);
+        }
+        Kind k;
+        if (operation == Blkif.OP_READ) {
+            k = Kind.READ;
+        } else if (operation == Blkif.OP_WRITE) {
+            if (limits.readOnly()) {
+                return reject(Rejection.READ_ONLY);
+            }
+            k = Kind.WRITE;
+        } else {
+            return reject(Rejection.UNKNOWN_OPERATION);
+        }
+        int n = b.getShort(Abi.INDIRECT_NR_SEGMENTS_OFFSET) & 0xFFFF;
+        if (n == 0 || n > limits.maxIndirectSegments()) {
+            return reject(Rejection.BAD_SEGMENT_COUNT);
+        }
+        int pages = Blkif.indirectPages(n);
+        for (int i = 0; i < pages; i++) {
+            indirectGrefs[i] = b.getInt(abi.indirectGrefsOffset + i * 4);
+        }
+        indirect = true;
+        awaitingSegments = true;
+        nrSegments = n;
+        return k;
+    }
+
+    /**
+     * Second step of an INDIRECT request: takes its {@link #nrSegments()}
+     * descriptors from {@code pages}, the private copy of its indirect pages
+     * (contiguous, from index {@code offset}), and checks them as a direct
+     * request's.
+     */
+    public Kind loadIndirectSegments(ByteBuffer pages, int offset, Limits limits) {
+        if (!awaitingSegments) {
+            throw new IllegalStateException("request " + id + " is not an indirect request awaiting its segments");
+        }
+        awaitingSegments = false;
+        kind = descriptors(pages.duplicate().order(ByteOrder.LITTLE_ENDIAN), offset, nrSegments, limits, kind);
+        return kind;
     }
 
     private Kind discard(ByteBuffer b, Abi abi, Limits limits) {
@@ -107,6 +206,7 @@ public final class Request {
 
     private Kind reject(Rejection why) {
         rejection = why;
+        awaitingSegments = false;
         return Kind.REJECTED;
     }
 
@@ -114,6 +214,7 @@ public final class Request {
     public void fail(Rejection why) {
         rejection = why;
         kind = Kind.REJECTED;
+        awaitingSegments = false;
     }
 
     public Kind kind() {
@@ -129,7 +230,7 @@ public final class Request {
         return id;
     }
 
-    /** The operation the response must carry. */
+    /** The operation the response must carry (the indirect_op of an INDIRECT request). */
     public int operation() {
         return operation;
     }
@@ -146,6 +247,31 @@ public final class Request {
     /** Total 512-byte sectors: the sum over segments, or the discard count. */
     public long nrSectors() {
         return nrSectors;
+    }
+
+    /** Whether it came as an INDIRECT request. */
+    public boolean indirect() {
+        return indirect;
+    }
+
+    /** An INDIRECT request whose indirect pages have not been loaded yet. */
+    public boolean awaitingSegments() {
+        return awaitingSegments;
+    }
+
+    /** Indirect pages of an INDIRECT request. */
+    public int indirectPages() {
+        return indirect ? Blkif.indirectPages(nrSegments) : 0;
+    }
+
+    public int indirectGref(int page) {
+        return indirectGrefs[page];
+    }
+
+    /** Bytes of descriptors in indirect page {@code page}. */
+    public int indirectPageBytes(int page) {
+        return Math.min(Blkif.SEGMENTS_PER_INDIRECT_PAGE, nrSegments - page * Blkif.SEGMENTS_PER_INDIRECT_PAGE)
+                * Abi.SEGMENT_SIZE;
     }
 
     public int gref(int segment) {

@@ -1,6 +1,7 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlRequest;
+import io.xendisk.guest.Guest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.api.Version;
 
@@ -159,7 +160,8 @@ public final class CommandDispatcher implements ControlServer.Handler {
             switch (a.get(0)) {
                 case "guest": {
                     if (a.size() != 2) {
-                        return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]");
+                        return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]"
+                                + " [--max-indirect-segments 32]");
                     }
                     int mib = 64;
                     if (req.option("memory-mib") != null) {
@@ -176,8 +178,20 @@ public final class CommandDispatcher implements ControlServer.Handler {
                     if (!abi.equals("x86_64") && !abi.equals("x86_32")) {
                         return usage("--abi must be x86_64 or x86_32, got '" + abi + "'");
                     }
+                    int indirect = Guest.DEFAULT_MAX_INDIRECT_SEGMENTS;
+                    if (req.option("max-indirect-segments") != null) {
+                        try {
+                            indirect = Integer.parseInt(req.option("max-indirect-segments"));
+                        } catch (NumberFormatException e) {
+                            indirect = -1;
+                        }
+                        if (indirect != 0 && (indirect < 12 || indirect > 4096)) {
+                            return usage("--max-indirect-segments must be 0 (direct requests only) or 12 to 4096, got '"
+                                    + req.option("max-indirect-segments") + "'");
+                        }
+                    }
                     sim.start();
-                    SimGuests.Guest g = guests.start(a.get(1), mib, abi);
+                    SimGuests.Guest g = guests.start(a.get(1), mib, abi, indirect);
                     dataPlane.service(); // watch for its death from now on
                     return ControlResponse.ok("guest " + g.name() + " started: domain " + g.domid() + ", pid " + g.pid()
                             + ", " + mib + " MiB, " + abi + " (log " + ctx.paths().logDir().resolve("guest-" + g.name() + ".log") + ")\n");

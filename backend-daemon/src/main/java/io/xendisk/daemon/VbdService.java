@@ -12,6 +12,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
+import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.blkif.Vdev;
@@ -93,7 +94,8 @@ public final class VbdService implements AutoCloseable {
         }
         String storageName = path == null ? engine : engine + ":" + Path.of(path).toAbsolutePath();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
-        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, true, this::gone);
+        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, true,
+                BlkifFeatures.DEFAULT, this::gone);
         vbds.put(key, vbd);
         try {
             VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);

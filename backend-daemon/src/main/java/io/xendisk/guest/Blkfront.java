@@ -9,6 +9,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.Blkif;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
@@ -46,6 +47,7 @@ public final class Blkfront implements AutoCloseable {
     private final String fePath;
     private final int devid;
     private final Abi abi;
+    private final int maxIndirectSegments;
     private final String name;
     private final ReentrantLock ioLock = new ReentrantLock();
     private final Object signal = new Object();
@@ -72,6 +74,15 @@ public final class Blkfront implements AutoCloseable {
      * @param devid  the device id (the last component of the frontend directory)
      */
     public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi) {
+        this(xs, domain, home, devid, abi, Guest.DEFAULT_MAX_INDIRECT_SEGMENTS);
+    }
+
+    /**
+     * @param maxIndirectSegments the most segments per INDIRECT request this frontend uses
+     *                            (if the backend offers them); 0 for direct requests only
+     */
+    public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi, int maxIndirectSegments) {
+        this.maxIndirectSegments = maxIndirectSegments;
         this.xs = xs;
         this.domain = domain;
         this.home = home;
@@ -320,9 +331,10 @@ public final class Blkfront implements AutoCloseable {
         barrier = flag("feature-barrier");
         // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
         xs.tryRead(backendPath + "/max-ring-page-order");
+        int segments = segmentsPerRequest();
         BlkfrontIo ring;
         try {
-            ring = new BlkfrontIo(name, domain, backendId, abi, devid);
+            ring = new BlkfrontIo(name, domain, backendId, abi, devid, segments);
         } catch (RuntimeException e) {
             fatal("cannot set up the ring: " + e.getMessage());
             return;
@@ -336,6 +348,8 @@ public final class Blkfront implements AutoCloseable {
             t.write(fePath + "/ring-ref", Integer.toString(ring.ringRef()));
             t.write(fePath + "/event-channel", Integer.toString(ring.eventChannel()));
             t.write(fePath + "/protocol", abi.protocol());
+            // every page stays granted for the life of the ring, so the backend may keep them mapped
+            t.write(fePath + "/feature-persistent", "1");
             return true;
         });
         if (!published) {
@@ -343,7 +357,8 @@ public final class Blkfront implements AutoCloseable {
             return;
         }
         setState(XenbusState.INITIALISED);
-        LOG.info("{}: ring-ref {}, event-channel {}, {}", name, ring.ringRef(), ring.eventChannel(), abi.protocol());
+        LOG.info("{}: ring-ref {}, event-channel {}, {}, {} segments per request", name, ring.ringRef(),
+                ring.eventChannel(), abi.protocol(), segments);
     }
 
     /** blkfront_connect: the disk's properties are mandatory. */
@@ -367,6 +382,19 @@ public final class Blkfront implements AutoCloseable {
             LOG.info("{}: backend resized the disk from {} to {} sectors", name, d.sectors(), sectors);
             disk = new DiskProperties(sectors, d.sectorSize(), d.info(), d.flushCache(), d.barrier());
         }
+    }
+
+    /**
+     * 11, or what INDIRECT requests may carry: the smaller of our maximum and
+     * the backend's feature-max-indirect-segments (as blkfront_setup_indirect).
+     */
+    private int segmentsPerRequest() {
+        Long offered = numberQuietly("feature-max-indirect-segments");
+        int direct = Blkif.MAX_SEGMENTS_PER_REQUEST;
+        if (offered == null || offered <= direct || maxIndirectSegments <= direct) {
+            return direct;
+        }
+        return (int) Math.min(Math.min(offered, maxIndirectSegments), 4096);
     }
 
     private boolean flag(String node) {

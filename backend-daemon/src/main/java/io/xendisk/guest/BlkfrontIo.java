@@ -13,20 +13,23 @@ import io.xendisk.xen.sim.domain.SimEventChannel;
 
 /**
  * The data path of one frontend: the shared ring (one page), its event
- * channel, and one request slot per ring entry, each with 11 data pages
- * granted read-write to the backend once, for the life of the ring (as Linux
- * blkfront does with feature-persistent). A request's id is its slot number.
+ * channel, and one request slot per ring entry, each with its data pages
+ * (11, or as many as an INDIRECT request may carry when the backend offers
+ * them, plus the slot's indirect pages) granted read-write to the backend
+ * once, for the life of the ring (as Linux blkfront does with
+ * feature-persistent). A request's id is its slot number.
  *
  * <p>Usage by one thread at a time: {@link #acquire()} a slot, put data in
  * {@link #buffer(int)}, {@link #queue} it, {@link #push()} once for the batch,
  * and {@link #complete} responses. Nothing here allocates per request.
  *
  * <p>Responses are not trusted (hardened Linux blkfront): an id that is not an
- * outstanding request, an operation that is not the request's, or more
- * responses than requests disable the ring with "backend sent bad response".
+ * outstanding request, an operation that is not the request's (the
+ * indirect_op for an INDIRECT one), or more responses than requests disable
+ * the ring with "backend sent bad response".
  */
 public final class BlkfrontIo implements AutoCloseable {
-    /** Bytes one request can carry: 11 segments of a page each. */
+    /** Bytes one direct request can carry: 11 segments of a page each. */
     public static final int MAX_REQUEST_BYTES = Blkif.MAX_SEGMENTS_PER_REQUEST * Blkif.PAGE_SIZE;
     /** How long {@link #complete} polls the ring before sleeping on the event channel. */
     private static final long SPIN_NANOS = 20_000;
@@ -43,14 +46,21 @@ public final class BlkfrontIo implements AutoCloseable {
     private final Abi abi;
     private final int handle;
     private final int ringFrame;
+    private final int dataFrame;
+    private int indirectFrame = -1;
+    private boolean memoryFreed;
     private final int ringRef;
     private final FrontRing ring;
     private final SimEventChannel evtchn;
     private final int slots;
+    private final int maxSegments;
     private final ByteBuffer[] data;
     private final int[][] grefs;
-    private final int[] zeros = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
-    private final int[] last = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
+    /** Per slot: its indirect pages (descriptors) and their grants; empty without indirect requests. */
+    private final ByteBuffer[] indirect;
+    private final int[][] indirectGrefs;
+    private final int[] zeros;
+    private final int[] last;
     private final int[] ops;
     private final boolean[] inFlight;
     private final long[] started;
@@ -62,24 +72,37 @@ public final class BlkfrontIo implements AutoCloseable {
     private int[] unrevoked;
     private int unrevokedCount;
 
+    /** A ring of direct requests only. */
+    public BlkfrontIo(String name, SimDomain domain, int backendDomid, Abi abi, int handle) {
+        this(name, domain, backendDomid, abi, handle, Blkif.MAX_SEGMENTS_PER_REQUEST);
+    }
+
     /**
      * Allocates and initialises the ring page (SHARED_RING_INIT), grants it and
      * the data pages to {@code backendDomid} and allocates the unbound event
      * channel for it.
+     * @param maxSegments segments per request: 11, or more to use INDIRECT requests of up to that many
      */
-    public BlkfrontIo(String name, SimDomain domain, int backendDomid, Abi abi, int handle) {
+    public BlkfrontIo(String name, SimDomain domain, int backendDomid, Abi abi, int handle, int maxSegments) {
+        if (maxSegments < Blkif.MAX_SEGMENTS_PER_REQUEST
+                || maxSegments > Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE) {
+            throw new IllegalArgumentException(name + ": segments per request: 11.."
+                    + Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE + ", not " + maxSegments);
+        }
         this.name = name;
         this.domain = domain;
         this.backendDomid = backendDomid;
         this.abi = abi;
         this.handle = handle & 0xFFFF;
+        this.maxSegments = maxSegments;
         GuestMemory mem = domain.memory();
         this.ringFrame = mem.allocate(1);
         this.ring = FrontRing.init(mem.page(ringFrame), abi, 1);
         this.slots = ring.size();
         this.ringRef = domain.grants().grantAccess(ringFrame, backendDomid, false);
-        int pages = Blkif.MAX_SEGMENTS_PER_REQUEST;
+        int pages = maxSegments;
         int first = mem.allocate(slots * pages);
+        this.dataFrame = first;
         this.data = new ByteBuffer[slots];
         this.grefs = new int[slots][pages];
         for (int s = 0; s < slots; s++) {
@@ -89,6 +112,22 @@ public final class BlkfrontIo implements AutoCloseable {
                 grefs[s][p] = domain.grants().grantAccess(first + s * pages + p, backendDomid, false);
             }
         }
+        int indirectPages = maxSegments > Blkif.MAX_SEGMENTS_PER_REQUEST ? Blkif.indirectPages(maxSegments) : 0;
+        this.indirect = new ByteBuffer[slots];
+        this.indirectGrefs = new int[slots][indirectPages];
+        if (indirectPages > 0) {
+            int firstIndirect = mem.allocate(slots * indirectPages);
+            this.indirectFrame = firstIndirect;
+            for (int s = 0; s < slots; s++) {
+                indirect[s] = mem.pages(firstIndirect + s * indirectPages, indirectPages).order(ByteOrder.LITTLE_ENDIAN);
+                for (int p = 0; p < indirectPages; p++) {
+                    // read-write as Linux grants them, so a backend may keep them mapped
+                    indirectGrefs[s][p] = domain.grants().grantAccess(firstIndirect + s * indirectPages + p, backendDomid, false);
+                }
+            }
+        }
+        this.zeros = new int[maxSegments];
+        this.last = new int[maxSegments];
         this.evtchn = domain.allocUnbound(backendDomid);
         this.ops = new int[slots];
         this.inFlight = new boolean[slots];
@@ -151,7 +190,17 @@ public final class BlkfrontIo implements AutoCloseable {
         }
     }
 
-    /** The slot's 11 pages (44 KiB), little-endian; a request's data starts at offset 0. */
+    /** Segments one request can carry (11 without INDIRECT requests). */
+    public int maxSegments() {
+        return maxSegments;
+    }
+
+    /** Bytes one request can carry. */
+    public int maxRequestBytes() {
+        return maxSegments * Blkif.PAGE_SIZE;
+    }
+
+    /** The slot's data pages, little-endian; a request's data starts at offset 0. */
     public ByteBuffer buffer(int slot) {
         return data[slot];
     }
@@ -162,21 +211,26 @@ public final class BlkfrontIo implements AutoCloseable {
     }
 
     /**
-     * Puts a READ or WRITE of {@code nrSectors} (1..88) 512-byte sectors at
-     * {@code sector} on the ring, its data in the slot's buffer from offset 0;
-     * or a FLUSH/BARRIER with {@code nrSectors} 0. Visible to the backend
-     * after {@link #push()}.
+     * Puts a READ or WRITE of {@code nrSectors} 512-byte sectors (up to
+     * {@link #maxRequestBytes()}) at {@code sector} on the ring, its data in
+     * the slot's buffer from offset 0, as an INDIRECT request when it needs
+     * more than 11 segments; or a FLUSH/BARRIER with {@code nrSectors} 0.
+     * Visible to the backend after {@link #push()}.
      */
     public void queue(int slot, int op, long sector, int nrSectors) {
-        if (nrSectors < 0 || nrSectors > MAX_REQUEST_BYTES / Blkif.SECTOR_SIZE) {
+        if (nrSectors < 0 || nrSectors > maxRequestBytes() / Blkif.SECTOR_SIZE) {
             throw new IllegalArgumentException(name + ": a request carries 0.."
-                    + MAX_REQUEST_BYTES / Blkif.SECTOR_SIZE + " sectors, not " + nrSectors);
+                    + maxRequestBytes() / Blkif.SECTOR_SIZE + " sectors, not " + nrSectors);
         }
         int segs = (nrSectors + Blkif.SECTORS_PER_PAGE - 1) / Blkif.SECTORS_PER_PAGE;
         for (int i = 0; i < segs; i++) {
             last[i] = Math.min(Blkif.SECTORS_PER_PAGE, nrSectors - i * Blkif.SECTORS_PER_PAGE) - 1;
         }
-        queueRaw(slot, op, sector, segs, grefs[slot], zeros, last);
+        if (segs > Blkif.MAX_SEGMENTS_PER_REQUEST) {
+            queueIndirectRaw(slot, op, sector, segs, grefs[slot], zeros, last, indirectGrefs[slot]);
+        } else {
+            queueRaw(slot, op, sector, segs, grefs[slot], zeros, last);
+        }
     }
 
     /**
@@ -194,6 +248,40 @@ public final class BlkfrontIo implements AutoCloseable {
         if (written != nrSegments) {
             ring.buffer().put(lastRequestOffset() + Abi.NR_SEGMENTS_OFFSET, (byte) nrSegments);
         }
+        started(slot, op);
+    }
+
+    /**
+     * Puts an INDIRECT request with the slot's number as its id: writes the
+     * descriptors (as many as fit the slot's indirect pages) there and names
+     * {@code pageGrefs} as its indirect pages, exactly as given (hostile tests
+     * pass other references or counts); the response must carry {@code indirectOp}.
+     */
+    public void queueIndirectRaw(int slot, int indirectOp, long sector, int nrSegments, int[] segGrefs,
+                                 int[] firstSect, int[] lastSect, int[] pageGrefs) {
+        checkUsable();
+        if (indirect[slot] == null) {
+            throw new IllegalStateException(name + ": this ring was set up without INDIRECT requests");
+        }
+        if (inFlight[slot]) {
+            throw new IllegalStateException(name + ": slot " + slot + " is already in flight");
+        }
+        ByteBuffer d = indirect[slot];
+        int written = Math.min(Math.min(nrSegments, segGrefs.length), d.capacity() / Abi.SEGMENT_SIZE);
+        for (int i = 0; i < written; i++) {
+            int o = i * Abi.SEGMENT_SIZE;
+            d.putInt(o, segGrefs[i]).put(o + 4, (byte) firstSect[i]).put(o + 5, (byte) lastSect[i]).putShort(o + 6, (short) 0);
+        }
+        ring.putIndirect(indirectOp, slot, sector, handle, nrSegments, pageGrefs);
+        started(slot, indirectOp);
+    }
+
+    /** The grant references of a slot's indirect pages (empty without INDIRECT requests). */
+    public int[] indirectGrefs(int slot) {
+        return indirectGrefs[slot];
+    }
+
+    private void started(int slot, int op) {
         ops[slot] = op & 0xFF;
         inFlight[slot] = true;
         outstanding++;
@@ -320,9 +408,14 @@ public final class BlkfrontIo implements AutoCloseable {
         if (!closed) {
             closed = true;
             evtchn.close();
-            unrevoked = new int[1 + slots * Blkif.MAX_SEGMENTS_PER_REQUEST];
+            unrevoked = new int[1 + slots * (maxSegments + indirectGrefs[0].length)];
             unrevoked[unrevokedCount++] = ringRef;
             for (int[] g : grefs) {
+                for (int ref : g) {
+                    unrevoked[unrevokedCount++] = ref;
+                }
+            }
+            for (int[] g : indirectGrefs) {
                 for (int ref : g) {
                     unrevoked[unrevokedCount++] = ref;
                 }
@@ -347,6 +440,16 @@ public final class BlkfrontIo implements AutoCloseable {
             }
         }
         unrevokedCount = kept;
+        if (kept == 0 && closed && !memoryFreed) {
+            // no grant refers to the pages any more: a later ring of this guest may reuse them
+            memoryFreed = true;
+            GuestMemory mem = domain.memory();
+            mem.free(ringFrame, 1);
+            mem.free(dataFrame, slots * maxSegments);
+            if (indirectFrame >= 0) {
+                mem.free(indirectFrame, slots * indirectGrefs[0].length);
+            }
+        }
         return kept;
     }
 

@@ -37,8 +37,10 @@ import io.xendisk.xen.store.XenStoreException;
  */
 public final class Guest implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(Guest.class);
-    /** Grant entries per guest: a frontend uses 1 + 32 x 11. */
-    static final int GRANT_ENTRIES = 4096;
+    /** Grant entries per guest: a frontend uses 1 + 32 x (32 + 1) with the default indirect segments. */
+    static final int GRANT_ENTRIES = 8192;
+    /** Segments per INDIRECT request a frontend uses at most, as Linux blkfront's max_indirect_segments. */
+    public static final int DEFAULT_MAX_INDIRECT_SEGMENTS = 32;
     /** Files beside the domain's own: its name and its control socket's path, for {@link GuestControl}. */
     static final String NAME_FILE = "name";
     static final String CONTROL_FILE = "control";
@@ -48,9 +50,21 @@ public final class Guest implements AutoCloseable {
      * How to start a guest.
      * @param xenstoreSocket the main (dom0) socket of xenstored
      * @param controlSocket  null for {@code <simdir>/dom<N>/control.sock}
+     * @param maxIndirectSegments segments per INDIRECT request the frontends use at most; 0 for direct requests only
      */
-    public record Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket) {
+    public record Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket,
+                         int maxIndirectSegments) {
+        /** With the default indirect segments. */
+        public Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket) {
+            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, DEFAULT_MAX_INDIRECT_SEGMENTS);
+        }
+
         public Config {
+            if (maxIndirectSegments != 0 && (maxIndirectSegments <= io.xendisk.blkif.Blkif.MAX_SEGMENTS_PER_REQUEST
+                    || maxIndirectSegments > 4096)) {
+                throw new IllegalArgumentException("max indirect segments: 0 (direct requests only) or 12..4096, not "
+                        + maxIndirectSegments);
+            }
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(xenstoreSocket, "xenstoreSocket");
             Objects.requireNonNull(simdir, "simdir");
@@ -215,7 +229,7 @@ public final class Guest implements AutoCloseable {
                         || !xs.exists(dir + "/backend") || !xs.exists(dir + "/backend-id")) {
                     continue;
                 }
-                Blkfront fresh = new Blkfront(xs, domain, home, devid, config.abi());
+                Blkfront fresh = new Blkfront(xs, domain, home, devid, config.abi(), config.maxIndirectSegments());
                 frontends.put(devid, fresh);
                 fresh.start();
                 LOG.info("guest {}: disk {} (device {}) added", config.name(), Vdev.name(devid), devid);

@@ -27,16 +27,17 @@ final class HostileWorkload implements BlkfrontIo.Completion {
     /** The request cases, in the order {@code all} runs them. */
     static final List<String> REQUEST_CASES = List.of("unknown-op", "write-read-only", "read-no-segments",
             "too-many-segments", "first-after-last", "last-sect-8", "past-end", "sector-overflow",
-            "ungranted-gref", "read-into-read-only-grant", "revoked-grant");
+            "ungranted-gref", "read-into-read-only-grant", "revoked-grant", "indirect-bad-op",
+            "indirect-too-many-segments", "indirect-bad-segment", "indirect-ungranted-page", "indirect-past-end");
     private static final long RESPONSE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long OVERFLOW_QUIET_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final int UNKNOWN_OP = 42;
 
     private final IoContext ctx;
     private final BlkfrontIo io;
-    private final int[] grefs = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
-    private final int[] first = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
-    private final int[] last = new int[Blkif.MAX_SEGMENTS_PER_REQUEST];
+    private final int[] grefs;
+    private final int[] first;
+    private final int[] last;
     private int answeredSlot = -1;
     private int answeredStatus;
     private int passed;
@@ -46,6 +47,10 @@ final class HostileWorkload implements BlkfrontIo.Completion {
     private HostileWorkload(IoContext ctx) {
         this.ctx = ctx;
         this.io = ctx.io();
+        int n = io.maxSegments() + 1;
+        grefs = new int[n];
+        first = new int[n];
+        last = new int[n];
     }
 
     /** @return true when no case failed */
@@ -109,6 +114,9 @@ final class HostileWorkload implements BlkfrontIo.Completion {
     }
 
     private String requestCase(String name) throws InterruptedException {
+        if (name.startsWith("indirect-") && io.maxSegments() == Blkif.MAX_SEGMENTS_PER_REQUEST) {
+            return "SKIP the ring uses direct requests only (the backend offers no feature-max-indirect-segments)";
+        }
         DiskProperties disk = ctx.disk();
         long end = disk.sectors();
         int okRef = io.gref(0, 0); // a page of slot 0, granted read-write to the backend
@@ -142,6 +150,11 @@ final class HostileWorkload implements BlkfrontIo.Completion {
                 g.endAccess(ref);
                 result = send(Blkif.OP_READ, 0, 1, ref, 0, 7);
             }
+            case "indirect-bad-op" -> result = sendIndirect(Blkif.OP_FLUSH_DISKCACHE, 0, 2, okRef, 0, 7, null);
+            case "indirect-too-many-segments" -> result = sendIndirect(Blkif.OP_READ, 0, io.maxSegments() + 1, okRef, 0, 0, null);
+            case "indirect-bad-segment" -> result = sendIndirect(Blkif.OP_READ, 0, 12, okRef, 0, 8, null);
+            case "indirect-ungranted-page" -> result = sendIndirect(Blkif.OP_READ, 0, 12, okRef, 0, 7, g.entries() - 1);
+            case "indirect-past-end" -> result = sendIndirect(Blkif.OP_READ, Math.max(0, end - 8), 12, okRef, 0, 7, null);
             default -> throw new IllegalArgumentException("hostile: unknown case " + name);
         }
         if (extraRef >= 0) {
@@ -166,6 +179,30 @@ final class HostileWorkload implements BlkfrontIo.Completion {
         }
         io.queueRaw(slot, op, sector, nrSegments, grefs, first, last);
         io.push();
+        return verdict(slot);
+    }
+
+    /**
+     * Sends one INDIRECT request whose segments all use {@code gref}, its
+     * descriptors in the slot's own indirect page, or naming
+     * {@code indirectPage} as that page when given.
+     */
+    private String sendIndirect(int indirectOp, long sector, int nrSegments, int gref, int firstSect, int lastSect,
+                                Integer indirectPage) throws InterruptedException {
+        Arrays.fill(grefs, gref);
+        Arrays.fill(first, firstSect);
+        Arrays.fill(last, lastSect);
+        int slot = io.acquire();
+        if (slot < 0) {
+            return "FAIL no free request slot (requests of earlier cases still unanswered)";
+        }
+        int[] pages = indirectPage == null ? io.indirectGrefs(slot) : new int[] {indirectPage};
+        io.queueIndirectRaw(slot, indirectOp, sector, nrSegments, grefs, first, last, pages);
+        io.push();
+        return verdict(slot);
+    }
+
+    private String verdict(int slot) throws InterruptedException {
         Integer status = await(slot);
         if (status == null) {
             return "FAIL no response within " + TimeUnit.NANOSECONDS.toSeconds(RESPONSE_NANOS) + " s";
@@ -258,6 +295,11 @@ final class HostileWorkload implements BlkfrontIo.Completion {
         m.put("ungranted-gref", "a grant reference never granted");
         m.put("read-into-read-only-grant", "a read into a page granted read-only");
         m.put("revoked-grant", "a grant reference already revoked");
+        m.put("indirect-bad-op", "an INDIRECT request whose indirect_op is flush (only read and write may be)");
+        m.put("indirect-too-many-segments", "an INDIRECT request with one segment more than negotiated");
+        m.put("indirect-bad-segment", "an INDIRECT request with last_sect 8 in its indirect page");
+        m.put("indirect-ungranted-page", "an INDIRECT request naming an indirect page never granted");
+        m.put("indirect-past-end", "an INDIRECT read crossing the end of the disk");
         m.put("prod-overflow", "req_prod 1000 ahead of the requests");
         m.put("event-storm", "--count notifications with an empty ring");
         return m;

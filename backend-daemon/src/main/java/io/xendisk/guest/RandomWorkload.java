@@ -45,9 +45,9 @@ final class RandomWorkload extends QueueDriver {
         long diskBytes = ctx.disk().bytes();
         long size = a.size("size", diskBytes - Math.min(offset, diskBytes));
         SequentialWorkload.checkRange(name, bs, offset, size, diskBytes);
-        if (bs > BlkfrontIo.MAX_REQUEST_BYTES) {
+        if (bs > ctx.io().maxRequestBytes()) {
             throw new IllegalArgumentException(name + ": --bs " + bs + " is more than one ring request carries ("
-                    + BlkfrontIo.MAX_REQUEST_BYTES + " bytes)");
+                    + ctx.io().maxRequestBytes() + " bytes)");
         }
         if (size < bs) {
             throw new IllegalArgumentException(name + ": --size " + size + " is smaller than one block of " + bs);
@@ -67,7 +67,7 @@ final class RandomWorkload extends QueueDriver {
         RandomWorkload w = new RandomWorkload(ctx, write, offset >> 9, size / bs, (int) (bs >> 9), ops, deadline, seed);
         if (write) {
             for (int s = 0; s < w.io.slots(); s++) {
-                Pattern.fill(w.io.buffer(s), 0, s * 88L, BlkfrontIo.MAX_REQUEST_BYTES / 512, seed);
+                Pattern.fill(w.io.buffer(s), 0, s * 88L, w.io.maxRequestBytes() / 512, seed);
             }
         }
         w.run(qd);

@@ -100,7 +100,7 @@ final class ReadAtWorkload extends QueueDriver {
 
     @Override
     protected void issue(int slot) {
-        int n = (int) Math.min(BlkfrontIo.MAX_REQUEST_BYTES >> 9, end - next);
+        int n = (int) Math.min(io.maxRequestBytes() >> 9, end - next);
         slotStart[slot] = next;
         slotSectors[slot] = n;
         io.queue(slot, Blkif.OP_READ, next, n);

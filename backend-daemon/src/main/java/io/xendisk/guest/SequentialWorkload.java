@@ -42,14 +42,14 @@ final class SequentialWorkload extends QueueDriver {
         if (write && ctx.disk().readOnly()) {
             throw new IllegalArgumentException(name + ": the disk is read-only (info has VDISK_READONLY)");
         }
-        int chunk = (int) Math.min(bs, BlkfrontIo.MAX_REQUEST_BYTES);
+        int chunk = (int) Math.min(bs, ctx.io().maxRequestBytes());
         int perBlock = (int) ((bs + chunk - 1) / chunk);
         int qd = (int) a.number("qd", Math.min(perBlock, ctx.io().slots()));
         SequentialWorkload w = new SequentialWorkload(ctx, write, offset >> 9, (offset + size) >> 9, chunk >> 9);
         if (write) {
             long seed = a.number("seed", 1);
             for (int s = 0; s < w.io.slots(); s++) {
-                Pattern.fill(w.io.buffer(s), 0, s * 88L, BlkfrontIo.MAX_REQUEST_BYTES / 512, seed);
+                Pattern.fill(w.io.buffer(s), 0, s * 88L, w.io.maxRequestBytes() / 512, seed);
             }
         }
         w.run(qd);

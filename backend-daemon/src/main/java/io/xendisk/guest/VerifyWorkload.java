@@ -30,9 +30,9 @@ final class VerifyWorkload {
         long size = a.size("size", Math.min(diskBytes - Math.min(offset, diskBytes), 16L << 20));
         long bs = a.size("bs", 32 << 10);
         SequentialWorkload.checkRange("verify", bs, offset, size, diskBytes);
-        if (bs > BlkfrontIo.MAX_REQUEST_BYTES) {
+        if (bs > ctx.io().maxRequestBytes()) {
             throw new IllegalArgumentException("verify: --bs " + bs + " is more than one ring request carries ("
-                    + BlkfrontIo.MAX_REQUEST_BYTES + " bytes)");
+                    + ctx.io().maxRequestBytes() + " bytes)");
         }
         boolean readOnly = a.has("read-only") || ctx.disk().readOnly();
         int qd = (int) Math.max(1, Math.min(a.number("qd", 8), ctx.io().slots()));

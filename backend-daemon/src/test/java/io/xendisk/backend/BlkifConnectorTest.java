@@ -57,8 +57,12 @@ class BlkifConnectorTest {
     }
 
     private void start(Abi abi, String engine) throws IOException {
+        start(abi, engine, 0, false);
+    }
+
+    private void start(Abi abi, String engine, int maxIndirect, boolean persistent) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "xdjdp");
-        guest = SimDomain.create(dir, DOMID, 128, 512);
+        guest = SimDomain.create(dir, DOMID, 512, 1024);
         image = dir.resolve("disk.img");
         byte[] content = new byte[(int) (DISK_SECTORS * 512)];
         new Random(1).nextBytes(content);
@@ -70,8 +74,8 @@ class BlkifConnectorTest {
         port = guest.allocUnbound(0);
         grants = new SimGrantTable(dir);
         connector = new BlkifConnector("vbd 7/51728", grants, new SimEventChannels(dir), storage,
-                new Request.Limits(DISK_SECTORS, false, false), stats, failures::add);
-        connector.connect(new FrontendRing(DOMID, List.of(ringRef), port.localPort(), abi));
+                new Request.Limits(DISK_SECTORS, false, false, maxIndirect), stats, failures::add);
+        connector.connect(new FrontendRing(DOMID, List.of(ringRef), port.localPort(), abi, persistent));
         assertTrue(connector.serving());
     }
 
@@ -304,5 +308,128 @@ class BlkifConnectorTest {
         assertEquals(640, stats.reads());
         assertArrayEquals(imageBytes(31 * 8, 4096), guestBytes(pages[31]));
         assertTrue(stats.meanBatch() >= 1);
+    }
+
+    /** Writes an INDIRECT request whose descriptors (full pages) are in a fresh indirect page granted read-only. */
+    private Page submitIndirect(int indirectOp, long id, long sector, int nrSegments, Page... pages) {
+        Page ind = page(true);
+        ByteBuffer d = guest.memory().page(ind.frame());
+        for (int i = 0; i < pages.length; i++) {
+            d.putInt(i * 8, pages[i].ref()).put(i * 8 + 4, (byte) 0).put(i * 8 + 5, (byte) 7);
+        }
+        front.putIndirect(indirectOp, id, sector, 51728, nrSegments, new int[] {ind.ref()});
+        return ind;
+    }
+
+    private Page[] pages(int n, boolean readOnly) {
+        Page[] p = new Page[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = page(readOnly);
+        }
+        return p;
+    }
+
+    /** 128 KiB requests of 32 segments, with and without persistent grants, on the copying and the mapped path. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"X86_64,file,false", "X86_32,file,true", "X86_64,mmap,true",
+            "X86_64,mmap,false", "X86_64,cow,true"})
+    void indirectRequestsMoveTheRightBytes(Abi abi, String engine, boolean persistent) throws Exception {
+        start(abi, engine, 32, persistent);
+        Page[] w = pages(32, false);
+        byte[] pattern = new byte[32 * 4096];
+        new Random(9).nextBytes(pattern);
+        for (int i = 0; i < 32; i++) {
+            guest.memory().page(w[i].frame()).put(0, pattern, i * 4096, 4096);
+        }
+        byte[] before = imageBytes(256, pattern.length);
+        submitIndirect(Blkif.OP_WRITE, 1, 256, 32, w);
+        submit(Blkif.OP_FLUSH_DISKCACHE, 2, 0);
+        Page[] r = pages(32, false);
+        submitIndirect(Blkif.OP_READ, 3, 256, 32, r);
+        push();
+        List<long[]> rsp = responses(3);
+        assertArrayEquals(new long[] {1, Blkif.OP_WRITE, Blkif.RSP_OKAY}, rsp.get(0), "the response carries indirect_op");
+        assertArrayEquals(new long[] {2, Blkif.OP_FLUSH_DISKCACHE, Blkif.RSP_OKAY}, rsp.get(1));
+        assertArrayEquals(new long[] {3, Blkif.OP_READ, Blkif.RSP_OKAY}, rsp.get(2));
+        byte[] read = new byte[pattern.length];
+        for (int i = 0; i < 32; i++) {
+            System.arraycopy(guestBytes(r[i]), 0, read, i * 4096, 4096);
+        }
+        assertArrayEquals(pattern, read, "guest memory holds what was read");
+        assertArrayEquals(engine.equals("cow") ? before : pattern, imageBytes(256, pattern.length));
+        assertEquals(2, stats.indirectRequests());
+        assertEquals(32 * 4096, stats.writeBytes());
+        if (persistent) {
+            // 64 data pages and the two indirect pages granted read-only, which stay grant-copied
+            assertEquals(64, stats.persistentGrants(), "the data pages are kept mapped");
+            assertFalse(guest.grants().endAccess(w[0].ref()), "a page kept mapped cannot be revoked");
+        } else {
+            assertEquals(0, stats.persistentGrants());
+        }
+        connector.disconnect();
+        for (Page p : w) {
+            assertTrue(guest.grants().endAccess(p.ref()), "every page is released at disconnect");
+        }
+        assertEquals(0, stats.persistentGrants());
+        assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    /** Persistent mappings are reused: the same pages over many rounds are mapped once. */
+    @org.junit.jupiter.api.Test
+    void persistentPagesAreMappedOnceAndReused() throws Exception {
+        start(Abi.X86_64, "file", 32, true);
+        Page[] pages = pages(4, false);
+        for (int round = 0; round < 50; round++) {
+            for (int i = 0; i < 4; i++) {
+                submit(round % 2 == 0 ? Blkif.OP_READ : Blkif.OP_WRITE, round * 4 + i, i * 8L, pages[i]);
+            }
+            push();
+            for (long[] x : responses(4)) {
+                assertEquals(Blkif.RSP_OKAY, x[2]);
+            }
+        }
+        assertEquals(4, stats.persistentGrants());
+        assertArrayEquals(imageBytes(24, 4096), guestBytes(pages[3]));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void badIndirectRequestsGetErrorsWithTheirIdsAndOperations(Abi abi) throws Exception {
+        start(abi, "file", 32, true);
+        Page[] ok = pages(2, false);
+        submitIndirect(Blkif.OP_FLUSH_DISKCACHE, 1, 0, 2, ok);          // indirect_op not READ/WRITE
+        submitIndirect(Blkif.OP_READ, 2, 0, 33, ok);                    // more than offered
+        submitIndirect(Blkif.OP_READ, 3, 0, 0, ok);                     // no segments
+        submitIndirect(Blkif.OP_READ, 4, DISK_SECTORS - 8, 2, ok);      // past the end
+        Page bad = page(true);                                          // last_sect 8 in the indirect page
+        guest.memory().page(bad.frame()).putInt(0, ok[0].ref()).put(4, (byte) 0).put(5, (byte) 8);
+        front.putIndirect(Blkif.OP_READ, 5, 0, 0, 1, new int[] {bad.ref()});
+        front.putIndirect(Blkif.OP_READ, 6, 0, 0, 1, new int[] {999});  // indirect page never granted
+        submitIndirect(Blkif.OP_READ, 7, 8, 2, ok);                     // fine
+        push();
+        List<long[]> rsp = responses(7);
+        assertArrayEquals(new long[] {1, Blkif.OP_FLUSH_DISKCACHE, Blkif.RSP_EOPNOTSUPP}, rsp.get(0));
+        assertArrayEquals(new long[] {2, Blkif.OP_READ, Blkif.RSP_ERROR}, rsp.get(1));
+        assertArrayEquals(new long[] {3, Blkif.OP_READ, Blkif.RSP_ERROR}, rsp.get(2));
+        assertArrayEquals(new long[] {4, Blkif.OP_READ, Blkif.RSP_ERROR}, rsp.get(3));
+        assertArrayEquals(new long[] {5, Blkif.OP_READ, Blkif.RSP_ERROR}, rsp.get(4));
+        assertArrayEquals(new long[] {6, Blkif.OP_READ, Blkif.RSP_ERROR}, rsp.get(5));
+        assertArrayEquals(new long[] {7, Blkif.OP_READ, Blkif.RSP_OKAY}, rsp.get(6));
+        assertEquals(2, stats.rejected(Rejection.BAD_SEGMENT_COUNT));
+        assertEquals(1, stats.rejected(Rejection.BEYOND_END));
+        assertEquals(1, stats.rejected(Rejection.BAD_SEGMENT));
+        assertEquals(1, stats.rejected(Rejection.BAD_GRANT));
+        assertArrayEquals(imageBytes(16, 4096), guestBytes(ok[1]));
+        assertTrue(connector.serving());
+    }
+
+    @org.junit.jupiter.api.Test
+    void indirectRequestsAreRefusedWhenNotOffered() throws Exception {
+        start(Abi.X86_64, "file");
+        Page[] ok = pages(2, false);
+        submitIndirect(Blkif.OP_READ, 1, 0, 2, ok);
+        push();
+        assertArrayEquals(new long[] {1, Blkif.OP_READ, Blkif.RSP_EOPNOTSUPP}, responses(1).get(0));
+        assertEquals(1, stats.rejected(Rejection.UNSUPPORTED_OPERATION));
     }
 }

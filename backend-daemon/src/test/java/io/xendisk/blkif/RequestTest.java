@@ -1,6 +1,9 @@
 package io.xendisk.blkif;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -70,7 +73,6 @@ class RequestTest {
     void rejectsEveryChecklistItem(Abi abi) {
         rejected(parse(abi, RW, 9, 1, 0, fullPages(1)), Rejection.UNKNOWN_OPERATION);
         rejected(parse(abi, RW, Blkif.OP_RESERVED_1, 1, 0, fullPages(1)), Rejection.UNSUPPORTED_OPERATION);
-        rejected(parse(abi, RW, Blkif.OP_INDIRECT, 1, 0, fullPages(1)), Rejection.UNSUPPORTED_OPERATION);
         rejected(parse(abi, RW, Blkif.OP_DISCARD, 0, 0, new int[0][]), Rejection.UNSUPPORTED_OPERATION);
         rejected(parse(abi, RO, Blkif.OP_WRITE, 1, 0, fullPages(1)), Rejection.READ_ONLY);
         rejected(parse(abi, RO, Blkif.OP_FLUSH_DISKCACHE, 1, 0, fullPages(1)), Rejection.READ_ONLY);
@@ -117,5 +119,89 @@ class RequestTest {
         Request r = parse(abi, RW, Blkif.OP_READ, 1, 0, fullPages(1));
         r.fail(Rejection.BAD_GRANT);
         assertEquals(Blkif.RSP_ERROR, r.status());
+    }
+
+    private static final Request.Limits INDIRECT = new Request.Limits(2048, false, false, 64);
+
+    /** An INDIRECT slot: indirect_op, nr_segments (u16), and the grants of its indirect pages. */
+    private static byte[] indirectSlot(Abi abi, int indirectOp, int nseg, long sector, int... pageRefs) {
+        ByteBuffer b = ByteBuffer.allocate(abi.stride).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(0, (byte) Blkif.OP_INDIRECT).put(1, (byte) indirectOp).putShort(2, (short) nseg)
+                .putLong(abi.idOffset, 55).putLong(abi.sectorOffset, sector);
+        for (int i = 0; i < pageRefs.length; i++) {
+            b.putInt(abi.indirectGrefsOffset + i * 4, pageRefs[i]);
+        }
+        return b.array();
+    }
+
+    /** Descriptors as they sit in indirect pages: gref, first_sect, last_sect, 2 bytes of padding. */
+    private static ByteBuffer descriptors(int[][] segs) {
+        ByteBuffer d = ByteBuffer.allocate(2 * 4096).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < segs.length; i++) {
+            d.putInt(i * 8, segs[i][0]).put(i * 8 + 4, (byte) segs[i][1]).put(i * 8 + 5, (byte) segs[i][2]);
+        }
+        return d;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void indirectRequestsParseInTwoSteps(Abi abi) {
+        Request r = new Request(64);
+        assertEquals(Request.Kind.WRITE, r.parse(indirectSlot(abi, Blkif.OP_WRITE, 40, 8, 900), abi, INDIRECT));
+        assertEquals(55, r.id());
+        assertEquals(Blkif.OP_WRITE, r.operation(), "the response carries indirect_op");
+        assertTrue(r.indirect());
+        assertTrue(r.awaitingSegments());
+        assertEquals(1, r.indirectPages());
+        assertEquals(900, r.indirectGref(0));
+        assertEquals(40 * 8, r.indirectPageBytes(0));
+        assertEquals(Request.Kind.WRITE, r.loadIndirectSegments(descriptors(fullPages(40)), 0, INDIRECT));
+        assertFalse(r.awaitingSegments());
+        assertEquals(40, r.nrSegments());
+        assertEquals(320, r.nrSectors());
+        assertEquals(139, r.gref(39));
+        // more than one indirect page: 512 descriptors fill the first
+        Request.Limits big = new Request.Limits(1L << 30, false, false, 1024);
+        Request two = new Request(1024);
+        assertEquals(Request.Kind.READ, two.parse(indirectSlot(abi, Blkif.OP_READ, 600, 0, 1, 2), abi, big));
+        assertEquals(2, two.indirectPages());
+        assertEquals(4096, two.indirectPageBytes(0));
+        assertEquals(88 * 8, two.indirectPageBytes(1));
+        assertEquals(2, two.indirectGref(1));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void indirectRequestsAreChecked(Abi abi) {
+        Request r = new Request(64);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 4, 0, 1), abi, RW);
+        rejected(r, Rejection.UNSUPPORTED_OPERATION);
+        assertEquals(Blkif.OP_READ, r.operation(), "refused, still answered with indirect_op");
+        r.parse(indirectSlot(abi, Blkif.OP_FLUSH_DISKCACHE, 4, 0, 1), abi, INDIRECT);
+        rejected(r, Rejection.UNKNOWN_OPERATION);
+        assertEquals(Blkif.OP_FLUSH_DISKCACHE, r.operation());
+        r.parse(indirectSlot(abi, Blkif.OP_WRITE, 4, 0, 1), abi, new Request.Limits(2048, true, false, 64));
+        rejected(r, Rejection.READ_ONLY);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 0, 0, 1), abi, INDIRECT);
+        rejected(r, Rejection.BAD_SEGMENT_COUNT);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 65, 0, 1), abi, INDIRECT);
+        rejected(r, Rejection.BAD_SEGMENT_COUNT);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 0xFFFF, 0, 1), abi, INDIRECT);
+        rejected(r, Rejection.BAD_SEGMENT_COUNT);
+        assertFalse(r.awaitingSegments());
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 2, 0, 1), abi, INDIRECT);
+        r.loadIndirectSegments(descriptors(new int[][] {{5, 0, 7}, {6, 4, 8}}), 0, INDIRECT);
+        rejected(r, Rejection.BAD_SEGMENT);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 2, 0, 1), abi, INDIRECT);
+        r.loadIndirectSegments(descriptors(new int[][] {{5, 3, 2}, {6, 0, 7}}), 0, INDIRECT);
+        rejected(r, Rejection.BAD_SEGMENT);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 16, 2048 - 120, 1), abi, INDIRECT);
+        r.loadIndirectSegments(descriptors(fullPages(16)), 0, INDIRECT);
+        rejected(r, Rejection.BEYOND_END);
+        r.parse(indirectSlot(abi, Blkif.OP_READ, 16, 2048 - 128, 1), abi, INDIRECT);
+        assertEquals(Request.Kind.READ, r.loadIndirectSegments(descriptors(fullPages(16)), 0, INDIRECT),
+                "ends exactly at the end of the disk");
+        assertThrows(IllegalStateException.class, () -> r.loadIndirectSegments(descriptors(fullPages(16)), 0, INDIRECT),
+                "segments are taken once");
     }
 }

@@ -9,6 +9,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 
 import io.xendisk.backend.BlkifConnector;
+import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.DiskInfo;
 import io.xendisk.backend.VbdBackend;
 import io.xendisk.backend.VbdStats;
@@ -63,13 +64,14 @@ final class SimBackend implements AutoCloseable {
         final List<String> teardowns = new CopyOnWriteArrayList<>();
         final Storage storage;
 
-        Disk(SimBackend p, int domid, int devid, Storage storage, boolean readOnly) {
+        Disk(SimBackend p, int domid, int devid, Storage storage, boolean readOnly, BlkifFeatures features) {
             this.storage = storage;
             fe = "/local/domain/" + domid + "/device/vbd/" + devid;
             be = "/local/domain/0/backend/vbd/" + domid + "/" + devid;
             String name = "vbd " + domid + "/" + devid;
             connector = new BlkifConnector(name, p.grants, p.channels, storage,
-                    new Request.Limits(storage.sizeSectors(), readOnly, false), stats, ringFailures::add);
+                    new Request.Limits(storage.sizeSectors(), readOnly, false, features.maxIndirectSegments()), stats,
+                    ringFailures::add);
             p.layout(domid, devid, readOnly);
             vbd = new VbdBackend(p.dom0, be, domid, devid, new DiskInfo(storage.sizeSectors(), 512, readOnly, true),
                     connector, new VbdBackend.Listener() {
@@ -77,7 +79,7 @@ final class SimBackend implements AutoCloseable {
                         public void onTeardown(VbdBackend v, String reason) {
                             teardowns.add(reason);
                         }
-                    });
+                    }, features);
             vbd.start();
         }
 
@@ -115,7 +117,11 @@ final class SimBackend implements AutoCloseable {
     }
 
     Disk addDisk(int domid, int devid, Storage storage, boolean readOnly) {
-        Disk d = new Disk(this, domid, devid, storage, readOnly);
+        return addDisk(domid, devid, storage, readOnly, BlkifFeatures.BASIC);
+    }
+
+    Disk addDisk(int domid, int devid, Storage storage, boolean readOnly, BlkifFeatures features) {
+        Disk d = new Disk(this, domid, devid, storage, readOnly, features);
         disks.add(d);
         return d;
     }

@@ -27,8 +27,12 @@ import io.xendisk.xen.GrantTable;
 public final class RealGrantTable implements GrantTable {
     private static final Logger LOG = LogManager.getLogger(RealGrantTable.class);
     public static final int PAGE_SIZE = 4096;
-    /** Grants mappable at once by this handle: ring pages of all VBDs (8 pages per ring at most). */
-    public static final int DEFAULT_MAX_GRANTS = 1024;
+    /**
+     * Grants mappable at once by this handle: ring pages and persistently mapped data pages
+     * (1056 per ring with 32-segment requests) of all VBDs. Linux's gntdev no longer limits a
+     * handle (the library then ignores the call); older kernels did.
+     */
+    public static final int DEFAULT_MAX_GRANTS = 1 << 17;
 
     private final GnttabLib lib;
     private final Pointer handle;

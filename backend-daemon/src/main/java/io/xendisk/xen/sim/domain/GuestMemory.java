@@ -5,8 +5,9 @@ import java.nio.ByteBuffer;
 /**
  * A simulated guest's RAM as its own process sees it: the {@code memory}
  * file mapped shared, addressed by frame number (page index). Pages are
- * handed out by a simple bump allocator; consecutive allocations are
- * consecutive frames, which is what a multi-page ring needs on this platform.
+ * handed out in consecutive runs (what a multi-page ring needs on this
+ * platform): freed runs are reused first fit, then fresh frames follow the
+ * last one handed out.
  */
 public final class GuestMemory {
     /** Bytes in a page. */
@@ -15,6 +16,8 @@ public final class GuestMemory {
     private final int domid;
     private final PageFile file;
     private int next;
+    /** Freed runs: first frame and length, unordered; reused first fit, split, never merged. */
+    private final java.util.List<int[]> freed = new java.util.ArrayList<>();
 
     GuestMemory(int domid, PageFile file) {
         this.domid = domid;
@@ -48,12 +51,29 @@ public final class GuestMemory {
     }
 
     /**
-     * Allocates {@code count} consecutive zeroed pages (never freed).
+     * Allocates {@code count} consecutive zeroed pages.
      * @return the first frame
      */
     public synchronized int allocate(int count) {
         if (count < 1) {
             throw new IllegalArgumentException("domain " + domid + ": cannot allocate " + count + " pages");
+        }
+        for (int i = 0; i < freed.size(); i++) {
+            int[] run = freed.get(i);
+            if (run[1] >= count && file.sameChunk(run[0], count)) {
+                int first = run[0];
+                if (run[1] == count) {
+                    freed.remove(i);
+                } else {
+                    run[0] += count;
+                    run[1] -= count;
+                }
+                ByteBuffer b = file.slice(first, count);
+                for (int o = 0; o < b.capacity(); o += 8) {
+                    b.putLong(o, 0);
+                }
+                return first;
+            }
         }
         int first = next;
         if (!file.sameChunk(first, count)) {
@@ -66,5 +86,14 @@ public final class GuestMemory {
         }
         next = first + count;
         return first;
+    }
+
+    /** Gives back pages from {@link #allocate} once nothing (no grant) refers to them any more. */
+    public synchronized void free(int first, int count) {
+        if (count < 1 || first < 0 || first > next - count) {
+            throw new IllegalArgumentException("domain " + domid + ": frames " + first + ".." + (first + count - 1)
+                    + " were never allocated");
+        }
+        freed.add(new int[] {first, count});
     }
 }

@@ -1,0 +1,39 @@
+package io.xendisk.backend;
+
+import io.xendisk.blkif.Blkif;
+
+/**
+ * What the backend offers the frontend beyond the disk itself (blkif.h
+ * "Feature and Parameter Negotiation"): the largest ring, INDIRECT requests
+ * and persistent grants. The frontend picks within these.
+ *
+ * @param maxRingPageOrder    {@code max-ring-page-order}: rings of up to 2^order pages
+ * @param maxIndirectSegments {@code feature-max-indirect-segments}; 0 leaves INDIRECT out
+ * @param persistentGrants    {@code feature-persistent}: keep the frontend's pages mapped
+ */
+public record BlkifFeatures(int maxRingPageOrder, int maxIndirectSegments, boolean persistentGrants) {
+    /** XENBUS_MAX_RING_GRANT_ORDER: Linux maps at most 16 ring pages. */
+    public static final int MAX_RING_PAGE_ORDER = 4;
+    /**
+     * What Linux blkfront uses by default (its max_indirect_segments): 128 KiB
+     * requests, against 44 KiB for direct ones. Linux blkback offers 256, of
+     * which blkfront still takes 32 unless told otherwise.
+     */
+    public static final int DEFAULT_INDIRECT_SEGMENTS = 32;
+
+    /** Only what every blkif backend supports: one page, direct requests, grant copies. */
+    public static final BlkifFeatures BASIC = new BlkifFeatures(0, 0, false);
+    /** What the daemon offers unless configured otherwise. */
+    public static final BlkifFeatures DEFAULT = new BlkifFeatures(0, DEFAULT_INDIRECT_SEGMENTS, true);
+
+    public BlkifFeatures {
+        if (maxRingPageOrder < 0 || maxRingPageOrder > MAX_RING_PAGE_ORDER) {
+            throw new IllegalArgumentException("max-ring-page-order: 0.." + MAX_RING_PAGE_ORDER + ", not " + maxRingPageOrder);
+        }
+        int ceiling = Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE;
+        if (maxIndirectSegments != 0 && (maxIndirectSegments <= Blkif.MAX_SEGMENTS_PER_REQUEST || maxIndirectSegments > ceiling)) {
+            throw new IllegalArgumentException("feature-max-indirect-segments: 0 (off) or "
+                    + (Blkif.MAX_SEGMENTS_PER_REQUEST + 1) + ".." + ceiling + ", not " + maxIndirectSegments);
+        }
+    }
+}
