@@ -36,8 +36,9 @@ make_image() {
 console_of() { echo "/var/log/xen/console/guest-$1.log"; }
 
 # $1 = name, rest = extra domU kernel args: a PV domU with no disk, waiting for /dev/xvdb;
-# with DOMU_DISK set (an xl disk spec), that disk is in its config (served by kernel blkback)
-start_domu() {
+# with DOMU_DISK set (an xl disk spec), that disk is in its config (served by kernel blkback);
+# DOMU_DISKS: the inside of an xl disk list ('spec', 'spec'), for several disks
+domu_cfg() {
   local name=$1; shift
   cat > "$name.cfg" <<EOC
 name = "$name"
@@ -52,10 +53,36 @@ on_reboot = "destroy"
 on_crash = "destroy"
 EOC
   [ -n "${DOMU_DISK:-}" ] && echo "disk = [ '$DOMU_DISK' ]" >> "$name.cfg"
-  local t0; t0=$(up)
+  [ -n "${DOMU_DISKS:-}" ] && echo "disk = [ $DOMU_DISKS ]" >> "$name.cfg"
+  return 0
+}
+
+start_domu() {
+  local name=$1 t0
+  domu_cfg "$@"
+  t0=$(up)
   xl create "$name.cfg" > "xl-create-$name.log" 2>&1 || { cat "xl-create-$name.log"; fail "xl create $name"; }
   log "domU $name created (domid $(xl domid "$name")) in $(awk "BEGIN{print $(up)-$t0}")s"
 }
+
+# like start_domu, for a domU that must not start: prints xl's output, returns its status
+start_domu_expect_failure() {
+  domu_cfg "$@"
+  xl create "$1.cfg" 2>&1
+}
+
+# The xl hotplug script where xl looks for script=xen-disk-java (dom0's /etc is a tmpfs overlay)
+install_hotplug_script() {
+  install -m 755 "$XDJ_DIST/hooks/xen-disk-java" /etc/xen/scripts/xen-disk-java
+}
+
+# $1 = domid, $2 = devid: the driver the kernel bound to backend device vbd-$1-$2 (empty: none)
+kernel_driver_of() {
+  basename "$(readlink "/sys/bus/xen-backend/devices/vbd-$1-$2/driver" 2>/dev/null)" 2>/dev/null
+}
+
+# $1 = name, $2 = console line prefix (e.g. "DOMU-DISK xvdb "), $3 = seconds: waits for it, prints it
+wait_line() { wait_console "$1" "^$2" "$3"; }
 
 # $1 = name, $2 = pattern (grep -E), $3 = seconds: waits for a console line; prints it
 wait_console() {

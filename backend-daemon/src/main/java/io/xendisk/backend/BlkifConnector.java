@@ -28,6 +28,7 @@ public final class BlkifConnector implements RingConnector {
     private final Request.Limits limits;
     private final VbdStats stats;
     private final Consumer<String> onRingFailure;
+    private final Runnable beforeConnect;
     private GrantMapping mapping;
     private EventChannel evtchn;
     private RingWorker worker;
@@ -35,6 +36,16 @@ public final class BlkifConnector implements RingConnector {
 
     public BlkifConnector(String name, GrantTable grants, EventChannels channels, Storage storage,
                           Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure) {
+        this(name, grants, channels, storage, limits, stats, onRingFailure, () -> { });
+    }
+
+    /**
+     * @param beforeConnect runs before each ring is mapped, e.g. to take the device from a
+     *                      kernel backend that may have mapped it first; throws to refuse
+     */
+    public BlkifConnector(String name, GrantTable grants, EventChannels channels, Storage storage,
+                          Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure, Runnable beforeConnect) {
+        this.beforeConnect = beforeConnect;
         this.name = name;
         this.grants = grants;
         this.channels = channels;
@@ -47,6 +58,7 @@ public final class BlkifConnector implements RingConnector {
     @Override
     public synchronized void connect(FrontendRing ring) {
         disconnect();
+        beforeConnect.run();
         int[] refs = ring.ringRefs().stream().mapToInt(Integer::intValue).toArray();
         mapping = grants.map(ring.frontendDomid(), refs, true);
         try {

@@ -16,6 +16,7 @@ import io.xendisk.blkif.Request;
 import io.xendisk.storage.Storage;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 
@@ -55,6 +56,17 @@ public final class Vbd {
     public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
                String vdev, Storage storage, String storageName, boolean readOnly, boolean ownsNodes,
                BlkifFeatures features, Consumer<Vbd> onGone) {
+        this(xs, grants, channels, backendPath, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
+                features, KernelBackends.NONE, onGone);
+    }
+
+    /**
+     * @param kernel the host's kernel backends: a device of kind vbd is taken from them
+     *               again right before each ring connects (xen-blkback may have mapped it first)
+     */
+    public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
+               String vdev, Storage storage, String storageName, boolean readOnly, boolean ownsNodes,
+               BlkifFeatures features, KernelBackends kernel, Consumer<Vbd> onGone) {
         this.xs = xs;
         this.domid = domid;
         this.devid = devid;
@@ -66,14 +78,19 @@ public final class Vbd {
         String name = "vbd " + domid + "/" + devid;
         boolean ro = readOnly || storage.capabilities().readOnly();
         Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, false, features.maxIndirectSegments());
-        this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed);
+        this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed, () -> {
+            String done = kernel.release(domid, devid, 0);
+            if (done != null) {
+                LOG.info("{}: {}", name, done);
+            }
+        });
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
                 new DiskInfo(storage.sizeSectors(), 512, ro, true), connector, new VbdBackend.Listener() {
                     @Override
                     public void onTeardown(VbdBackend vbd, String reason) {
                         ended(reason);
                     }
-                }, features);
+                }, features, !ownsNodes);
     }
 
     /** Publishes features and starts the handshake. */
@@ -91,6 +108,11 @@ public final class Vbd {
 
     public String vdev() {
         return vdev;
+    }
+
+    /** True when we made its xenstore directories ({@code connect}); false for the toolstack's devices. */
+    public boolean ownsNodes() {
+        return ownsNodes;
     }
 
     public String storageName() {

@@ -53,8 +53,11 @@ public final class VbdBackend implements AutoCloseable {
     private final RingConnector connector;
     private final Listener listener;
     private final BlkifFeatures features;
+    private final boolean awaitHotplug;
     private final String name;
     private final List<XenStore.Watch> watches = new ArrayList<>();
+    /** What the hotplug script writes once it has run (as Xen's block scripts do). */
+    public static final String HOTPLUG_STATUS = "hotplug-status";
     /** Features another backend (kernel blkback) may have offered on this node, which we do not. */
     private static final List<String> NOT_OFFERED = List.of("multi-queue-max-queues", "max-ring-pages",
             "feature-discard", "discard-granularity", "discard-alignment", "discard-secure");
@@ -75,6 +78,19 @@ public final class VbdBackend implements AutoCloseable {
 
     public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
                       RingConnector connector, Listener listener, BlkifFeatures features) {
+        this(xs, backendPath, frontendDomid, devid, disk, connector, listener, features, false);
+    }
+
+    /**
+     * @param awaitHotplug a toolstack device (kind vbd): as kernel blkback waits for the hotplug
+     *                     script's physical-device, connect only once the script has said
+     *                     {@code hotplug-status=connected}; libxl runs the script only after
+     *                     seeing InitWait, and a backend already Connected by then would make
+     *                     it wait in vain
+     */
+    public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
+                      RingConnector connector, Listener listener, BlkifFeatures features, boolean awaitHotplug) {
+        this.awaitHotplug = awaitHotplug;
         this.xs = xs;
         this.backendPath = backendPath;
         this.frontendDomid = frontendDomid;
@@ -103,6 +119,9 @@ public final class VbdBackend implements AutoCloseable {
         watches.add(xs.watch(backendPath + "/state", token + ":state", (p, t) -> reconcile()));
         watches.add(xs.watch(backendPath + "/online", token + ":online", (p, t) -> reconcile()));
         watches.add(xs.watch(frontendPath + "/state", token + ":fe", (p, t) -> reconcile()));
+        if (awaitHotplug) {
+            watches.add(xs.watch(backendPath + "/" + HOTPLUG_STATUS, token + ":hotplug", (p, t) -> reconcile()));
+        }
     }
 
     public String name() {
@@ -188,7 +207,7 @@ public final class VbdBackend implements AutoCloseable {
             LOG.info("{}: toolstack asks to close (online={}, backend state {})", name, online ? 1 : 0, be);
         }
         if (toolstackClose) {
-            closeForToolstack(fe, online);
+            closeForToolstack(fe, be, online);
             return;
         }
         switch (fe) {
@@ -201,6 +220,9 @@ public final class VbdBackend implements AutoCloseable {
             }
             case INITIALISED, CONNECTED -> {
                 if (state == XenbusState.INIT_WAIT) {
+                    if (awaitHotplug && !"connected".equals(xs.tryRead(backendPath + "/" + HOTPLUG_STATUS).orElse("").trim())) {
+                        return; // the hotplug script has not run yet
+                    }
                     connect();
                 } else if (state == XenbusState.CONNECTED) {
                     FrontendRing now = readRingQuietly();
@@ -231,8 +253,11 @@ public final class VbdBackend implements AutoCloseable {
         }
     }
 
-    private void closeForToolstack(XenbusState fe, boolean online) {
+    private void closeForToolstack(XenbusState fe, XenbusState be, boolean online) {
         if (state == XenbusState.CLOSED) {
+            if (be != XenbusState.CLOSED) {
+                setState(XenbusState.CLOSED); // the toolstack wrote Closing over our Closed: confirm it
+            }
             if (!online) {
                 teardown("closed by the toolstack (online=0)");
             }

@@ -15,6 +15,7 @@ import java.util.List;
  * because any root process can speak the protocol.
  */
 public final class CommandDispatcher implements ControlServer.Handler {
+    private static final org.apache.logging.log4j.Logger LOG = org.apache.logging.log4j.LogManager.getLogger(CommandDispatcher.class);
     private final DaemonContext ctx;
     private final SimXenstoredProcess sim;
     private final Runnable stopDaemon;
@@ -40,6 +41,20 @@ public final class CommandDispatcher implements ControlServer.Handler {
     /** Unplugs every disk and drops the platform connection (daemon shutdown). */
     public void close() {
         dataPlane.close();
+    }
+
+    /**
+     * Connects to the platform at start, so the daemon takes back the disks a
+     * previous daemon served and sees the toolstack's new disks without
+     * waiting for a command. Without a platform yet (the simulated xenstored
+     * not started), that happens at the first command that needs it.
+     */
+    public void startDataPlane() {
+        try {
+            dataPlane.service();
+        } catch (PlatformException e) {
+            LOG.info("no data plane yet: {}", e.getMessage());
+        }
     }
 
     @Override

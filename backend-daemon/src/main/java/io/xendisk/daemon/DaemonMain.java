@@ -123,6 +123,7 @@ public final class DaemonMain {
             CommandDispatcher dispatcher = new CommandDispatcher(ctx, sim, stop::countDown);
             cleanup.dispatcher = dispatcher;
             cleanup.server = ControlServer.start(socket, PeerPolicy.forThisProcess(), dispatcher);
+            dispatcher.startDataPlane();
             Signal.handle(new Signal("TERM"), s -> stop.countDown());
             Signal.handle(new Signal("INT"), s -> stop.countDown());
             log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}",

@@ -5,12 +5,15 @@ import java.io.IOException;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.guest.GuestReaper;
+import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
 import io.xendisk.xen.real.RealEventChannels;
 import io.xendisk.xen.real.RealGrantTable;
 import io.xendisk.xen.real.RealPlatform;
+import io.xendisk.xen.real.SysfsBackends;
 import io.xendisk.xen.real.XenLibrary;
 import io.xendisk.xen.real.XenUnavailableException;
 import io.xendisk.xen.sim.domain.SimEventChannels;
@@ -30,6 +33,7 @@ final class DataPlane implements AutoCloseable {
     private XenStoreClient xs;
     private GrantTable grants;
     private VbdService service;
+    private XlDevices xlDevices;
     private GuestReaper reaper;
 
     DataPlane(DaemonContext ctx) {
@@ -49,7 +53,8 @@ final class DataPlane implements AutoCloseable {
         try {
             grants = new SimGrantTable(ctx.paths().simDir());
             EventChannels channels = new SimEventChannels(ctx.paths().simDir());
-            service = new VbdService(xs, grants, channels, ctx.vbds());
+            service = new VbdService(xs, grants, channels, ctx.vbds(), KernelBackends.NONE, BlkifFeatures.DEFAULT);
+            takeBackDisks();
             GrantTable g = grants;
             // a kill -9'd guest never says goodbye: the reaper notices and releases its domain,
             // which fires @releaseDomain, which ends its VBDs (VbdService)
@@ -71,7 +76,8 @@ final class DataPlane implements AutoCloseable {
         try {
             grants = RealGrantTable.open();
             EventChannels channels = RealEventChannels.open();
-            service = new VbdService(xs, grants, channels, ctx.vbds());
+            service = new VbdService(xs, grants, channels, ctx.vbds(), new SysfsBackends(), BlkifFeatures.DEFAULT);
+            takeBackDisks();
         } catch (XenUnavailableException e) {
             closeQuietly();
             throw new PlatformException("cannot serve disks on real Xen: " + e.getMessage());
@@ -82,6 +88,12 @@ final class DataPlane implements AutoCloseable {
         LOG.info("data plane up: real Xen, xenstore {}, grant copy via {}, event channels via {}", ctx.xenstorePath(),
                 XenLibrary.GNTTAB.soname(), XenLibrary.EVTCHN.soname());
         return service;
+    }
+
+    /** The disks a previous daemon served, and from now on the toolstack's disks that name our script. */
+    private void takeBackDisks() {
+        service.recover();
+        xlDevices = new XlDevices(xs, service, VbdService.BACKEND_DOMID);
     }
 
     /**
@@ -105,6 +117,10 @@ final class DataPlane implements AutoCloseable {
     }
 
     private void closeQuietly() {
+        if (xlDevices != null) {
+            xlDevices.close();
+            xlDevices = null;
+        }
         if (reaper != null) {
             reaper.close();
             reaper = null;

@@ -14,6 +14,7 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.Vbd;
+import io.xendisk.backend.XenbusState;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.Storage;
@@ -22,6 +23,7 @@ import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 
@@ -36,6 +38,13 @@ public final class VbdService implements AutoCloseable {
     static final int BACKEND_DOMID = 0;
     private static final long DISCONNECT_TIMEOUT_MS = 10_000;
     private static final long CONNECT_WAIT_MS = 10_000;
+    /**
+     * Our word to the hotplug script that a toolstack device is ours and ready; the script then
+     * writes hotplug-status=connected, which lets the device connect.
+     */
+    static final String READY_NODE = "xen-disk-java-status";
+    /** How long a new device may take to appear in the kernel (and be bound by xen-blkback) before we take it. */
+    private static final long KERNEL_RELEASE_WAIT_MS = 2_000;
 
     private final XenStore xs;
     private final GrantTable grants;
@@ -43,13 +52,27 @@ public final class VbdService implements AutoCloseable {
     private final VbdRegistry registry;
     private final Map<String, Vbd> vbds = new ConcurrentHashMap<>();
     private final Map<String, VbdRegistry.Registration> registrations = new ConcurrentHashMap<>();
+    private final Map<String, RefusedVbd> refused = new ConcurrentHashMap<>();
+    private final KernelBackends kernel;
+    private final BlkifFeatures features;
     private final XenStore.Watch releaseWatch;
 
     public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry) {
+        this(xs, grants, channels, registry, KernelBackends.NONE, BlkifFeatures.DEFAULT);
+    }
+
+    /**
+     * @param kernel   the host's kernel backends, from which devices of kind vbd are taken
+     * @param features what the VBDs offer their frontends
+     */
+    public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry,
+                      KernelBackends kernel, BlkifFeatures features) {
         this.xs = xs;
         this.grants = grants;
         this.channels = channels;
         this.registry = registry;
+        this.kernel = kernel;
+        this.features = features;
         this.releaseWatch = xs.watch("@releaseDomain", "xdj:release", (p, t) -> reapDeadDomains());
     }
 
@@ -95,7 +118,7 @@ public final class VbdService implements AutoCloseable {
         String storageName = path == null ? engine : engine + ":" + Path.of(path).toAbsolutePath();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
         Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, true,
-                BlkifFeatures.DEFAULT, this::gone);
+                features, this::gone);
         vbds.put(key, vbd);
         try {
             VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
@@ -164,6 +187,161 @@ public final class VbdService implements AutoCloseable {
             return fail("interrupted");
         }
         return ControlResponse.ok("disconnected " + req.args().get(1) + " from domain " + domid + "\n");
+    }
+
+    /**
+     * Serves a device the toolstack made under {@code backend/vbd} and handed
+     * to us (xl's {@code script=xen-disk-java}, target {@code [engine:]path} in
+     * {@code params}): takes it from the kernel's blkback, opens the image and
+     * answers the handshake up to InitWait, then says {@code xen-disk-java-status=ready}
+     * for the hotplug script, whose {@code hotplug-status=connected} lets it connect. What cannot be served is refused with the reason in
+     * {@code hotplug-error}. Idempotent; also how a restarted daemon takes
+     * back the devices it served (a frontend still connected is reconnected
+     * where its ring stands).
+     */
+    public void adopt(int domid, int devid) {
+        String key = domid + "/" + devid;
+        String be = "/local/domain/" + BACKEND_DOMID + "/backend/vbd/" + domid + "/" + devid;
+        if (vbds.containsKey(key) || refused.containsKey(key)) {
+            return;
+        }
+        Optional<String> params = xs.tryRead(be + "/params");
+        if (params.isEmpty() || !xs.exists(be + "/frontend")) {
+            LOG.warn("vbd {}: {} has no params or frontend node; not a device the toolstack finished writing", key, be);
+            return;
+        }
+        boolean readOnly = xs.tryRead(be + "/mode").orElse("w").trim().startsWith("r");
+        String vdev = xs.tryRead(be + "/dev").orElse(Vdev.name(devid));
+        boolean wasConnected = XenbusState.CONNECTED.wire().equals(xs.tryRead(be + "/state").orElse("").trim());
+        Storage storage;
+        StorageSpec spec;
+        try {
+            spec = StorageSpec.parse(params.get(), readOnly);
+            storage = Storages.open(spec);
+        } catch (StorageException | IllegalArgumentException e) {
+            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): " + e.getMessage(), false);
+            return;
+        }
+        try {
+            String done = kernel.release(domid, devid, KERNEL_RELEASE_WAIT_MS);
+            if (done != null) {
+                LOG.info("vbd {}: {}", key, done);
+            }
+        } catch (IllegalStateException e) {
+            storage.close();
+            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): " + e.getMessage(), false);
+            return;
+        }
+        if (wasConnected && storage.capabilities().ephemeral()) {
+            storage.close();
+            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): the daemon restarted while serving this"
+                    + " copy-on-write disk, whose changes were lost with the old process; it is closed rather than"
+                    + " shown to the guest changed (detach it and attach it again)", false);
+            return;
+        }
+        String storageName = spec.path() == null ? spec.engine() : spec.engine() + ":" + spec.path();
+        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, false,
+                features, kernel, this::gone);
+        vbds.put(key, vbd);
+        try {
+            registrations.put(key, registry.register(domid, devid, () -> summary(vbd)));
+            vbd.start();
+            xs.transaction(t -> {
+                if (t.exists(be + "/frontend")) {
+                    t.write(be + "/" + READY_NODE, "ready");
+                }
+                return null;
+            });
+        } catch (XenStoreException | IllegalStateException e) {
+            vbd.destroy("adopting failed: " + e.getMessage());
+            return;
+        }
+        LOG.info("vbd {}: serving {} ({}) for the toolstack as {}{}", key, storageName,
+                storage.capabilities().ephemeral() ? "ephemeral: changes vanish when it ends" : "persistent", vdev,
+                wasConnected ? "; its frontend was connected to a previous daemon: resuming its ring" : "");
+    }
+
+    private void refuse(String be, int domid, int devid, String why, boolean ownsNodes) {
+        String key = domid + "/" + devid;
+        RefusedVbd r = new RefusedVbd(xs, be, domid, devid, why, ownsNodes, gone -> {
+            refused.remove(key, gone);
+            VbdRegistry.Registration reg = registrations.remove(key);
+            if (reg != null) {
+                reg.close();
+            }
+        });
+        refused.put(key, r);
+        registrations.put(key, registry.register(domid, devid, r::summary));
+        try {
+            r.start();
+        } catch (XenStoreException e) {
+            LOG.warn("vbd {}: {}", key, e.getMessage());
+        }
+    }
+
+    /**
+     * Takes back the VBDs of our own backend kind that a previous daemon
+     * served (it died or was killed): a persistent disk is served again and a
+     * connected frontend resumes where its ring stands; a copy-on-write disk
+     * lost its changes with that daemon and is closed; the nodes of a guest
+     * that is gone are removed.
+     */
+    public void recover() {
+        String base = "/local/domain/" + BACKEND_DOMID + "/backend/" + VbdNodes.KIND;
+        for (String d : xs.tryDirectory(base)) {
+            for (String n : xs.tryDirectory(base + "/" + d)) {
+                if (!d.matches("\\d{1,5}") || !n.matches("\\d{1,9}")) {
+                    continue;
+                }
+                try {
+                    recoverOwn(Integer.parseInt(d), Integer.parseInt(n), base + "/" + d + "/" + n);
+                } catch (XenStoreException | IllegalArgumentException e) {
+                    LOG.warn("vbd {}/{}: cannot take it back after a restart: {}", d, n, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void recoverOwn(int domid, int devid, String be) {
+        String key = domid + "/" + devid;
+        if (vbds.containsKey(key) || refused.containsKey(key)) {
+            return;
+        }
+        String fe = xs.tryRead(be + "/frontend").orElse(VbdNodes.frontendPath(domid, devid));
+        if (!xs.exists("/local/domain/" + domid)) {
+            LOG.info("vbd {}: its guest is gone; removing the nodes a previous daemon left", key);
+            VbdNodes.remove(xs, be, fe);
+            return;
+        }
+        boolean readOnly = xs.tryRead(be + "/mode").orElse("w").trim().startsWith("r");
+        String vdev = xs.tryRead(be + "/dev").orElse(Vdev.name(devid));
+        String params = xs.tryRead(be + "/params").orElse("");
+        Storage storage;
+        StorageSpec spec;
+        try {
+            spec = StorageSpec.parse(params, readOnly);
+            storage = Storages.open(spec);
+        } catch (StorageException | IllegalArgumentException e) {
+            VbdNodes.requestClose(xs, be);
+            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): cannot be served again after a restart: "
+                    + e.getMessage(), true);
+            return;
+        }
+        if (storage.capabilities().ephemeral()) {
+            storage.close();
+            VbdNodes.requestClose(xs, be);
+            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): the daemon restarted while serving this"
+                    + " copy-on-write disk, whose changes were lost with the old process; it is unplugged rather"
+                    + " than shown to the guest changed (connect it again)", true);
+            return;
+        }
+        String storageName = spec.path() == null ? spec.engine() : spec.engine() + ":" + spec.path();
+        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, true,
+                features, this::gone);
+        vbds.put(key, vbd);
+        registrations.put(key, registry.register(domid, devid, () -> summary(vbd)));
+        vbd.start();
+        LOG.info("vbd {}: served again after a daemon restart ({} as {})", key, storageName, vdev);
     }
 
     /** The served VBDs, for status. */
@@ -247,10 +425,21 @@ public final class VbdService implements AutoCloseable {
         return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + msg + "\n");
     }
 
-    /** Daemon shutdown: unplug every disk cleanly (bounded), then stop watching. */
+    /**
+     * Daemon shutdown: unplug every disk we made (bounded) and stop serving
+     * the toolstack's, leaving them as they are for the next daemon, then
+     * stop watching.
+     */
     @Override
     public void close() {
+        for (RefusedVbd r : refused.values()) {
+            r.close();
+        }
         for (Vbd v : vbds()) {
+            if (!v.ownsNodes()) {
+                v.destroy("daemon stopping; the toolstack's disk waits for the next daemon");
+                continue;
+            }
             try {
                 if (!v.disconnect(3_000)) {
                     v.destroy("daemon stopping");

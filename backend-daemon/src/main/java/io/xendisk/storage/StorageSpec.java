@@ -43,6 +43,38 @@ public record StorageSpec(String engine, Path path, boolean readOnly, OptionalLo
         return new StorageSpec(DiscardStorage.NAME, null, false, OptionalLong.of(sizeBytes));
     }
 
+    /**
+     * A disk target as xl's {@code target=} or our {@code params} node gives it:
+     * {@code [engine:]/absolute/path} (engine {@code file} when none is named),
+     * or {@code discard}.
+     * @throws IllegalArgumentException naming the target and what is wrong with it
+     */
+    public static StorageSpec parse(String target, boolean readOnly) {
+        String t = target == null ? "" : target.trim();
+        if (t.equals(DiscardStorage.NAME)) {
+            return discard(DEFAULT_DISCARD_SIZE);
+        }
+        String engine = "file";
+        String path = t;
+        int colon = t.indexOf(':');
+        if (colon > 0 && t.substring(0, colon).matches("[A-Za-z0-9_.+-]+")) {
+            engine = t.substring(0, colon);
+            path = t.substring(colon + 1);
+            if (!Storages.engines().contains(engine)) {
+                throw new IllegalArgumentException("unknown storage engine '" + engine + "' in target '" + target
+                        + "' (engines: " + String.join(", ", Storages.engines()) + "; write [engine:]/path/to/image)");
+            }
+        }
+        if (path.isEmpty()) {
+            throw new IllegalArgumentException("target '" + target + "' names no image (write [engine:]/path/to/image)");
+        }
+        if (!path.startsWith("/")) {
+            throw new IllegalArgumentException("image '" + path + "' in target '" + target
+                    + "' is not an absolute path (write [engine:]/path/to/image)");
+        }
+        return of(engine, Path.of(path), readOnly);
+    }
+
     /** "engine:path" for log lines and messages. */
     @Override
     public String toString() {

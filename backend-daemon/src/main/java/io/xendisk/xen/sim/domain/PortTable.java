@@ -16,6 +16,7 @@ import java.nio.file.Path;
  *   @4  u32 remote port  interdomain: the peer's port
  *   @8  u32 pending      set by the notifier, consumed by the receiver
  *   @12 u32 mask         set by the receiver: no wakeups while masked
+ *   @16 u32 owner        pid of the process that holds the port
  * </pre>
  * The first 8 bytes are one "link" word changed only by compare-and-set, so a
  * port's state and its peer always change together, whichever process binds
@@ -23,7 +24,7 @@ import java.nio.file.Path;
  */
 final class PortTable {
     static final int PORTS = 1024;
-    static final int ENTRY_SIZE = 16;
+    static final int ENTRY_SIZE = 32;
     static final int SIZE = PORTS * ENTRY_SIZE;
     static final int FREE = 0;
     static final int UNBOUND = 1;
@@ -33,6 +34,8 @@ final class PortTable {
     private static final int LINK = 0;
     private static final int PENDING = 8;
     private static final int MASK = 12;
+    private static final int OWNER = 16;
+    private static final int SELF = (int) ProcessHandle.current().pid();
     private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -106,16 +109,28 @@ final class PortTable {
     int allocate(long link) {
         for (int port = 1; port < PORTS; port++) {
             if (link(port) == FREE && casLink(port, FREE, link)) {
+                INT.setVolatile(table, port * ENTRY_SIZE + OWNER, SELF);
                 return port;
             }
         }
         return -1;
     }
 
+    /**
+     * Whether the process holding {@code port} is still running. On Xen a
+     * process's ports close when it exits, even by kill -9; here the next
+     * binder of its peer finds out with this.
+     */
+    boolean ownerAlive(int port) {
+        int pid = (int) INT.getVolatile(table, port * ENTRY_SIZE + OWNER);
+        return pid == 0 || pid == SELF || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
     /** Returns {@code port} to the free pool, clearing its event state first. */
     void free(int port) {
         INT.setVolatile(table, port * ENTRY_SIZE + PENDING, 0);
         INT.setVolatile(table, port * ENTRY_SIZE + MASK, 0);
+        INT.setVolatile(table, port * ENTRY_SIZE + OWNER, 0);
         setLink(port, link(FREE, 0, 0));
     }
 

@@ -110,6 +110,16 @@ public final class SimEventChannel implements EventChannel {
             throw new EventChannelException(where + ": cannot open its port table: " + e.getMessage(), e);
         }
         long remoteLink = remote.link(remotePort);
+        if (PortTable.state(remoteLink) == PortTable.INTERDOMAIN && PortTable.remoteDomid(remoteLink) == local.domid()
+                && !local.ownerAlive(PortTable.remotePort(remoteLink))) {
+            // bound to a port of ours whose process died without closing it (kill -9): Xen would
+            // have closed that port when the process went, leaving the peer's port unbound for us
+            int stale = PortTable.remotePort(remoteLink);
+            if (remote.casLink(remotePort, remoteLink, PortTable.link(PortTable.UNBOUND, local.domid(), 0))) {
+                local.free(stale);
+            }
+            remoteLink = remote.link(remotePort);
+        }
         if (PortTable.state(remoteLink) != PortTable.UNBOUND || PortTable.remoteDomid(remoteLink) != local.domid()) {
             throw new EventChannelException(where + ": not an unbound port for domain " + local.domid() + " ("
                     + describe(remoteLink) + "; the guest must allocate it with remote domain " + local.domid() + ")");
