@@ -78,6 +78,17 @@ public final class MetadataDisks {
         return sb.append("</").append(ELEMENT).append(">\n").toString();
     }
 
+    /**
+     * Checks disks before they are written, against the same schema and rules
+     * as when they are read back (a disk made from command-line values, say).
+     *
+     * @throws XmlInvalidException naming each problem; use {@link XmlProblem#problem()} and
+     *                             {@link XmlProblem#fix()}, the lines are those of a generated document
+     */
+    public static void check(List<MetadataDisk> disks) throws XmlInvalidException {
+        DomainXml.parse("<domain>\n<metadata>\n" + toDomainXmlElement(disks) + "</metadata>\n</domain>\n", "disks");
+    }
+
     /** The same element with its namespace declared, as it would sit in a domain XML's metadata. */
     public static String toDomainXmlElement(List<MetadataDisk> disks) {
         String plain = toMetadataXml(disks);
