@@ -70,6 +70,11 @@ final class Dist implements AutoCloseable {
         logDir = dir.resolve("log");
     }
 
+    /** A config file that does not exist: the host's /etc/xen-disk-java/config.xml must not steer the tests. */
+    Path noConfig() {
+        return dir.resolve("no-config.xml");
+    }
+
     Path socket() {
         return runDir.resolve("control.sock");
     }
@@ -117,6 +122,7 @@ final class Dist implements AutoCloseable {
                 .redirectInput(ProcessBuilder.Redirect.from(stdin.toFile()));
         pb.environment().put("XEN_DISK_JAVA_RUNDIR", runDir.toString());
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
+        pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());
         pb.environment().remove("XEN_DISK_JAVA_PLATFORM");
         pb.environment().putAll(extraEnv);
         Process p = pb.start();
@@ -137,6 +143,7 @@ final class Dist implements AutoCloseable {
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
         pb.environment().put("XEN_DISK_JAVA_RUNDIR", runDir.toString());
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
+        pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());
         pb.environment().remove("XEN_DISK_JAVA_PLATFORM");
         Process p = pb.start();
         extraPids.add(p.pid());

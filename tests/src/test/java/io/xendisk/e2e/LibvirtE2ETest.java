@@ -80,7 +80,7 @@ class LibvirtE2ETest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int rc = new Main(Map.of("XEN_DISK_JAVA_RUNDIR", dist.runDir.toString(), "XEN_DISK_JAVA_LOGDIR",
-                dist.logDir.toString(), "LIBVIRT_DEFAULT_URI", TEST_URI),
+                dist.logDir.toString(), "XEN_DISK_JAVA_CONFIG", dist.noConfig().toString(), "LIBVIRT_DEFAULT_URI", TEST_URI),
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8))
                 .run(argv);
         return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
