@@ -5,6 +5,7 @@ import io.xendisk.xml.DaemonConfig;
 import io.xendisk.xml.DaemonConfigs;
 import io.xendisk.xml.XmlInvalidException;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -31,9 +32,26 @@ public record DaemonSettings(ControlPaths paths, Optional<String> platform, Stri
      * @throws XmlInvalidException the file is invalid: file:LINE:COL, problem and fix per line
      */
     public static DaemonSettings load(Map<String, String> env) throws XmlInvalidException {
+        Path file = configFile(env);
+        return from(env, file, DaemonConfigs.read(file));
+    }
+
+    /**
+     * For a CLI process: like {@link #load}, but a file this user may not read
+     * counts as absent. The daemon runs as root and reads it; a user who cannot
+     * is not root and is refused by the control socket with a clearer message.
+     */
+    public static DaemonSettings loadForClient(Map<String, String> env) throws XmlInvalidException {
+        Path file = configFile(env);
+        return Files.isReadable(file) ? from(env, file, DaemonConfigs.read(file)) : from(env, file, DaemonConfig.NONE);
+    }
+
+    private static Path configFile(Map<String, String> env) {
         String named = env.get(CONFIG_ENV);
-        Path file = Path.of(named == null || named.isBlank() ? DEFAULT_CONFIG : named);
-        DaemonConfig config = DaemonConfigs.read(file);
+        return Path.of(named == null || named.isBlank() ? DEFAULT_CONFIG : named);
+    }
+
+    private static DaemonSettings from(Map<String, String> env, Path file, DaemonConfig config) {
         ControlPaths defaults = ControlPaths.defaults();
         ControlPaths fromFile = new ControlPaths(config.runDir().orElse(defaults.runDir()),
                 config.logDir().orElse(defaults.logDir()));

@@ -103,7 +103,7 @@ public final class Main {
     /** The daemon's paths as the daemon computes them (environment over config file over defaults), or null if the file is bad. */
     private ControlPaths paths() {
         try {
-            return DaemonSettings.load(env).paths();
+            return DaemonSettings.loadForClient(env).paths();
         } catch (XmlInvalidException e) {
             err.println("xen-disk-java: invalid configuration:\n" + e.getMessage());
             return null;

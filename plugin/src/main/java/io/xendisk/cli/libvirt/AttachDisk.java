@@ -30,7 +30,7 @@ import java.util.stream.Collectors;
  */
 public final class AttachDisk {
     /** What the command line asked for. */
-    public record Request(String domain, String source, String target, String engine, String mode, String driver,
+    public record Request(String source, String target, String engine, String mode, String driver,
                           AffectFlags flags, boolean printXml) {
     }
 

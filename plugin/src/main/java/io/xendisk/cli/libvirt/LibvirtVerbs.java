@@ -40,8 +40,8 @@ public final class LibvirtVerbs {
             conn = Libvirt.open(uri);
             LibvirtDomain dom = LibvirtDomain.lookup(conn, uri, args.get(0));
             switch (verb) {
-                case "attach-disk" -> new AttachDisk(daemon, out, err).run(dom, new AttachDisk.Request(args.get(0),
-                        args.get(1), args.get(2), options.get("driver-type"), options.get("mode"), options.get("driver"),
+                case "attach-disk" -> new AttachDisk(daemon, out, err).run(dom, new AttachDisk.Request(args.get(1),
+                        args.get(2), options.get("driver-type"), options.get("mode"), options.get("driver"),
                         AffectFlags.from(options), options.containsKey("print-xml")));
                 case "detach-disk" -> new DetachDisk(daemon, out, err).run(dom, args.get(1), AffectFlags.from(options));
                 case "domblklist" -> new DomBlkList(out).run(dom, options.containsKey("inactive"));
