@@ -9,7 +9,8 @@ import java.util.Map;
  * them from the same environment so they always agree.
  *
  * <p>{@code XEN_DISK_JAVA_RUNDIR} overrides {@value #DEFAULT_RUN_DIR},
- * {@code XEN_DISK_JAVA_LOGDIR} overrides {@value #DEFAULT_LOG_DIR}. Unix socket
+ * {@code XEN_DISK_JAVA_LOGDIR} overrides {@value #DEFAULT_LOG_DIR} (the
+ * daemon's config file may move both defaults; see DaemonSettings). Unix socket
  * paths must stay below 108 bytes, so keep an overriding run dir short.
  */
 public record ControlPaths(Path runDir, Path logDir) {
@@ -25,9 +26,22 @@ public record ControlPaths(Path runDir, Path logDir) {
 
     /** Paths from the given environment (tests inject one). */
     public static ControlPaths from(Map<String, String> env) {
+        return from(env, defaults());
+    }
+
+    /**
+     * Paths from the environment where it sets them, else {@code fallback}
+     * (the config file's directories, themselves defaulting to ours).
+     */
+    public static ControlPaths from(Map<String, String> env, ControlPaths fallback) {
         return new ControlPaths(
-                Path.of(nonEmpty(env.get(RUNDIR_ENV), DEFAULT_RUN_DIR)).toAbsolutePath(),
-                Path.of(nonEmpty(env.get(LOGDIR_ENV), DEFAULT_LOG_DIR)).toAbsolutePath());
+                Path.of(nonEmpty(env.get(RUNDIR_ENV), fallback.runDir().toString())).toAbsolutePath(),
+                Path.of(nonEmpty(env.get(LOGDIR_ENV), fallback.logDir().toString())).toAbsolutePath());
+    }
+
+    /** {@value #DEFAULT_RUN_DIR} and {@value #DEFAULT_LOG_DIR}. */
+    public static ControlPaths defaults() {
+        return new ControlPaths(Path.of(DEFAULT_RUN_DIR), Path.of(DEFAULT_LOG_DIR));
     }
 
     /** The daemon's control socket (mode 0600 in a 0700 directory). */

@@ -2,6 +2,7 @@ package io.xendisk.daemon;
 
 import io.xendisk.api.ControlPaths;
 import io.xendisk.api.Version;
+import io.xendisk.xml.XmlInvalidException;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import sun.misc.Signal;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -18,7 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The daemon process: {@code xen-disk-java daemon} (foreground, what systemd
  * runs) or started in the background by the CLI with {@code --detached}.
  *
- * <p>Startup: log file, run dir (0700), the one-per-host lock, platform choice,
+ * <p>Startup: the config file (DaemonSettings), log file, run dir (0700), the one-per-host lock, platform choice,
  * the sim xenstored on the sim platform, then the control socket. SIGTERM,
  * SIGINT and {@code shutdown} stop it cleanly: socket and lock removed, exit 0.
  *
@@ -62,7 +64,16 @@ public final class DaemonMain {
      * @return the process exit code
      */
     public static int run(String platform, boolean detached) {
-        ControlPaths paths = ControlPaths.fromEnvironment();
+        Map<String, String> env = System.getenv();
+        DaemonSettings settings;
+        try {
+            settings = DaemonSettings.load(env);
+        } catch (XmlInvalidException e) {
+            // before logging is set up: the file may be what names the log directory
+            System.err.println("xen-disk-java daemon: invalid configuration, not starting:\n" + e.getMessage());
+            return 1;
+        }
+        ControlPaths paths = settings.paths();
         try {
             Files.createDirectories(paths.logDir());
         } catch (IOException e) {
@@ -70,16 +81,17 @@ public final class DaemonMain {
                     + " (run as root, or set " + ControlPaths.LOGDIR_ENV + ")");
             return 1;
         }
-        LogSetup.configure(paths.daemonLog(), detached);
+        LogSetup.configure(paths.daemonLog(), detached, settings.logLevel());
         Logger log = LogManager.getLogger(DaemonMain.class);
         try {
-            return serve(paths, platform, log);
+            return serve(settings, platform, env, log);
         } finally {
             LogManager.shutdown();
         }
     }
 
-    private static int serve(ControlPaths paths, String platformArg, Logger log) {
+    private static int serve(DaemonSettings settings, String platformArg, Map<String, String> env, Logger log) {
+        ControlPaths paths = settings.paths();
         long pid = ProcessHandle.current().pid();
         try {
             Files.createDirectories(paths.runDir());
@@ -105,7 +117,7 @@ public final class DaemonMain {
         try {
             PlatformChoice choice;
             try {
-                choice = PlatformDetector.forHost(paths).choose(platformArg);
+                choice = settings.choosePlatform(PlatformDetector.forHost(paths), platformArg, env);
             } catch (PlatformException e) {
                 log.error("xen-disk-java: {}", e.getMessage());
                 return 1;
@@ -126,8 +138,9 @@ public final class DaemonMain {
             dispatcher.startDataPlane();
             Signal.handle(new Signal("TERM"), s -> stop.countDown());
             Signal.handle(new Signal("INT"), s -> stop.countDown());
-            log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}",
-                    pid, Version.get(), choice.describe(), socket, ctx.xenstorePath());
+            log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}, config {}",
+                    pid, Version.get(), choice.describe(), socket, ctx.xenstorePath(),
+                    Files.exists(settings.configFile()) ? settings.configFile() : "none (" + settings.configFile() + " absent)");
             stop.await();
             log.info("daemon stopping (pid {})", pid);
             return 0;

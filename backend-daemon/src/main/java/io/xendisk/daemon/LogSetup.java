@@ -24,15 +24,22 @@ public final class LogSetup {
         }
     }
 
+    /** {@link #configure(Path, boolean, String)} at level info. */
+    public static void configure(Path logFile, boolean detached) {
+        configure(logFile, detached, "info");
+    }
+
     /**
      * For the daemon: must run before any daemon class logs.
      *
      * @param logFile  daemon.log
      * @param detached true when stderr is already redirected into logFile
+     * @param level    our classes' level: error, warn, info, debug or trace (libraries stay at warn)
      */
-    public static void configure(Path logFile, boolean detached) {
+    public static void configure(Path logFile, boolean detached, String level) {
         System.setProperty("xendisk.logFile", logFile.toString());
-        System.setProperty("xendisk.consoleLevel", detached ? "off" : "info");
+        System.setProperty("xendisk.logLevel", level);
+        System.setProperty("xendisk.consoleLevel", detached ? "off" : level);
         URL config = LogSetup.class.getResource("log4j2-daemon.xml");
         if (config == null) {
             throw new IllegalStateException("log4j2-daemon.xml missing from the backend-daemon jar (broken build)");

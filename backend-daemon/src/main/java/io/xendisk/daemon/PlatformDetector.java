@@ -59,7 +59,15 @@ public final class PlatformDetector {
      * @throws PlatformException if an explicit choice is unknown or unusable here
      */
     public PlatformChoice choose(String requested) throws PlatformException {
-        String source = "--platform " + requested;
+        return choose(requested, "--platform " + requested);
+    }
+
+    /**
+     * Like {@link #choose(String)}, for a value from elsewhere (the config file).
+     *
+     * @param source where {@code requested} came from, for messages ("config.xml")
+     */
+    public PlatformChoice choose(String requested, String source) throws PlatformException {
         String value = requested;
         if (value == null || value.isBlank()) {
             value = env.get(PLATFORM_ENV);

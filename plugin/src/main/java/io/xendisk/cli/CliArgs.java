@@ -18,14 +18,30 @@ import java.util.Set;
  */
 public record CliArgs(String verb, List<String> args, String platform, Map<String, String> options) {
     /** Verbs that need no daemon: they never start one. */
-    public static final Set<String> LOCAL_VERBS = Set.of("daemon", "help", "version");
+    public static final Set<String> LOCAL_VERBS = Set.of("daemon", "help", "version", "attach-disk", "detach-disk",
+            "domblklist", "libvirt-hook", "install", "uninstall");
     private static final Set<String> PLATFORMS = Set.of("sim", "xen", "auto");
 
     /** Options each verb takes: name → whether it takes a value. */
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
             "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false),
             "sim", Map.of("memory-mib", true, "abi", true),
-            "demo", Map.of("dir", true));
+            "demo", Map.of("dir", true),
+            "attach-disk", Map.ofEntries(Map.entry("connect", true), Map.entry("domain", true), Map.entry("source", true),
+                    Map.entry("target", true), Map.entry("driver", true), Map.entry("driver-type", true),
+                    Map.entry("subdriver", true), Map.entry("mode", true), Map.entry("live", false),
+                    Map.entry("config", false), Map.entry("persistent", false), Map.entry("current", false),
+                    Map.entry("print-xml", false)),
+            "detach-disk", Map.of("connect", true, "domain", true, "target", true, "live", false, "config", false,
+                    "persistent", false, "current", false),
+            "domblklist", Map.of("connect", true, "domain", true, "inactive", false),
+            "install", Map.of("root", true),
+            "uninstall", Map.of("root", true));
+    /** virsh's positional arguments, which may also be given as --NAME VALUE. */
+    private static final Map<String, List<String>> VIRSH_POSITIONAL = Map.of(
+            "attach-disk", List.of("domain", "source", "target"),
+            "detach-disk", List.of("domain", "target"),
+            "domblklist", List.of("domain"));
     private static final Set<String> SIM_ACTIONS = Set.of("start", "stop", "status", "guest", "guests", "destroy", "run");
 
     public CliArgs {
@@ -121,6 +137,23 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
                 return new CliArgs(verb, rest, platform, options);
             case "sim":
                 return sim(rest, platform, options);
+            case "attach-disk":
+            case "detach-disk":
+            case "domblklist":
+                return virsh(verb, rest, platform, options);
+            case "libvirt-hook":
+                if (rest.size() < 3 || rest.size() > 4) {
+                    throw new UsageException("'libvirt-hook' is run by libvirt as: libvirt-hook GUEST OP SUBOP [EXTRA],"
+                            + " with the domain XML on stdin");
+                }
+                return new CliArgs(verb, rest, platform, options);
+            case "install":
+            case "uninstall":
+                if (!rest.isEmpty()) {
+                    throw new UsageException("'" + verb + "' takes no arguments (only --root DIR), got '"
+                            + String.join(" ", rest) + "'");
+                }
+                return new CliArgs(verb, rest, platform, options);
             default:
                 throw new UsageException("unknown verb '" + verb + "'");
         }
@@ -150,6 +183,49 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
             });
         }
         return new CliArgs("sim", rest, platform, options);
+    }
+
+    /**
+     * attach-disk, detach-disk, domblklist: virsh's positional arguments (given
+     * in order or as --domain/--source/--target) become {@code args} in order;
+     * --subdriver is virsh's name of --driver-type.
+     */
+    private static CliArgs virsh(String verb, List<String> rest, String platform, Map<String, String> options)
+            throws UsageException {
+        List<String> names = VIRSH_POSITIONAL.get(verb);
+        Map<String, String> opts = new LinkedHashMap<>(options);
+        List<String> positional = new ArrayList<>();
+        int next = 0;
+        for (String name : names) {
+            String named = opts.remove(name);
+            if (named != null) {
+                positional.add(named);
+            } else if (next < rest.size()) {
+                positional.add(rest.get(next++));
+            }
+        }
+        String synopsis = switch (verb) {
+            case "attach-disk" -> "attach-disk <domain> <source> <target> [--driver-type cow|mmap|file|discard]"
+                    + " [--mode readonly] [--live] [--config] [--persistent] [--current] [--connect URI]";
+            case "detach-disk" -> "detach-disk <domain> <target> [--live] [--config] [--persistent] [--current]"
+                    + " [--connect URI]";
+            default -> "domblklist <domain> [--inactive] [--connect URI]";
+        };
+        if (next < rest.size() || positional.size() < names.size()) {
+            throw new UsageException("'" + verb + "' needs " + names.stream().map(n -> "<" + n + ">")
+                    .reduce((a, b) -> a + " " + b).orElse("") + ": " + synopsis);
+        }
+        if (opts.containsKey("subdriver")) {
+            if (opts.containsKey("driver-type")) {
+                throw new UsageException("give --driver-type or --subdriver (the same thing), not both");
+            }
+            opts.put("driver-type", opts.remove("subdriver"));
+        }
+        if (opts.containsKey("current") && (opts.containsKey("live") || opts.containsKey("config")
+                || opts.containsKey("persistent"))) {
+            throw new UsageException("--current cannot be combined with --live, --config or --persistent");
+        }
+        return new CliArgs(verb, positional, platform, opts);
     }
 
     /** Parses one option of {@code verb} at argv[i]; returns the index of its last word. */

@@ -4,10 +4,16 @@ import io.xendisk.api.ControlPaths;
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.api.Version;
+import io.xendisk.cli.hook.LibvirtHook;
+import io.xendisk.cli.install.InstallCommand;
+import io.xendisk.cli.libvirt.LibvirtVerbs;
 import io.xendisk.daemon.DaemonMain;
+import io.xendisk.daemon.DaemonSettings;
 import io.xendisk.daemon.LogSetup;
+import io.xendisk.xml.XmlInvalidException;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,27 +23,36 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The {@code xen-disk-java} command. {@code daemon} runs the daemon in this
- * process; {@code help} and {@code --version} answer locally; every other verb
- * is sent to the running daemon, which is started in the background first if
- * none answers. Exit status: 0 success, 1 failure, 2 usage error, or the
+ * process; {@code help} and {@code --version} answer locally; the libvirt
+ * verbs (attach-disk, detach-disk, domblklist), the libvirt hook and
+ * install/uninstall run here and reach the daemon only when they need it;
+ * every other verb is sent to the running daemon, which is started in the
+ * background first if none answers. Exit status: 0 success, 1 failure, 2 usage error, or the
  * daemon's own status for the verb.
  */
 public final class Main {
     private static final long STOP_TIMEOUT_MS = 20_000;
 
     private final Map<String, String> env;
+    private final InputStream in;
     private final PrintStream out;
     private final PrintStream err;
 
     public Main(Map<String, String> env, PrintStream out, PrintStream err) {
+        this(env, InputStream.nullInputStream(), out, err);
+    }
+
+    /** @param in stdin: the domain XML for {@code libvirt-hook} */
+    public Main(Map<String, String> env, InputStream in, PrintStream out, PrintStream err) {
         this.env = Map.copyOf(env);
+        this.in = in;
         this.out = out;
         this.err = err;
     }
 
     public static void main(String[] args) {
         LogSetup.forCli();
-        int status = new Main(System.getenv(), System.out, System.err).run(args);
+        int status = new Main(System.getenv(), System.in, System.out, System.err).run(args);
         System.out.flush();
         // exit explicitly: the launcher's watcher thread must not keep the CLI alive
         System.exit(status);
@@ -65,14 +80,43 @@ public final class Main {
                 return ControlResponse.OK;
             case "daemon":
                 return DaemonMain.run(args.platform(), false);
+            case "attach-disk":
+            case "detach-disk":
+            case "domblklist":
+            case "libvirt-hook": {
+                ControlPaths paths = paths();
+                if (paths == null) {
+                    return ControlResponse.FAILED;
+                }
+                DaemonLink daemon = new SocketDaemonLink(paths, args.platform(), err);
+                return args.verb().equals("libvirt-hook") ? new LibvirtHook(daemon, err).run(args.args(), in)
+                        : new LibvirtVerbs(env, daemon, out, err).run(args.verb(), args.args(), args.options());
+            }
+            case "install":
+            case "uninstall":
+                return new InstallCommand(env, out, err).run(args.verb(), args.options().get("root"));
             default:
                 return remote(args);
         }
     }
 
+    /** The daemon's paths as the daemon computes them (environment over config file over defaults), or null if the file is bad. */
+    private ControlPaths paths() {
+        try {
+            return DaemonSettings.loadForClient(env).paths();
+        } catch (XmlInvalidException e) {
+            err.println("xen-disk-java: invalid configuration:\n" + e.getMessage());
+            return null;
+        }
+    }
+
     private int remote(CliArgs args) {
-        ControlPaths paths = ControlPaths.from(env);
-        ControlClient client = new ControlClient(paths.controlSocket());
+        ControlPaths paths = paths();
+        if (paths == null) {
+            return ControlResponse.FAILED;
+        }
+        SocketDaemonLink link = new SocketDaemonLink(paths, args.platform(), err);
+        ControlClient client = link.client();
         String platform = args.platform();
         if (platform == null && env.get("XEN_DISK_JAVA_PLATFORM") != null
                 && !env.get("XEN_DISK_JAVA_PLATFORM").isBlank()) {
@@ -87,8 +131,8 @@ public final class Main {
         if (args.verb().equals("demo")) {
             Path dir = Path.of(args.options().getOrDefault("dir", "/tmp/xen-disk-java-demo")).toAbsolutePath();
             try {
-                return new Demo(r -> sendStartingDaemon(paths, client, args, r), out, err, dir).run();
-            } catch (DaemonStartFailed e) {
+                return new Demo(r -> sendStartingDaemon(paths, link, args, r), out, err, dir).run();
+            } catch (DaemonStartFailedException e) {
                 return ControlResponse.FAILED;
             } catch (IOException e) {
                 err.println("xen-disk-java: demo failed: " + e.getMessage());
@@ -97,8 +141,8 @@ public final class Main {
         }
         ControlResponse response;
         try {
-            response = sendStartingDaemon(paths, client, args, request);
-        } catch (DaemonStartFailed e) {
+            response = sendStartingDaemon(paths, link, args, request);
+        } catch (DaemonStartFailedException e) {
             return ControlResponse.FAILED;
         } catch (IOException e) {
             err.println("xen-disk-java: control request '" + args.verb() + "' over " + paths.controlSocket()
@@ -119,42 +163,27 @@ public final class Main {
         return response.exitCode();
     }
 
-    /** The daemon could not be reached or started; the reason is already printed. */
-    private static final class DaemonStartFailed extends IOException {
-        private static final long serialVersionUID = 1L;
-    }
-
     /**
      * Sends a request, starting the daemon first when none runs. Returns null
      * for {@code shutdown} when there is no daemon (nothing to stop).
      */
-    private ControlResponse sendStartingDaemon(ControlPaths paths, ControlClient client, CliArgs args,
+    private ControlResponse sendStartingDaemon(ControlPaths paths, SocketDaemonLink link, CliArgs args,
                                                ControlRequest request) throws IOException {
         try {
-            return client.send(request);
+            return link.client().send(request);
         } catch (DaemonUnavailableException e) {
-            if (e.reason() == DaemonUnavailableException.Reason.ACCESS_DENIED) {
-                err.println("xen-disk-java: " + e.getMessage() + "; only root may control the daemon (you are user "
-                        + System.getProperty("user.name") + "); run with sudo");
-                throw new DaemonStartFailed();
+            if (e.reason() != DaemonUnavailableException.Reason.ACCESS_DENIED) {
+                if (args.verb().equals("shutdown")) {
+                    out.println("no daemon running (" + paths.controlSocket() + ")");
+                    return null;
+                }
+                if (args.verb().equals("sim") && (args.args().get(0).equals("stop") || args.args().get(0).equals("status"))) {
+                    // the sim xenstored outlives the daemon: look at it directly rather than start a daemon for this
+                    return simWithoutDaemon(paths, args.args().get(0));
+                }
             }
-            if (args.verb().equals("shutdown")) {
-                out.println("no daemon running (" + paths.controlSocket() + ")");
-                return null;
-            }
-            if (args.verb().equals("sim") && (args.args().get(0).equals("stop") || args.args().get(0).equals("status"))) {
-                // the sim xenstored outlives the daemon: look at it directly rather than start a daemon for this
-                return simWithoutDaemon(paths, args.args().get(0));
-            }
-            try {
-                long pid = new DaemonLauncher(paths, client).start(args.platform());
-                err.println("xen-disk-java: started the daemon in the background (pid "
-                        + (pid > 0 ? Long.toString(pid) : "unknown") + ", log " + paths.daemonLog() + ")");
-            } catch (DaemonLauncher.LaunchException le) {
-                err.println("xen-disk-java: " + le.getMessage());
-                throw new DaemonStartFailed();
-            }
-            return client.send(request);
+            link.start(e);
+            return link.client().send(request);
         }
     }
 

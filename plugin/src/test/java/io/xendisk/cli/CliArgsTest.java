@@ -99,4 +99,38 @@ class CliArgsTest {
         assertNull(parse("--", "status").platform());
         assertEquals("unknown verb '--version'", usageError("--", "--version"));
     }
+
+    @Test
+    void virshVerbsTakePositionalOrNamedArguments() throws UsageException {
+        CliArgs a = parse("attach-disk", "vm1", "/img/a.img", "xvdb", "--driver-type", "cow", "--mode", "readonly",
+                "--persistent", "--connect", "test:///default");
+        assertEquals(List.of("vm1", "/img/a.img", "xvdb"), a.args());
+        assertEquals(Map.of("driver-type", "cow", "mode", "readonly", "persistent", "true", "connect", "test:///default"),
+                a.options());
+        // virsh's --domain/--source/--target fill the gaps in order; --subdriver is --driver-type
+        CliArgs named = parse("attach-disk", "--target", "xvdc", "vm1", "--source", "/b", "--subdriver", "mmap");
+        assertEquals(List.of("vm1", "/b", "xvdc"), named.args());
+        assertEquals(Map.of("driver-type", "mmap"), named.options());
+        assertEquals(List.of("vm1", "xvdb"), parse("detach-disk", "--domain", "vm1", "xvdb", "--config").args());
+        assertEquals(Map.of("inactive", "true"), parse("domblklist", "vm1", "--inactive").options());
+    }
+
+    @Test
+    void virshVerbErrorsAreNamed() {
+        assertTrue(usageError("attach-disk", "vm1", "/img").startsWith("'attach-disk' needs <domain> <source> <target>: attach-disk"));
+        assertTrue(usageError("detach-disk", "vm1", "xvdb", "extra").startsWith("'detach-disk' needs <domain> <target>"));
+        assertEquals("--current cannot be combined with --live, --config or --persistent",
+                usageError("attach-disk", "vm1", "/a", "xvdb", "--current", "--live"));
+        assertEquals("give --driver-type or --subdriver (the same thing), not both",
+                usageError("attach-disk", "vm1", "/a", "xvdb", "--subdriver", "cow", "--driver-type", "cow"));
+        assertTrue(usageError("domblklist", "vm1", "--details").startsWith("unknown option '--details' for 'domblklist'"));
+    }
+
+    @Test
+    void hookAndInstallArguments() throws UsageException {
+        assertEquals(List.of("vm1", "prepare", "begin", "-"), parse("libvirt-hook", "vm1", "prepare", "begin", "-").args());
+        assertTrue(usageError("libvirt-hook", "vm1").startsWith("'libvirt-hook' is run by libvirt as"));
+        assertEquals(Map.of("root", "/tmp/stage"), parse("install", "--root", "/tmp/stage").options());
+        assertTrue(usageError("uninstall", "now").startsWith("'uninstall' takes no arguments"));
+    }
 }

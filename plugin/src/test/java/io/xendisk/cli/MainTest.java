@@ -21,7 +21,8 @@ class MainTest {
 
     private int run(String... argv) {
         Map<String, String> env = Map.of("XEN_DISK_JAVA_RUNDIR", dir.resolve("run").toString(),
-                "XEN_DISK_JAVA_LOGDIR", dir.resolve("log").toString());
+                "XEN_DISK_JAVA_LOGDIR", dir.resolve("log").toString(),
+                "XEN_DISK_JAVA_CONFIG", dir.resolve("no-config.xml").toString());
         return new Main(env, new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8)).run(argv);
     }
@@ -65,5 +66,16 @@ class MainTest {
     void shutdownWithoutDaemonDoesNotStartOne() {
         assertEquals(0, run("shutdown"));
         assertTrue(out().startsWith("no daemon running"), out());
+    }
+
+    @Test
+    void anInvalidConfigFileStopsDaemonVerbsWithItsLine() throws Exception {
+        java.nio.file.Path config = java.nio.file.Files.writeString(dir.resolve("bad.xml"),
+                "<config xmlns='https://xen-disk-java.org/xmlns/config/1'>\n<run-dir>relative</run-dir>\n</config>\n");
+        int rc = new Main(Map.of("XEN_DISK_JAVA_CONFIG", config.toString()), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8)).run("status");
+        assertEquals(1, rc);
+        assertTrue(err().startsWith("xen-disk-java: invalid configuration:\n" + config + ":2:"), err());
+        assertTrue(err().contains("invalid <run-dir>relative</run-dir>; use an absolute directory path"), err());
     }
 }

@@ -70,6 +70,11 @@ final class Dist implements AutoCloseable {
         logDir = dir.resolve("log");
     }
 
+    /** A config file that does not exist: the host's /etc/xen-disk-java/config.xml must not steer the tests. */
+    Path noConfig() {
+        return dir.resolve("no-config.xml");
+    }
+
     Path socket() {
         return runDir.resolve("control.sock");
     }
@@ -96,12 +101,28 @@ final class Dist implements AutoCloseable {
 
     /** Runs any command with this instance's environment; output goes through files so an inheriting child cannot hang us. */
     Result exec(List<String> cmd, Map<String, String> extraEnv) throws IOException, InterruptedException {
+        return exec(cmd, extraEnv, Path.of("/dev/null"));
+    }
+
+    /** {@link #exec(List, Map)} with {@code input} on stdin (a libvirt hook's domain XML). */
+    Result exec(List<String> cmd, Map<String, String> extraEnv, String input) throws IOException, InterruptedException {
+        Path in = Files.createTempFile(dir, "in", ".txt");
+        Files.writeString(in, input, StandardCharsets.UTF_8);
+        try {
+            return exec(cmd, extraEnv, in);
+        } finally {
+            Files.delete(in);
+        }
+    }
+
+    private Result exec(List<String> cmd, Map<String, String> extraEnv, Path stdin) throws IOException, InterruptedException {
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+                .redirectInput(ProcessBuilder.Redirect.from(stdin.toFile()));
         pb.environment().put("XEN_DISK_JAVA_RUNDIR", runDir.toString());
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
+        pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());
         pb.environment().remove("XEN_DISK_JAVA_PLATFORM");
         pb.environment().putAll(extraEnv);
         Process p = pb.start();
@@ -122,6 +143,7 @@ final class Dist implements AutoCloseable {
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
         pb.environment().put("XEN_DISK_JAVA_RUNDIR", runDir.toString());
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
+        pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());
         pb.environment().remove("XEN_DISK_JAVA_PLATFORM");
         Process p = pb.start();
         extraPids.add(p.pid());

@@ -1,0 +1,115 @@
+package io.xendisk.e2e;
+
+import io.xendisk.xml.MetadataDisks;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The distribution's hooks/libvirt-hook run as libvirtd runs it (GUEST OP
+ * SUBOP -, the domain XML on stdin) against a simulated guest: a domain whose
+ * metadata declares a disk gets it at "started" and loses it at "stopped";
+ * a bad image aborts "prepare" with the message libvirt shows.
+ */
+class HookE2ETest {
+    private static Dist dist;
+    private static Dist.Guest guest;
+
+    @BeforeAll
+    static void guest() throws Exception {
+        assertTrue(Files.isExecutable(Dist.HOME.resolve("hooks/libvirt-hook")),
+                "no " + Dist.HOME + "/hooks/libvirt-hook: run the reactor build (mvn verify) from the top");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        dist = new Dist();
+        guest = dist.guest("hookvm");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (dist == null) {
+            return;
+        }
+        try {
+            dist.stopAll(List.of(guest));
+        } finally {
+            dist.close();
+        }
+    }
+
+    /** What libvirt's libxl driver passes: the running domain's XML, its id the guest's domain id. */
+    private static String domainXml(String name, int id, String disks) {
+        return "<domain type='xen' id='" + id + "'>\n  <name>" + name + "</name>\n  <metadata>\n"
+                + "    <xdj:disks xmlns:xdj='" + MetadataDisks.NAMESPACE + "'>\n" + disks + "    </xdj:disks>\n"
+                + "  </metadata>\n  <devices/>\n</domain>\n";
+    }
+
+    /** Runs the hook with {@code launcher} as $XEN_DISK_JAVA. */
+    private static Dist.Result hookWith(String launcher, String xml, String op, String subOp) throws Exception {
+        return dist.exec(List.of(Dist.HOME.resolve("hooks/libvirt-hook").toString(), "hookvm", op, subOp, "-"),
+                Map.of("XEN_DISK_JAVA", launcher), xml);
+    }
+
+    private static Dist.Result hook(String xml, String op, String subOp) throws Exception {
+        return hookWith(Dist.HOME.resolve("bin/xen-disk-java").toString(), xml, op, subOp);
+    }
+
+    @Test
+    void startedAttachesTheDeclaredDiskAndStoppedDetachesIt() throws Exception {
+        Path image = Images.sparse(dist.dir.resolve("hook.img"), 8L << 20, null);
+        String xml = domainXml("hookvm", guest.domid(), "      <xdj:disk target='xvdb' source='" + image + "' engine='file'/>\n");
+        Dist.Result prepare = hook(xml, "prepare", "begin");
+        assertEquals(0, prepare.exit(), prepare.toString());
+        Dist.Result started = hook(xml, "started", "begin");
+        assertEquals(0, started.exit(), started.toString());
+        assertEquals("", started.out(), "libvirt reads a hook's stdout as XML at some ops: it must stay empty");
+        dist.awaitConnected(guest, "xvdb");
+        assertNotNull(dist.listLine(guest.vbd("xvdb")));
+        Dist.Result io = dist.simRun(guest, "xvdb", "verify", "--size", "1M", "--seed", "4");
+        assertEquals(0, io.exit(), io.toString());
+
+        Dist.Result stopped = hook(xml, "stopped", "end");
+        assertEquals(0, stopped.exit(), stopped.toString());
+        assertNull(dist.listLine(guest.vbd("xvdb")), "still served after stopped end");
+        Images.assertPattern(image, 0, 1 << 20, 4);
+        // release end comes after stopped end: nothing is left, which is fine
+        Dist.Result release = hook(xml, "release", "end");
+        assertEquals(0, release.exit(), release.toString());
+    }
+
+    @Test
+    void aMissingImageAbortsTheStartWithTheDomainTheDiskAndTheFix() throws Exception {
+        String xml = domainXml("hookvm", guest.domid(), "      <xdj:disk target='xvdc' source='/x/missing.img'/>\n");
+        Dist.Result prepare = hook(xml, "prepare", "begin");
+        assertEquals(1, prepare.exit(), prepare.toString());
+        assertEquals("xen-disk-java: domain hookvm disk xvdc: image /x/missing.img not found (fix the source in the"
+                + " domain's metadata: virsh metadata hookvm --uri " + MetadataDisks.NAMESPACE
+                + " --config --edit, or virsh edit hookvm)\n", prepare.err());
+        assertNull(dist.listLine(guest.vbd("xvdc")));
+    }
+
+    @Test
+    void domainsWithoutOurDisksNeverNeedTheLauncher() throws Exception {
+        String plain = "<domain type='xen' id='9'><name>other</name><devices/></domain>";
+        for (String[] op : new String[][] {{"prepare", "begin"}, {"started", "begin"}, {"stopped", "end"}}) {
+            Dist.Result r = hookWith("/nonexistent/xen-disk-java", plain, op[0], op[1]);
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals("", r.out() + r.err());
+        }
+        String ours = domainXml("hookvm", guest.domid(), "      <xdj:disk target='xvdd' engine='discard'/>\n");
+        Dist.Result missing = hookWith("/nonexistent/xen-disk-java", ours, "prepare", "begin");
+        assertEquals(1, missing.exit(), missing.toString());
+        assertTrue(missing.err().startsWith("xen-disk-java: domain hookvm declares xen-disk-java disks, but the launcher"
+                + " /nonexistent/xen-disk-java is missing"), missing.err());
+    }
+}

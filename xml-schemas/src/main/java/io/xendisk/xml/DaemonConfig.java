@@ -1,0 +1,20 @@
+package io.xendisk.xml;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The daemon's configuration file, as read: each setting is empty when the
+ * file does not give it (then the environment or the built-in default applies).
+ *
+ * @param platform "auto", "xen" or "sim"
+ * @param runDir   control socket, lock, simulated platform's files
+ * @param logDir   daemon.log and friends
+ * @param logLevel "error", "warn", "info", "debug" or "trace"
+ */
+public record DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
+                           Optional<String> logLevel) {
+    /** No file: every setting from the environment or the defaults. */
+    public static final DaemonConfig NONE = new DaemonConfig(Optional.empty(), Optional.empty(), Optional.empty(),
+            Optional.empty());
+}

@@ -1,0 +1,38 @@
+package io.xendisk.xml;
+
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/** The daemon's storage engines, as named by {@code connect --storage} and disks.xsd. */
+public enum Engine {
+    /** Copy-on-write over the image: the guest's writes vanish when the disk is detached. */
+    COW,
+    /** Shared mapping of the image: writes are kept. */
+    MMAP,
+    /** Plain reads and writes of the image: writes are kept. */
+    FILE,
+    /** No image: reads return zeros, writes are dropped. */
+    DISCARD;
+
+    /** The name used on the command line and in XML. */
+    public String id() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    public static Optional<Engine> parse(String id) {
+        return Arrays.stream(values()).filter(e -> e.id().equals(id)).findFirst();
+    }
+
+    /** "cow, mmap, file or discard". */
+    public static String choices() {
+        String all = Arrays.stream(values()).map(Engine::id).collect(Collectors.joining(", "));
+        int last = all.lastIndexOf(", ");
+        return all.substring(0, last) + " or " + all.substring(last + 2);
+    }
+
+    /** Whether the engine serves an image (and so needs a source). */
+    public boolean needsImage() {
+        return this != DISCARD;
+    }
+}

@@ -1,0 +1,90 @@
+package io.xendisk.xml;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** config.xml: settings read, every problem named with file:LINE:COL and its fix. */
+class DaemonConfigsTest {
+    private static final String OPEN = "<config xmlns='" + DaemonConfigs.NAMESPACE + "'>\n";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void readsEverySetting() throws Exception {
+        Path f = dir.resolve("config.xml");
+        Files.writeString(f, OPEN + "  <log-level> debug </log-level>\n  <platform>sim</platform>\n"
+                + "  <run-dir>/run/x</run-dir>\n  <log-dir>/var/log/x</log-dir>\n</config>\n");
+        assertEquals(new DaemonConfig(Optional.of("sim"), Optional.of(Path.of("/run/x")), Optional.of(Path.of("/var/log/x")),
+                Optional.of("debug")), DaemonConfigs.read(f));
+    }
+
+    @Test
+    void missingFileMeansNoSettingsButAnEmptyConfigIsValid() throws Exception {
+        assertEquals(DaemonConfig.NONE, DaemonConfigs.read(dir.resolve("absent.xml")));
+        assertEquals(DaemonConfig.NONE, DaemonConfigs.parse(OPEN + "</config>", "c.xml"));
+    }
+
+    @Test
+    void theDistributionsDefaultConfigIsValidAndSetsNothing() throws Exception {
+        // the module runs with its own directory as working directory
+        Path shipped = Path.of("../src/main/dist/conf/config.xml");
+        assertTrue(Files.exists(shipped), shipped.toAbsolutePath() + " missing");
+        assertEquals(DaemonConfig.NONE, DaemonConfigs.read(shipped));
+    }
+
+    @Test
+    void badValuesAreNamedWithFileLineAndFix() throws Exception {
+        Path f = dir.resolve("config.xml");
+        Files.writeString(f, OPEN + "  <platform>kvm</platform>\n  <run-dir>run</run-dir>\n</config>\n");
+        XmlInvalidException e = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.read(f));
+        assertEquals(2, e.problems().size(), e.getMessage());
+        String[] lines = e.getMessage().split("\n");
+        assertTrue(lines[0].startsWith(f + ":2:"), e.getMessage());
+        assertTrue(lines[0].endsWith(": invalid <platform>kvm</platform>; use auto, xen or sim"), e.getMessage());
+        assertTrue(lines[1].startsWith(f + ":3:"), e.getMessage());
+        assertTrue(lines[1].contains("invalid <run-dir>run</run-dir>; use an absolute directory path"), e.getMessage());
+    }
+
+    @Test
+    void settingTwiceUnknownSettingAndWrongNamespace() {
+        XmlInvalidException twice = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
+                OPEN + "<platform>xen</platform>\n<platform>sim</platform>\n</config>", "c.xml"));
+        assertTrue(twice.getMessage().startsWith("c.xml:3:"), twice.getMessage());
+        assertTrue(twice.getMessage().contains("unexpected <platform> (given twice, or out of place); keep one"), twice.getMessage());
+
+        XmlInvalidException unknown = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
+                OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
+        assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
+        assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>)", unknown.getMessage());
+
+        XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
+                "<config>\n</config>", "c.xml"));
+        assertEquals("c.xml:1:9: <config> is not in namespace " + DaemonConfigs.NAMESPACE + "; write <config xmlns=\""
+                + DaemonConfigs.NAMESPACE + "\"> (any prefix, this namespace URI)", noNs.getMessage());
+    }
+
+    @Test
+    void unreadableIsNamed() throws Exception {
+        Path d = dir.resolve("is-a-dir");
+        Files.createDirectory(d);
+        XmlInvalidException e = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.read(d));
+        assertTrue(e.getMessage().startsWith(d + ": cannot read it: "), e.getMessage());
+    }
+
+    @Test
+    void schemasShipInTheJar() {
+        for (XmlSchema s : XmlSchema.values()) {
+            assertTrue(s.resource() != null, s + " has no .xsd resource");
+        }
+    }
+}
