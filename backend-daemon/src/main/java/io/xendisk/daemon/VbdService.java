@@ -56,6 +56,8 @@ public final class VbdService implements AutoCloseable {
     private final KernelBackends kernel;
     private final BlkifFeatures features;
     private final XenStore.Watch releaseWatch;
+    private final XenStore.Watch introduceWatch;
+    private final List<PendingConnect> pending = new ArrayList<>();
 
     public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry) {
         this(xs, grants, channels, registry, KernelBackends.NONE, BlkifFeatures.DEFAULT);
@@ -74,20 +76,52 @@ public final class VbdService implements AutoCloseable {
         this.kernel = kernel;
         this.features = features;
         this.releaseWatch = xs.watch("@releaseDomain", "xdj:release", (p, t) -> reapDeadDomains());
+        this.introduceWatch = xs.watch("@introduceDomain", "xdj:introduce", (p, t) -> {
+            if (!pending.isEmpty()) {
+                connectPending();
+            }
+        });
     }
 
-    /** {@code connect <vm> [--path IMG] [--storage E] [--vdev xvdX] [--readonly]}. */
+    /**
+     * {@code connect <vm> [--path IMG] [--storage E] [--vdev xvdX] [--readonly] [--no-wait]
+     * [--at-start SECONDS]}. Waits (bounded) for the guest's frontend unless
+     * {@code --no-wait}. With {@code --at-start} a guest that does not exist yet
+     * gets the disk the moment its domain is created, still paused, so a PV
+     * guest finds it at boot (the libvirt hook's way before libxl starts it).
+     */
     public ControlResponse connect(ControlRequest req) {
         if (req.args().size() != 1) {
             return usage("'connect' needs the guest: connect <vm> [--path IMG] [--storage discard|file|mmap|cow]"
-                    + " [--vdev xvdb] [--readonly]");
+                    + " [--vdev xvdb] [--readonly] [--no-wait] [--at-start SECONDS]");
         }
         String engine = Optional.ofNullable(req.option("storage")).orElse(req.option("path") == null ? "discard" : "file");
         String path = req.option("path");
-        boolean readOnly = req.option("readonly") != null;
         if (!engine.equals("discard") && path == null) {
             return fail("storage '" + engine + "' needs an image: add --path IMG");
         }
+        String vm = req.args().get(0);
+        if (req.option("at-start") != null) {
+            long seconds;
+            try {
+                seconds = Long.parseLong(req.option("at-start"));
+                if (seconds < 1 || seconds > 3600) {
+                    throw new NumberFormatException();
+                }
+            } catch (NumberFormatException e) {
+                return usage("--at-start takes seconds, 1 to 3600, not '" + req.option("at-start") + "'");
+            }
+            if (!knownDomain(vm)) {
+                return expect(vm, req, seconds);
+            }
+        }
+        return connectNow(req, req.option("no-wait") == null);
+    }
+
+    private ControlResponse connectNow(ControlRequest req, boolean waitForFrontend) {
+        String engine = Optional.ofNullable(req.option("storage")).orElse(req.option("path") == null ? "discard" : "file");
+        String path = req.option("path");
+        boolean readOnly = req.option("readonly") != null;
         int domid;
         try {
             domid = resolveDomain(req.args().get(0));
@@ -128,7 +162,7 @@ public final class VbdService implements AutoCloseable {
             vbd.destroy("connect failed: " + e.getMessage());
             return fail("vbd " + key + ": " + e.getMessage());
         }
-        boolean up = awaitConnected(vbd, CONNECT_WAIT_MS);
+        boolean up = waitForFrontend && awaitConnected(vbd, CONNECT_WAIT_MS);
         LOG.info("vbd {}: connected {} to guest {} as {} ({}{})", key, storageName, req.args().get(0), vdev,
                 storage.capabilities().ephemeral() ? "ephemeral: changes vanish on disconnect" : "persistent",
                 readOnly ? ", read-only" : "");
@@ -136,8 +170,89 @@ public final class VbdService implements AutoCloseable {
                 + (engine.equals("discard") ? "; discard: reads return zeros, writes are dropped"
                         : storage.capabilities().ephemeral() ? "; copy-on-write: changes vanish on disconnect" : "")
                 + (readOnly ? "; read-only" : "") + ")\n"
-                + (up ? "" : "the guest's frontend has not connected yet (backend " + vbd.state().label()
+                + (up || !waitForFrontend ? "" : "the guest's frontend has not connected yet (backend " + vbd.state().label()
                 + "); it will when the guest's blkfront starts\n"));
+    }
+
+    /** Whether {@code vm} (a domid or a name) is a domain xenstore knows now. */
+    private boolean knownDomain(String vm) {
+        try {
+            resolveDomain(vm);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Remembers a connect for a guest that is not created yet: checks the
+     * image now (so a start can fail early with the reason), and connects as
+     * soon as a domain of that name is introduced, within {@code seconds}.
+     */
+    private ControlResponse expect(String vm, ControlRequest req, long seconds) {
+        if (vm.matches("\\d{1,5}")) {
+            return fail("--at-start needs the guest's name (its domain id is not known before it is created), not " + vm);
+        }
+        String path = req.option("path");
+        if (path != null) {
+            try {
+                Storages.open(StorageSpec.of(Optional.ofNullable(req.option("storage")).orElse("file"),
+                        Path.of(path).toAbsolutePath(), req.option("readonly") != null)).close();
+            } catch (StorageException | IllegalArgumentException e) {
+                return fail("guest " + vm + " disk " + req.option("vdev") + ": " + e.getMessage());
+            }
+        }
+        String vdev = req.option("vdev");
+        if (vdev == null) {
+            return usage("--at-start needs --vdev (the disk's name is fixed before the guest exists)");
+        }
+        synchronized (pending) {
+            pending.removeIf(p -> p.vm().equals(vm) && vdev.equals(p.request().option("vdev")));
+            pending.add(new PendingConnect(vm, req, System.nanoTime() + seconds * 1_000_000_000L));
+        }
+        LOG.info("guest {}: will connect {} as {} when its domain is created (within {} s)", vm,
+                path == null ? "a discard disk" : path, vdev, seconds);
+        // it may have been created between our check and the registration
+        connectPending();
+        return ControlResponse.ok("guest " + vm + " is not running: " + vdev + " will be connected when its domain is"
+                + " created (within " + seconds + " s)\n");
+    }
+
+    /** A connect waiting for its guest's domain ({@code connect --at-start}). */
+    private record PendingConnect(String vm, ControlRequest request, long deadline) {
+    }
+
+    /** @introduceDomain fired (or a connect was registered): connect what waits for a domain that now exists. */
+    private void connectPending() {
+        List<PendingConnect> due = new ArrayList<>();
+        synchronized (pending) {
+            long now = System.nanoTime();
+            for (java.util.Iterator<PendingConnect> it = pending.iterator(); it.hasNext(); ) {
+                PendingConnect p = it.next();
+                if (now - p.deadline() > 0) {
+                    it.remove();
+                    LOG.warn("guest {}: no domain of that name was created in time; {} is not connected",
+                            p.vm(), p.request().option("vdev"));
+                } else if (knownDomain(p.vm())) {
+                    it.remove();
+                    due.add(p);
+                }
+            }
+        }
+        for (PendingConnect p : due) {
+            ControlResponse r = connectNow(p.request(), false);
+            if (r.exitCode() != ControlResponse.OK) {
+                LOG.error("guest {}: connecting {} when its domain was created failed: {}", p.vm(),
+                        p.request().option("vdev"), r.stderr().strip());
+            }
+        }
+    }
+
+    /** Drops connects still waiting for guest {@code vm}'s domain; true when one for {@code vdev} was. */
+    private boolean cancelPending(String vm, String vdev) {
+        synchronized (pending) {
+            return pending.removeIf(p -> p.vm().equals(vm) && (vdev == null || vdev.equals(p.request().option("vdev"))));
+        }
     }
 
     /** Waits (bounded) for the guest's frontend: a disk is usable, and a script can go on, once it is Connected. */
@@ -161,6 +276,10 @@ public final class VbdService implements AutoCloseable {
     public ControlResponse disconnect(ControlRequest req) {
         if (req.args().size() != 2) {
             return usage("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");
+        }
+        if (cancelPending(req.args().get(0), req.args().get(1)) && !knownDomain(req.args().get(0))) {
+            return ControlResponse.ok("guest " + req.args().get(0) + " was not created yet: " + req.args().get(1)
+                    + " will not be connected\n");
         }
         int domid;
         int devid;
@@ -450,5 +569,6 @@ public final class VbdService implements AutoCloseable {
             }
         }
         releaseWatch.close();
+        introduceWatch.close();
     }
 }

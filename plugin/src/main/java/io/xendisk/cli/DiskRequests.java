@@ -37,6 +37,22 @@ public final class DiskRequests {
         return new ControlRequest("connect", List.of(domain), options);
     }
 
+    /** How long the daemon keeps a disk for a domain being started before giving up on it. */
+    public static final int AT_START_SECONDS = 600;
+
+    /**
+     * {@code connect ... --at-start S --no-wait}: the disk is connected the moment
+     * the domain is created (while libxl still holds it paused), or at once when it
+     * exists already; nothing waits for the guest's frontend.
+     */
+    public static ControlRequest connectAtStart(String domain, MetadataDisk d) {
+        ControlRequest c = connect(domain, d);
+        Map<String, String> options = new LinkedHashMap<>(c.options());
+        options.put("at-start", Integer.toString(AT_START_SECONDS));
+        options.put("no-wait", "true");
+        return new ControlRequest(c.verb(), c.args(), options);
+    }
+
     /** {@code disconnect DOMAIN TARGET}. */
     public static ControlRequest disconnect(String domain, String target) {
         return new ControlRequest("disconnect", List.of(domain, target), Map.of());

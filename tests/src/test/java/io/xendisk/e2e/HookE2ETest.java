@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The distribution's hooks/libvirt-hook run as libvirtd runs it (GUEST OP
  * SUBOP -, the domain XML on stdin) against a simulated guest: a domain whose
- * metadata declares a disk gets it at "started" and loses it at "stopped";
+ * metadata declares a disk hands it to the daemon at "start" (before the domain
+ * exists), gets it when the domain is created, and loses it at "stopped";
  * a bad image aborts "prepare" with the message libvirt shows.
  */
 class HookE2ETest {
@@ -56,7 +57,11 @@ class HookE2ETest {
 
     /** Runs the hook with {@code launcher} as $XEN_DISK_JAVA. */
     private static Dist.Result hookWith(String launcher, String xml, String op, String subOp) throws Exception {
-        return dist.exec(List.of(Dist.HOME.resolve("hooks/libvirt-hook").toString(), "hookvm", op, subOp, "-"),
+        return hookAs("hookvm", launcher, xml, op, subOp);
+    }
+
+    private static Dist.Result hookAs(String name, String launcher, String xml, String op, String subOp) throws Exception {
+        return dist.exec(List.of(Dist.HOME.resolve("hooks/libvirt-hook").toString(), name, op, subOp, "-"),
                 Map.of("XEN_DISK_JAVA", launcher), xml);
     }
 
@@ -64,27 +69,60 @@ class HookE2ETest {
         return hookWith(Dist.HOME.resolve("bin/xen-disk-java").toString(), xml, op, subOp);
     }
 
+    /**
+     * As libvirt starts a domain: "prepare" and "start" run before the domain
+     * exists, so the disk is handed to the daemon then, and connected the
+     * moment the domain is created (a PV guest must find it at boot).
+     */
     @Test
-    void startedAttachesTheDeclaredDiskAndStoppedDetachesIt() throws Exception {
+    void startHandsTheDiskOverItIsConnectedWhenTheDomainIsCreatedAndStoppedDetachesIt() throws Exception {
         Path image = Images.sparse(dist.dir.resolve("hook.img"), 8L << 20, null);
-        String xml = domainXml("hookvm", guest.domid(), "      <xdj:disk target='xvdb' source='" + image + "' engine='file'/>\n");
-        Dist.Result prepare = hook(xml, "prepare", "begin");
+        String disk = "      <xdj:disk target='xvdb' source='" + image + "' engine='file'/>\n";
+        String before = domainXml("hookvm2", -1, disk);
+        Dist.Result prepare = hookAs("hookvm2", Dist.HOME.resolve("bin/xen-disk-java").toString(), before, "prepare", "begin");
         assertEquals(0, prepare.exit(), prepare.toString());
-        Dist.Result started = hook(xml, "started", "begin");
-        assertEquals(0, started.exit(), started.toString());
-        assertEquals("", started.out(), "libvirt reads a hook's stdout as XML at some ops: it must stay empty");
-        dist.awaitConnected(guest, "xvdb");
-        assertNotNull(dist.listLine(guest.vbd("xvdb")));
-        Dist.Result io = dist.simRun(guest, "xvdb", "verify", "--size", "1M", "--seed", "4");
-        assertEquals(0, io.exit(), io.toString());
+        Dist.Result start = hookAs("hookvm2", Dist.HOME.resolve("bin/xen-disk-java").toString(), before, "start", "begin");
+        assertEquals(0, start.exit(), start.toString());
+        assertEquals("", start.out(), "libvirt reads a hook's stdout as XML at some ops: it must stay empty");
+        assertTrue(start.err().contains("xvdb will be connected when its domain is created"), start.toString());
 
-        Dist.Result stopped = hook(xml, "stopped", "end");
-        assertEquals(0, stopped.exit(), stopped.toString());
-        assertNull(dist.listLine(guest.vbd("xvdb")), "still served after stopped end");
-        Images.assertPattern(image, 0, 1 << 20, 4);
-        // release end comes after stopped end: nothing is left, which is fine
-        Dist.Result release = hook(xml, "release", "end");
-        assertEquals(0, release.exit(), release.toString());
+        Dist.Guest late = dist.guest("hookvm2");
+        try {
+            dist.awaitConnected(late, "xvdb");
+            assertNotNull(dist.listLine(late.vbd("xvdb")));
+            Dist.Result io = dist.simRun(late, "xvdb", "verify", "--size", "1M", "--seed", "4");
+            assertEquals(0, io.exit(), io.toString());
+
+            String running = domainXml("hookvm2", late.domid(), disk);
+            Dist.Result stopped = hookAs("hookvm2", Dist.HOME.resolve("bin/xen-disk-java").toString(), running, "stopped", "end");
+            assertEquals(0, stopped.exit(), stopped.toString());
+            assertNull(dist.listLine(late.vbd("xvdb")), "still served after stopped end");
+            Images.assertPattern(image, 0, 1 << 20, 4);
+            // release end comes after stopped end: nothing is left, which is fine
+            Dist.Result release = hookAs("hookvm2", Dist.HOME.resolve("bin/xen-disk-java").toString(), running, "release", "end");
+            assertEquals(0, release.exit(), release.toString());
+        } finally {
+            dist.cli("sim", "destroy", late.name());
+        }
+    }
+
+    /** A start that fails after "start": libvirt runs "stopped" and "release", and the disk is not connected later. */
+    @Test
+    void aStartThatNeverHappensLeavesNothingWaiting() throws Exception {
+        Path image = Images.sparse(dist.dir.resolve("never.img"), 8L << 20, null);
+        String xml = domainXml("hookvm3", -1, "      <xdj:disk target='xvdb' source='" + image + "'/>\n");
+        String launcher = Dist.HOME.resolve("bin/xen-disk-java").toString();
+        assertEquals(0, hookAs("hookvm3", launcher, xml, "start", "begin").exit());
+        assertEquals(0, hookAs("hookvm3", launcher, xml, "stopped", "end").exit());
+        assertEquals(0, hookAs("hookvm3", launcher, xml, "release", "end").exit());
+        Dist.Guest g = dist.guest("hookvm3");
+        try {
+            Thread.sleep(1000);
+            assertNull(dist.listLine(g.vbd("xvdb")), "a cancelled start must not connect the disk to a later guest");
+            assertTrue(!dist.xsExists(g.frontend("xvdb")));
+        } finally {
+            dist.cli("sim", "destroy", g.name());
+        }
     }
 
     @Test
@@ -101,7 +139,7 @@ class HookE2ETest {
     @Test
     void domainsWithoutOurDisksNeverNeedTheLauncher() throws Exception {
         String plain = "<domain type='xen' id='9'><name>other</name><devices/></domain>";
-        for (String[] op : new String[][] {{"prepare", "begin"}, {"started", "begin"}, {"stopped", "end"}}) {
+        for (String[] op : new String[][] {{"prepare", "begin"}, {"start", "begin"}, {"stopped", "end"}}) {
             Dist.Result r = hookWith("/nonexistent/xen-disk-java", plain, op[0], op[1]);
             assertEquals(0, r.exit(), r.toString());
             assertEquals("", r.out() + r.err());

@@ -4,15 +4,21 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What the libvirt hook does for a libvirt operation. The whole op→action
- * mapping is {@link #FOR_OP}: which operation a disk must be attached at for
- * a PV guest to see it at boot is measured on real Xen, and moving the attach
- * is a one-line change here.
+ * What the libvirt hook does for a libvirt operation; the whole op→action
+ * mapping is {@link #FOR_OP}. A PV guest finds its disks at boot only if they
+ * exist before libvirt unpauses the new domain, and libvirt's libxl driver
+ * runs "started" after the unpause: so at "start" (before the domain is
+ * created) each disk is handed to the daemon, which connects it the moment
+ * the domain of that name is created, still paused (measured on real Xen in
+ * tests/xen/scenarios/libvirt.sh).
  */
 public enum HookAction {
     /** Check every disk (schema, image present and usable); a failure aborts the domain's start. */
     VALIDATE,
-    /** Check, then connect every disk through the daemon; a failure aborts the start (libvirt then stops the domain). */
+    /**
+     * Check, then give every disk to the daemon to connect when the domain is
+     * created (at once if it exists); a failure aborts the start.
+     */
     ATTACH,
     /** Disconnect whatever the daemon still serves of the domain; never fails (libvirt ignores it at these ops). */
     DETACH;
@@ -20,7 +26,7 @@ public enum HookAction {
     /** libvirt's "OP SUBOP" (hooks.rst, libxl driver) → our action; every other op does nothing. */
     static final Map<String, HookAction> FOR_OP = Map.of(
             "prepare begin", VALIDATE,
-            "started begin", ATTACH,
+            "start begin", ATTACH,
             "stopped end", DETACH,
             "release end", DETACH);
 

@@ -72,13 +72,13 @@ public final class LibvirtHook {
         return problems.isEmpty() ? ControlResponse.OK : ControlResponse.FAILED;
     }
 
-    /** Connects every disk; on a failure, disconnects the ones this run connected and fails. */
+    /** Hands every disk to the daemon; on a failure, takes back the ones this run handed over and fails. */
     private int attach(String guest, DomainXml xml) {
         List<MetadataDisk> done = new ArrayList<>();
         for (MetadataDisk d : xml.disks()) {
             String problem;
             try {
-                ControlResponse r = daemon.send(DiskRequests.connect(guest, d));
+                ControlResponse r = daemon.send(DiskRequests.connectAtStart(guest, d));
                 if (r.exitCode() == ControlResponse.OK) {
                     err.print(r.stdout());
                     done.add(d);

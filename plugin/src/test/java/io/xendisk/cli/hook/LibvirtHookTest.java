@@ -96,13 +96,13 @@ class LibvirtHookTest {
     }
 
     @Test
-    void startedAttachesEveryDiskThroughTheDaemon() throws Exception {
+    void startHandsEveryDiskToTheDaemonToConnectWhenTheDomainIsCreated() throws Exception {
         Path a = image("a.img");
         String xml = domain(7, "      <xdj:disk target='xvdb' source='" + a + "' engine='cow' readonly='true'/>\n"
                 + "      <xdj:disk target='xvdc' engine='discard'/>\n");
-        assertEquals(0, hook("started", "begin", xml));
-        assertEquals(List.of("connect vm1 path=" + a + " readonly=true storage=cow vdev=xvdb",
-                "connect vm1 storage=discard vdev=xvdc"), daemon.summary());
+        assertEquals(0, hook("start", "begin", xml));
+        assertEquals(List.of("connect vm1 at-start=600 no-wait=true path=" + a + " readonly=true storage=cow vdev=xvdb",
+                "connect vm1 at-start=600 no-wait=true storage=discard vdev=xvdc"), daemon.summary());
     }
 
     @Test
@@ -114,17 +114,17 @@ class LibvirtHookTest {
                 : ControlResponse.ok(""));
         String xml = domain(7, "      <xdj:disk target='xvdb' source='" + a + "'/>\n"
                 + "      <xdj:disk target='xvdc' source='" + b + "'/>\n");
-        assertEquals(1, hook("started", "begin", xml));
+        assertEquals(1, hook("start", "begin", xml));
         assertEquals("xen-disk-java: domain vm1 disk xvdc: cannot attach it: vbd 7/51744: image is locked\n", err());
-        assertEquals(List.of("connect vm1 path=" + a + " storage=file vdev=xvdb",
-                "connect vm1 path=" + b + " storage=file vdev=xvdc",
+        assertEquals(List.of("connect vm1 at-start=600 no-wait=true path=" + a + " storage=file vdev=xvdb",
+                "connect vm1 at-start=600 no-wait=true path=" + b + " storage=file vdev=xvdc",
                 "disconnect vm1 xvdb"), daemon.summary());
     }
 
     @Test
-    void startedChecksFirstAndAttachesNothingOnAProblem() {
+    void startChecksFirstAndAttachesNothingOnAProblem() {
         String xml = domain(7, "      <xdj:disk target='xvdb' source='/x/missing.img'/>\n");
-        assertEquals(1, hook("started", "begin", xml));
+        assertEquals(1, hook("start", "begin", xml));
         assertTrue(err().contains("image /x/missing.img not found"), err());
         assertEquals(List.of(), daemon.requests);
     }
@@ -155,13 +155,13 @@ class LibvirtHookTest {
     @Test
     void otherOpsAndDomainsWithoutOurDisksDoNothing() throws Exception {
         String xml = domain(7, "      <xdj:disk target='xvdb' source='/x/missing.img'/>\n");
-        for (String[] op : new String[][] {{"start", "begin"}, {"migrate", "begin"}, {"reconnect", "begin"},
+        for (String[] op : new String[][] {{"started", "begin"}, {"migrate", "begin"}, {"reconnect", "begin"},
                 {"prepare", "end"}}) {
             assertEquals(0, hook(op[0], op[1], xml), op[0] + " " + op[1]);
         }
         String plain = "<domain type='xen' id='3'><name>vm1</name><devices/></domain>";
         assertEquals(0, hook("prepare", "begin", plain));
-        assertEquals(0, hook("started", "begin", plain));
+        assertEquals(0, hook("start", "begin", plain));
         assertEquals(List.of(), daemon.requests);
         assertEquals("", err());
     }

@@ -58,12 +58,13 @@ class LifecycleHookTest {
                     + "    </xdj:disks>\n");
             try {
                 assertEquals(DomainEventType.DEFINED, next(events, name));
-                d.create();
-                assertEquals(DomainEventType.STARTED, next(events, name));
                 String atStart = d.getXMLDesc(0);
                 assertEquals(0, hook(daemon, name, "prepare", "begin", atStart));
-                assertEquals(0, hook(daemon, name, "started", "begin", atStart));
-                assertEquals(List.of("connect " + name + " path=" + image + " storage=cow vdev=xvdb"), daemon.summary());
+                assertEquals(0, hook(daemon, name, "start", "begin", atStart));
+                d.create();
+                assertEquals(DomainEventType.STARTED, next(events, name));
+                assertEquals(List.of("connect " + name + " at-start=600 no-wait=true path=" + image + " storage=cow vdev=xvdb"),
+                        daemon.summary());
 
                 d.destroy();
                 assertEquals(DomainEventType.STOPPED, next(events, name));
@@ -96,7 +97,7 @@ class LifecycleHookTest {
         int rc = new LibvirtHook(daemon, new PrintStream(err, true, StandardCharsets.UTF_8))
                 .run(List.of(name, op, subOp, "-"), new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8)));
         // the hook passes the daemon's connect reply on to libvirt's log, nothing else
-        assertEquals(op.equals("started") ? "connect done\n" : "", err.toString(StandardCharsets.UTF_8), op + " " + subOp);
+        assertEquals(op.equals("start") ? "connect done\n" : "", err.toString(StandardCharsets.UTF_8), op + " " + subOp);
         return rc;
     }
 }
