@@ -11,17 +11,17 @@
 # Prints "SCENARIO name PASS|FAIL" per scenario; exit 0 when all pass, 1 when one
 # fails, 2 when the lab cannot be built, 124 on a hang (with the serial log's tail).
 # Env: XDJ_LAB_DIR   work dir (default /var/tmp/xen-disk-java-lab): packages, boot files, runs/
-#      XDJ_TIMEOUT   seconds for the whole boot (default 600)
-#      XDJ_SCENARIO_TIMEOUT  seconds per scenario inside dom0 (default 360)
+#      XDJ_TIMEOUT   seconds for the whole boot (default 1800)
+#      XDJ_SCENARIO_TIMEOUT  seconds per scenario inside dom0 (default 480)
 #      XDJ_DOM0_VCPUS  dom0's vCPUs (default 1: see below)
-#      XDJ_CPU, XDJ_TCG  qemu -cpu and -accel (defaults max,-smap and tcg,thread=single: see below)
+#      XDJ_CPU, XDJ_TCG  qemu -cpu and -accel (defaults Westmere and tcg,thread=multi: see below)
 #      XDJ_DIST      the distribution to test (default: src/target/xen-disk-java of this clone)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LAB=${XDJ_LAB_DIR:-/var/tmp/xen-disk-java-lab}
 DIST=${XDJ_DIST:-$ROOT/src/target/xen-disk-java}
-TIMEOUT=${XDJ_TIMEOUT:-600}
+TIMEOUT=${XDJ_TIMEOUT:-1800}
 T0=$(date +%s.%N)
 el() { awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN{printf "%.1f", t-t0}'; }
 say() { echo "[xen-lab $(el)s] $*"; }
@@ -49,7 +49,7 @@ XDJ_HARNESS=$HERE
 XDJ_DIST=$DIST
 XDJ_BOOT=$LAB/boot
 XDJ_KVER=$(cat "$LAB/boot/kver")
-XDJ_SCENARIO_TIMEOUT=${XDJ_SCENARIO_TIMEOUT:-360}
+XDJ_SCENARIO_TIMEOUT=${XDJ_SCENARIO_TIMEOUT:-480}
 EOV
 
 QEMU_PID=
@@ -67,15 +67,17 @@ trap 'cleanup; exit 130' INT TERM
 XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=2048M,max:2048M dom0_max_vcpus=${XDJ_DOM0_VCPUS:-1} loglvl=all guest_loglvl=all"
 DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=6 xdj_stage2=$HERE/lib/dom0-stage2.sh xdj_modules=$LAB/root"
 say "booting Xen + dom0 (run dir $RUN; scenarios: ${SCENARIOS[*]})"
-# -cpu max,-smap: with SMAP under TCG the PV dom0 faults on its first instructions.
-# dom0_max_vcpus=1: with 2 dom0 vCPUs, multi-threaded processes in dom0 (every JVM: the daemon
-# and the CLI) died of memory corruption within a minute or two ("malloc(): unsorted double
-# linked list corrupted", SIGSEGV and guarantee failures in the JIT and class parsing), before
-# and after our native code ran, with thread=multi and thread=single alike: cross-vCPU TLB
-# coherence of a PV guest under TCG is the suspect. The domU still gets the second CPU.
-# thread=single is what the passing runs used (thread=multi with one dom0 vCPU is untried).
-CPU=${XDJ_CPU:-max,-smap}
-TCG=${XDJ_TCG:-tcg,thread=single}
+# -cpu Westmere: a named model whose features libvirt knows. With -cpu max, libvirtd's libxl driver
+# fails to start ("Cannot find suitable CPU model for given data" decoding Xen's host features),
+# and SMAP (which max has) makes the PV dom0 fault on its first instructions under TCG.
+# dom0_max_vcpus=1: with 2 dom0 vCPUs (on -cpu max), multi-threaded processes in dom0 (every JVM)
+# died of memory corruption within a minute or two ("malloc(): unsorted double linked list
+# corrupted", SIGSEGV and guarantee failures in the JIT), before and after our native code ran:
+# cross-vCPU TLB coherence of a PV guest under TCG is the suspect. The domU gets the second CPU.
+# thread=multi: each emulated CPU on its own host thread, so dom0 (the backends) and the domU run
+# at the same time, as on hardware; one dom0 vCPU has been stable with it.
+CPU=${XDJ_CPU:-Westmere}
+TCG=${XDJ_TCG:-tcg,thread=multi}
 timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -M pc -accel "$TCG" -cpu "$CPU" -smp 2 -m 4096 \
   -name "xen-disk-java-lab" -display none -vga none -nic none -no-reboot -monitor none \
   -pidfile "$RUN/qemu.pid" -serial stdio \

@@ -162,6 +162,12 @@ public final class Vbd {
         return gone.await(timeoutMs, TimeUnit.MILLISECONDS);
     }
 
+    /** The guest died: release everything at once and tell the toolstack Closed. */
+    public void abandon(String reason) {
+        backend.abandon(reason);
+        ended(reason);
+    }
+
     /** Ends at once without a handshake (the guest is dead, or the daemon stops). */
     public void destroy(String reason) {
         backend.close();

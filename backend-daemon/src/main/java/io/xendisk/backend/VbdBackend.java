@@ -184,8 +184,9 @@ public final class VbdBackend implements AutoCloseable {
         Optional<String> feRaw = xs.tryRead(frontendPath + "/state");
         if (feRaw.isEmpty()) {
             if (!xs.exists(frontendPath)) {
-                // xl destroy removes the whole domain directory: say so, it is what the user did
-                teardown(xs.exists("/local/domain/" + frontendDomid)
+                // xl destroy removes the whole domain directory: say so, it is what the user did;
+                // the toolstack may still wait for our Closed to remove the backend directory
+                abandon(xs.exists("/local/domain/" + frontendDomid)
                         ? "frontend directory " + frontendPath + " removed"
                         : "domain " + frontendDomid + " is gone (its frontend directory " + frontendPath + " was removed)");
             }
@@ -494,6 +495,27 @@ public final class VbdBackend implements AutoCloseable {
             }
         }
         watches.clear();
+    }
+
+    /**
+     * The guest is gone: releases the ring at once (its grants must not keep
+     * the dying domain) and says Closed, which is what a toolstack tearing the
+     * device down waits for (libxl's xl destroy), as kernel blkback does when
+     * its frontend vanishes; then stops watching.
+     */
+    public synchronized void abandon(String reason) {
+        if (done) {
+            return;
+        }
+        disconnectRing();
+        try {
+            if (state != XenbusState.CLOSED) {
+                setState(XenbusState.CLOSED);
+            }
+        } catch (XenStoreException e) {
+            LOG.debug("{}: {}", name, e.getMessage()); // the directory went with the domain
+        }
+        teardown(reason);
     }
 
     /** Stops watching and releases the ring without touching xenstore (daemon shutdown). */

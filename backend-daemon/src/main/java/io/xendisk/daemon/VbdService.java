@@ -492,7 +492,7 @@ public final class VbdService implements AutoCloseable {
         for (Vbd v : vbds.values()) {
             try {
                 if (!xs.exists("/local/domain/" + v.domid()) || !xs.isDomainIntroduced(v.domid())) {
-                    v.destroy("domain " + v.domid() + " is gone");
+                    v.abandon("domain " + v.domid() + " is gone");
                 }
             } catch (XenStoreException e) {
                 LOG.warn("checking domain {}: {}", v.domid(), e.getMessage());
