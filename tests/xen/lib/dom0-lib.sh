@@ -9,16 +9,23 @@ fail() { echo "FAIL: $*"; exit 1; }
 xdj() { "$XDJ_DIST/bin/xen-disk-java" --platform xen "$@"; }
 
 # Starts `xen-disk-java daemon` in the background (own session, output in /lab/daemon.out) unless
-# one answers already, and waits up to $1 s (default 120) for its control socket: the JVM starts
-# slowly under TCG, more slowly than the CLI's own 20 s start limit.
+# one runs already, and waits up to $1 s (default 120) for its control socket: the JVM starts
+# slowly under TCG. No CLI (a JVM) runs in the wait loop, only once at the end.
 start_daemon() {
-  local secs=${1:-120} i t0
-  [ -S /run/xen-disk-java/control.sock ] && xdj status >/dev/null 2>&1 && return 0
+  local secs=${1:-120} i t0 pid
+  pid=$(daemon_pid)
+  if [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ -S /run/xen-disk-java/control.sock ]; then return 0; fi
   t0=$(up)
   setsid ${XDJ_DAEMON_WRAPPER:-} "$XDJ_DIST/bin/xen-disk-java" --platform xen daemon </dev/null >>/lab/daemon.out 2>&1 &
-  for ((i = 0; i < secs * 2; i++)); do
-    [ -S /run/xen-disk-java/control.sock ] && xdj status && { log "daemon up in $(awk "BEGIN{print $(up)-$t0}")s"; return 0; }
-    sleep 0.5
+  for ((i = 0; i < secs * 4; i++)); do
+    pid=$(daemon_pid)
+    if [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ -S /run/xen-disk-java/control.sock ] \
+        && grep -q "daemon started: pid $pid" /var/log/xen-disk-java/daemon.log 2>/dev/null; then
+      log "daemon up in $(awk "BEGIN{print $(up)-$t0}")s (pid $pid)"
+      xdj status
+      return 0
+    fi
+    sleep 0.25
   done
   cat /lab/daemon.out
   return 1
