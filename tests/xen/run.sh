@@ -51,6 +51,8 @@ XDJ_BOOT=$LAB/boot
 XDJ_KVER=$(cat "$LAB/boot/kver")
 XDJ_SCENARIO_TIMEOUT=${XDJ_SCENARIO_TIMEOUT:-480}
 EOV
+# scenario knobs (BENCH_*) and JVM options (XEN_DISK_JAVA_OPTS, XEN_DISK_JAVA_DAEMON_OPTS) reach dom0 as they are
+env | grep -E '^(BENCH_[A-Z_]+|XEN_DISK_JAVA_OPTS|XEN_DISK_JAVA_DAEMON_OPTS|RESTART_ROUNDS)=' | sed "s/=\(.*\)/='\1'/" >> "$RUN/share/env" || true
 
 QEMU_PID=
 cleanup() {

@@ -6,7 +6,8 @@
 # of a cow disk xvdd (tested), `xl block-detach` of it (the domU sees it go), and `xl shutdown`:
 # everything of ours is released (no gntdev mapping, backend directories gone, `list` empty) and
 # blkback's disk went its usual way. Finally `xl create` with a missing image and with an unknown
-# engine fails, printing our message. The domU's kernel log has no blkfront errors.
+# engine fails, printing our message. The domU's kernel log has no blkfront errors. The hotplug
+# script is put in place by `xen-disk-java install` and taken away by `uninstall`.
 set -u
 . "$XDJ_HARNESS/lib/dom0-lib.sh"
 GUEST=domu-xl
@@ -18,7 +19,9 @@ M_OURS=$(make_image "$OURS" 64)
 M_GOLD=$(make_image "$GOLD" 32)
 SHA_GOLD=$(sha256sum "$GOLD" | cut -d' ' -f1)
 modprobe xen-blkback || fail "modprobe xen-blkback"
-install_hotplug_script
+# the hotplug script where xl looks for script=xen-disk-java, as an operator installs it
+"$XDJ_DIST/bin/xen-disk-java" install > install.log 2>&1 || { cat install.log; fail "xen-disk-java install"; }
+grep -q "/etc/xen/scripts/xen-disk-java" install.log || { cat install.log; fail "install did not put the hotplug script in place"; }
 start_daemon 180 || fail "the daemon does not start on real Xen"
 PID=$(daemon_pid)
 mark=$(daemon_log_mark)
@@ -98,6 +101,11 @@ for bad in "target=/tmp/xl-missing.img|/tmp/xl-missing.img" "target=qcow9:$OURS|
 done
 sleep 1
 xdj list | grep -q '^[0-9]' && { echo "CHECK nothing left in list: FAIL"; xdj list; ok=0; }
+# 5) uninstall takes away what install put there
+"$XDJ_DIST/bin/xen-disk-java" uninstall > uninstall.log 2>&1 || { cat uninstall.log; echo "CHECK uninstall: FAIL"; ok=0; }
+cat uninstall.log
+[ ! -e /etc/xen/scripts/xen-disk-java ] && [ ! -e /etc/libvirt/hooks/libxl.d/xen-disk-java ] \
+  || { echo "CHECK uninstall removed the hotplug script and the libvirt hook: FAIL"; ok=0; }
 echo "---- daemon log ----"; daemon_log_since "$mark"; echo "----"
 [ $ok = 1 ] && { echo "RESULT PASS"; exit 0; }
 echo "RESULT FAIL"; exit 1
