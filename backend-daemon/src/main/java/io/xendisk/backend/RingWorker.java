@@ -27,7 +27,8 @@ import io.xendisk.xen.GrantTable;
  * mapping where the storage offers it, else the slot's bounce buffer) by one
  * grant copy per direction per batch, or, for the pages of a frontend that
  * negotiated persistent grants, by a plain memory copy from the page we keep
- * mapped ({@link PersistentGrants}).
+ * mapped ({@link PersistentGrants}). A storage with vectored I/O (file: one
+ * preadv/pwritev) reads into and writes from those kept pages directly.
  *
  * <p>Everything the hot path touches is allocated here, sized by the ring:
  * a Request per slot, the copy batches, the private copies of indirect
@@ -60,6 +61,12 @@ public final class RingWorker implements Runnable {
     private final ByteBuffer[] local;
     private final int[] localBase;
     private final boolean[] zeroCopy;
+    /** Per slot: the request's data is in the guest's kept pages, for the storage's vectored I/O. */
+    private final boolean[] inGuestPages;
+    private final ByteBuffer[][] pieces;
+    private final int[][] pieceOffsets;
+    private final int[][] pieceLengths;
+    private final boolean storageVectored;
     /** Per slot: the range [first, end) of its segments in the batch being copied, first = -1 when none. */
     private final int[] firstCopied;
     private final int[] endCopied;
@@ -106,6 +113,16 @@ public final class RingWorker implements Runnable {
         this.local = new ByteBuffer[n];
         this.localBase = new int[n];
         this.zeroCopy = new boolean[n];
+        this.inGuestPages = new boolean[n];
+        this.storageVectored = persistentGrants && storage.capabilities().vectored() && !storage.capabilities().zeroCopy();
+        this.pieces = new ByteBuffer[storageVectored ? n : 0][];
+        this.pieceOffsets = new int[storageVectored ? n : 0][];
+        this.pieceLengths = new int[storageVectored ? n : 0][];
+        for (int i = 0; i < pieces.length; i++) {
+            pieces[i] = new ByteBuffer[maxSegments];
+            pieceOffsets[i] = new int[maxSegments];
+            pieceLengths[i] = new int[maxSegments];
+        }
         this.firstCopied = new int[n];
         this.endCopied = new int[n];
         this.storageMapped = storage.capabilities().zeroCopy();
@@ -190,11 +207,13 @@ public final class RingWorker implements Runnable {
             int s = slotOf(first, i);
             Request r = pool[s];
             firstCopied[s] = -1;
+            zeroCopy[s] = false;
+            inGuestPages[s] = false;
             if (r.kind() == Request.Kind.REJECTED || r.nrSegments() == 0) {
                 continue;
             }
             placeData(r, s);
-            if (r.kind() != Request.Kind.READ) {
+            if (r.kind() != Request.Kind.READ && !inGuestPages[s]) {
                 moveSegments(copyIn, r, s, false);
             }
         }
@@ -208,7 +227,7 @@ public final class RingWorker implements Runnable {
         for (int i = 0; i < n; i++) {
             int s = slotOf(first, i);
             firstCopied[s] = -1;
-            if (pool[s].kind() == Request.Kind.READ) {
+            if (pool[s].kind() == Request.Kind.READ && !inGuestPages[s]) {
                 moveSegments(copyOut, pool[s], s, true);
             }
         }
@@ -312,7 +331,10 @@ public final class RingWorker implements Runnable {
      * else goes through the slot's bounce buffer.
      */
     private void placeData(Request r, int s) {
-        zeroCopy[s] = false;
+        if (storageVectored && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE) && piecesInGuestPages(r, s)) {
+            inGuestPages[s] = true;
+            return;
+        }
         if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
             ByteBuffer region = storage.region(r.sector(), bytes(r), r.kind() == Request.Kind.WRITE);
             if (region != null) {
@@ -324,6 +346,20 @@ public final class RingWorker implements Runnable {
         }
         local[s] = bounce(s).clear(); // the last request in this slot may have left a shorter limit
         localBase[s] = 0;
+    }
+
+    /** Lists the request's segments as pieces of the kept guest pages; false when one is not kept mapped. */
+    private boolean piecesInGuestPages(Request r, int s) {
+        for (int seg = 0; seg < r.nrSegments(); seg++) {
+            ByteBuffer page = persistent.page(r.gref(seg));
+            if (page == null) {
+                return false;
+            }
+            pieces[s][seg] = page;
+            pieceOffsets[s][seg] = r.segmentPageOffset(seg);
+            pieceLengths[s][seg] = r.segmentBytes(seg);
+        }
+        return true;
     }
 
     /** The slot's bounce buffer; the slab is allocated the first time any slot needs one. */
@@ -415,6 +451,14 @@ public final class RingWorker implements Runnable {
             return; // the copies were the I/O
         }
         try {
+            if (inGuestPages[s]) {
+                if (r.kind() == Request.Kind.READ) {
+                    storage.readv(r.sector(), pieces[s], pieceOffsets[s], pieceLengths[s], r.nrSegments());
+                } else {
+                    storage.writev(r.sector(), pieces[s], pieceOffsets[s], pieceLengths[s], r.nrSegments());
+                }
+                return;
+            }
             switch (r.kind()) {
                 case READ -> storage.read(r.sector(), local[s].clear().limit(bytes(r)));
                 case WRITE -> storage.write(r.sector(), local[s].clear().limit(bytes(r)));

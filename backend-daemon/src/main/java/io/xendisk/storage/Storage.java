@@ -58,6 +58,31 @@ public interface Storage extends AutoCloseable {
     void write(long sector, ByteBuffer src);
 
     /**
+     * Scatter read: the bytes from {@code sector} on go to {@code count} pieces
+     * in order, piece {@code i} being {@code lengths[i]} bytes (whole sectors) of
+     * {@code buffers[i]} from absolute index {@code offsets[i]}; the buffers'
+     * positions and limits are left alone. Engines with
+     * {@link Capabilities#vectored()} do it in one call without allocating; the
+     * default reads piece by piece through a view of each.
+     */
+    default void readv(long sector, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
+        long s = sector;
+        for (int i = 0; i < count; i++) {
+            read(s, buffers[i].duplicate().clear().position(offsets[i]).limit(offsets[i] + lengths[i]));
+            s += lengths[i] >>> SECTOR_SHIFT;
+        }
+    }
+
+    /** Gather write: the pieces, as for {@link #readv}, written in order from {@code sector} on. */
+    default void writev(long sector, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
+        long s = sector;
+        for (int i = 0; i < count; i++) {
+            write(s, buffers[i].duplicate().clear().position(offsets[i]).limit(offsets[i] + lengths[i]));
+            s += lengths[i] >>> SECTOR_SHIFT;
+        }
+    }
+
+    /**
      * Returns once every write that completed before this call is on stable
      * storage (survives the daemon being killed, and for file-backed engines a
      * crash of the host as far as the filesystem honours fdatasync). Engines

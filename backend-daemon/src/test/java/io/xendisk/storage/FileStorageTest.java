@@ -66,4 +66,80 @@ class FileStorageTest {
             assertArrayEquals(expect, dst.array());
         }
     }
+
+    /** Pieces of several page-like direct buffers, each from its own offset: one preadv/pwritev. */
+    @Test
+    void vectoredWritesAndReadsMoveEachPieceToItsPlace() throws Exception {
+        Path img = Images.patterned(dir, "v.img", 1 << 20, 21);
+        byte[] before = Images.readIndependently(img, 0, 1 << 20);
+        ByteBuffer[] pages = new ByteBuffer[3];
+        for (int i = 0; i < pages.length; i++) {
+            pages[i] = ByteBuffer.allocateDirect(4096);
+        }
+        byte[] data = Images.pattern(512 + 4096 + 1024, 7);
+        pages[0].put(3584, data, 0, 512);        // the last sector of page 0
+        pages[1].put(0, data, 512, 4096);        // all of page 1
+        pages[2].put(1024, data, 4608, 1024);    // sectors 2-3 of page 2
+        int[] offsets = {3584, 0, 1024};
+        int[] lengths = {512, 4096, 1024};
+        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
+            assertTrue(s.capabilities().vectored());
+            s.writev(100, pages, offsets, lengths, 3);
+            s.flush();
+            assertArrayEquals(data, Images.readIndependently(img, 100 * 512L, data.length));
+            assertArrayEquals(Arrays.copyOfRange(before, 99 * 512, 100 * 512), Images.readIndependently(img, 99 * 512L, 512),
+                    "the sector before is untouched");
+            ByteBuffer[] back = {ByteBuffer.allocateDirect(4096), ByteBuffer.allocateDirect(4096), ByteBuffer.allocateDirect(4096)};
+            s.readv(100, back, offsets, lengths, 3);
+            byte[] got = new byte[data.length];
+            back[0].get(3584, got, 0, 512);
+            back[1].get(0, got, 512, 4096);
+            back[2].get(1024, got, 4608, 1024);
+            assertArrayEquals(data, got);
+            assertEquals(0, back[2].get(0), "bytes outside a piece stay as they were");
+            assertEquals(0, back[0].position(), "positions are left alone");
+        }
+    }
+
+    @Test
+    void vectoredReadsPastAShrunkenFileReturnZeros() throws Exception {
+        Path img = Images.patterned(dir, "vshrink.img", 1 << 20, 12);
+        byte[] head = Images.readIndependently(img, 0, 6144);
+        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
+            try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+                f.setLength(6144);
+            }
+            ByteBuffer[] pages = {ByteBuffer.allocateDirect(4096), ByteBuffer.allocateDirect(4096)};
+            for (ByteBuffer b : pages) {
+                for (int i = 0; i < 4096; i++) {
+                    b.put(i, (byte) 0x5A);
+                }
+            }
+            s.readv(0, pages, new int[] {0, 0}, new int[] {4096, 4096}, 2);
+            byte[] got = new byte[8192];
+            pages[0].get(0, got, 0, 4096);
+            pages[1].get(0, got, 4096, 4096);
+            assertArrayEquals(Arrays.copyOf(head, 6144), Arrays.copyOf(got, 6144), "what is left of the file");
+            assertArrayEquals(new byte[2048], Arrays.copyOfRange(got, 6144, 8192), "past its end: zeros");
+        }
+    }
+
+    @Test
+    void otherEnginesReadAndWritePiecesThroughTheDefault() throws Exception {
+        Path img = Images.sparse(dir, "m.img", 1 << 20);
+        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
+            assertFalse(s.capabilities().vectored());
+            ByteBuffer a = ByteBuffer.allocateDirect(4096);
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            a.put(512, Images.pattern(512, 1));
+            b.put(0, Images.pattern(1024, 2));
+            s.writev(8, new ByteBuffer[] {a, b}, new int[] {512, 0}, new int[] {512, 1024}, 2);
+            byte[] want = new byte[1536];
+            System.arraycopy(Images.pattern(512, 1), 0, want, 0, 512);
+            System.arraycopy(Images.pattern(1024, 2), 0, want, 512, 1024);
+            ByteBuffer all = ByteBuffer.allocate(1536);
+            s.read(8, all);
+            assertArrayEquals(want, all.array());
+        }
+    }
 }

@@ -1,0 +1,165 @@
+package io.xendisk.storage;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.IdentityHashMap;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+
+/**
+ * preadv/pwritev on an image's file descriptor: one system call moves every
+ * piece of a request between the file and buffers elsewhere (the guest's
+ * pages), with no bounce buffer. One per open storage, used by its ring thread
+ * only: the iovec array and the buffers' addresses are kept between calls, so
+ * a call allocates nothing once its buffers have been seen.
+ */
+final class VectoredIo {
+    /** struct iovec: void *iov_base; size_t iov_len. */
+    private static final int IOVEC_SIZE = 16;
+    /** Buffers whose addresses we remember: a ring's frontend has about a thousand pages. */
+    private static final int ADDRESS_CACHE_MAX = 8192;
+
+    /** The hot path: one direct-mapped call per request. */
+    private static final class Calls {
+        static {
+            Native.register(Calls.class, "c");
+        }
+
+        static native long preadv(int fd, Pointer iov, int iovcnt, long offset);
+
+        static native long pwritev(int fd, Pointer iov, int iovcnt, long offset);
+    }
+
+    private final Path image;
+    private final int fd;
+    /** The same file, for finishing a short transfer the plain way. */
+    private final java.nio.channels.FileChannel channel;
+    private final IdentityHashMap<ByteBuffer, Long> addresses = new IdentityHashMap<>();
+    private Memory iov = new Memory(64L * IOVEC_SIZE);
+
+    VectoredIo(Path image, int fd, java.nio.channels.FileChannel channel) {
+        this.image = image;
+        this.fd = fd;
+        this.channel = channel;
+    }
+
+    /** Reads into the pieces; past the end of the file (it shrank under us) they read as zeros. */
+    void read(long offset, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count, long sector) {
+        long total = fill(buffers, offsets, lengths, count);
+        long done = 0;
+        while (done < total) {
+            long n = Calls.preadv(fd, iov, count, offset);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                if (errno == Posix.EINTR) {
+                    continue;
+                }
+                throw StorageException.errno(image, "reading at sector " + sector, errno);
+            }
+            if (n == 0 || n == total) {
+                if (n == 0) {
+                    zeroFrom(done, buffers, offsets, lengths, count);
+                }
+                return;
+            }
+            // a short read (rare): finish it piece by piece from where it stopped
+            done = n;
+            finishPartly(offset, done, buffers, offsets, lengths, count, true, sector);
+            return;
+        }
+    }
+
+    /** Writes the pieces in order. */
+    void write(long offset, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count, long sector) {
+        long total = fill(buffers, offsets, lengths, count);
+        for (;;) {
+            long n = Calls.pwritev(fd, iov, count, offset);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                if (errno == Posix.EINTR) {
+                    continue;
+                }
+                throw StorageException.errno(image, "writing at sector " + sector, errno);
+            }
+            if (n < total) {
+                finishPartly(offset, n, buffers, offsets, lengths, count, false, sector);
+            }
+            return;
+        }
+    }
+
+    /** Lays out the iovec array; returns the total length. */
+    private long fill(ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
+        if (iov.size() < (long) count * IOVEC_SIZE) {
+            iov = new Memory((long) count * IOVEC_SIZE);
+        }
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            ByteBuffer b = buffers[i];
+            if (!b.isDirect() || offsets[i] < 0 || lengths[i] < 0 || offsets[i] > b.capacity() - lengths[i]) {
+                throw new IllegalArgumentException("piece " + i + " is not " + lengths[i] + " bytes of a direct buffer at "
+                        + offsets[i]);
+            }
+            iov.setLong((long) i * IOVEC_SIZE, address(b) + offsets[i]);
+            iov.setLong((long) i * IOVEC_SIZE + 8, lengths[i]);
+            total += lengths[i];
+        }
+        return total;
+    }
+
+    private long address(ByteBuffer b) {
+        Long a = addresses.get(b);
+        if (a == null) {
+            if (addresses.size() >= ADDRESS_CACHE_MAX) {
+                addresses.clear();
+            }
+            a = Pointer.nativeValue(Native.getDirectBufferPointer(b));
+            addresses.put(b, a);
+        }
+        return a;
+    }
+
+    private static void zeroFrom(long done, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
+        long at = 0;
+        for (int i = 0; i < count; i++) {
+            for (int k = 0; k < lengths[i]; k++) {
+                if (at + k >= done) {
+                    buffers[i].put(offsets[i] + k, (byte) 0);
+                }
+            }
+            at += lengths[i];
+        }
+    }
+
+    /** The rest of a short transfer, one positional call per remaining part of a piece. */
+    private void finishPartly(long offset, long done, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count,
+                              boolean read, long sector) {
+        long at = 0;
+        java.nio.channels.FileChannel ch = channel;
+        try {
+            for (int i = 0; i < count; i++) {
+                long end = at + lengths[i];
+                if (end > done) {
+                    int skip = (int) Math.max(0, done - at);
+                    ByteBuffer part = buffers[i].duplicate().clear().position(offsets[i] + skip).limit(offsets[i] + lengths[i]);
+                    long pos = offset + at + skip;
+                    while (part.hasRemaining()) {
+                        int n = read ? ch.read(part, pos) : ch.write(part, pos);
+                        if (n < 0) {
+                            while (part.hasRemaining()) {
+                                part.put((byte) 0);
+                            }
+                            break;
+                        }
+                        pos += n;
+                    }
+                }
+                at = end;
+            }
+        } catch (java.io.IOException e) {
+            throw StorageException.io(image, (read ? "reading" : "writing") + " at sector " + sector, e);
+        }
+    }
+}
