@@ -151,12 +151,9 @@ public final class VbdService implements AutoCloseable {
         }
         String storageName = path == null ? engine : engine + ":" + Path.of(path).toAbsolutePath();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
-        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, true,
-                features, this::gone);
-        vbds.put(key, vbd);
+        Vbd vbd = register(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE);
         try {
             VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
-            registrations.put(key, registry.register(domid, devid, () -> summary(vbd)));
             vbd.start();
         } catch (XenStoreException | IllegalStateException e) {
             vbd.destroy("connect failed: " + e.getMessage());
@@ -313,7 +310,8 @@ public final class VbdService implements AutoCloseable {
      * to us (xl's {@code script=xen-disk-java}, target {@code [engine:]path} in
      * {@code params}): takes it from the kernel's blkback, opens the image and
      * answers the handshake up to InitWait, then says {@code xen-disk-java-status=ready}
-     * for the hotplug script, whose {@code hotplug-status=connected} lets it connect. What cannot be served is refused with the reason in
+     * for the hotplug script, whose {@code hotplug-status=connected} lets it
+     * connect. What cannot be served is refused with the reason in
      * {@code hotplug-error}. Idempotent; also how a restarted daemon takes
      * back the devices it served (a frontend still connected is reconnected
      * where its ring stands).
@@ -353,17 +351,12 @@ public final class VbdService implements AutoCloseable {
         }
         if (wasConnected && storage.capabilities().ephemeral()) {
             storage.close();
-            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): the daemon restarted while serving this"
-                    + " copy-on-write disk, whose changes were lost with the old process; it is closed rather than"
-                    + " shown to the guest changed (detach it and attach it again)", false);
+            refuse(be, domid, devid, lostChanges(key, vdev, "closed", "detach it and attach it again"), false);
             return;
         }
-        String storageName = spec.path() == null ? spec.engine() : spec.engine() + ":" + spec.path();
-        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, false,
-                features, kernel, this::gone);
-        vbds.put(key, vbd);
+        String storageName = storageName(spec);
+        Vbd vbd = register(be, domid, devid, vdev, storage, storageName, readOnly, false, kernel);
         try {
-            registrations.put(key, registry.register(domid, devid, () -> summary(vbd)));
             vbd.start();
             xs.transaction(t -> {
                 if (t.exists(be + "/frontend")) {
@@ -449,18 +442,35 @@ public final class VbdService implements AutoCloseable {
         if (storage.capabilities().ephemeral()) {
             storage.close();
             VbdNodes.requestClose(xs, be);
-            refuse(be, domid, devid, "vbd " + key + " (" + vdev + "): the daemon restarted while serving this"
-                    + " copy-on-write disk, whose changes were lost with the old process; it is unplugged rather"
-                    + " than shown to the guest changed (connect it again)", true);
+            refuse(be, domid, devid, lostChanges(key, vdev, "unplugged", "connect it again"), true);
             return;
         }
-        String storageName = spec.path() == null ? spec.engine() : spec.engine() + ":" + spec.path();
-        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, true,
-                features, this::gone);
+        String storageName = storageName(spec);
+        register(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE).start();
+        LOG.info("vbd {}: served again after a daemon restart ({} as {})", key, storageName, vdev);
+    }
+
+    /** A new VBD in this service's table and the registry, not started yet. */
+    private Vbd register(String be, int domid, int devid, String vdev, Storage storage, String storageName,
+                         boolean readOnly, boolean ownsNodes, KernelBackends kernelBackends) {
+        Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
+                features, kernelBackends, this::gone);
+        String key = domid + "/" + devid;
         vbds.put(key, vbd);
         registrations.put(key, registry.register(domid, devid, () -> summary(vbd)));
-        vbd.start();
-        LOG.info("vbd {}: served again after a daemon restart ({} as {})", key, storageName, vdev);
+        return vbd;
+    }
+
+    /** "engine:path", or the engine alone for discard: what list shows and our params node holds. */
+    private static String storageName(StorageSpec spec) {
+        return spec.path() == null ? spec.engine() : spec.engine() + ":" + spec.path();
+    }
+
+    /** Why a copy-on-write disk is not served again after a restart. */
+    private static String lostChanges(String key, String vdev, String fate, String fix) {
+        return "vbd " + key + " (" + vdev + "): the daemon restarted while serving this copy-on-write disk, whose"
+                + " changes were lost with the old process; it is " + fate + " rather than shown to the guest changed ("
+                + fix + ")";
     }
 
     /** The served VBDs, for status. */

@@ -32,6 +32,7 @@ final class HostileWorkload implements BlkfrontIo.Completion {
     private static final long RESPONSE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long OVERFLOW_QUIET_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final int UNKNOWN_OP = 42;
+    private static final String NO_SLOT = "FAIL no free request slot (requests of earlier cases still unanswered)";
 
     private final IoContext ctx;
     private final BlkfrontIo io;
@@ -170,12 +171,9 @@ final class HostileWorkload implements BlkfrontIo.Completion {
     /** Sends one request whose segments all use {@code gref}; PASS when answered with an error for its id. */
     private String send(int op, long sector, int nrSegments, int gref, int firstSect, int lastSect)
             throws InterruptedException {
-        Arrays.fill(grefs, gref);
-        Arrays.fill(first, firstSect);
-        Arrays.fill(last, lastSect);
-        int slot = io.acquire();
+        int slot = prepare(gref, firstSect, lastSect);
         if (slot < 0) {
-            return "FAIL no free request slot (requests of earlier cases still unanswered)";
+            return NO_SLOT;
         }
         io.queueRaw(slot, op, sector, nrSegments, grefs, first, last);
         io.push();
@@ -189,17 +187,22 @@ final class HostileWorkload implements BlkfrontIo.Completion {
      */
     private String sendIndirect(int indirectOp, long sector, int nrSegments, int gref, int firstSect, int lastSect,
                                 Integer indirectPage) throws InterruptedException {
-        Arrays.fill(grefs, gref);
-        Arrays.fill(first, firstSect);
-        Arrays.fill(last, lastSect);
-        int slot = io.acquire();
+        int slot = prepare(gref, firstSect, lastSect);
         if (slot < 0) {
-            return "FAIL no free request slot (requests of earlier cases still unanswered)";
+            return NO_SLOT;
         }
         int[] pages = indirectPage == null ? io.indirectGrefs(slot) : new int[] {indirectPage};
         io.queueIndirectRaw(slot, indirectOp, sector, nrSegments, grefs, first, last, pages);
         io.push();
         return verdict(slot);
+    }
+
+    /** Fills every segment with {@code gref} and the sectors given; a free slot, or -1. */
+    private int prepare(int gref, int firstSect, int lastSect) {
+        Arrays.fill(grefs, gref);
+        Arrays.fill(first, firstSect);
+        Arrays.fill(last, lastSect);
+        return io.acquire();
     }
 
     private String verdict(int slot) throws InterruptedException {
