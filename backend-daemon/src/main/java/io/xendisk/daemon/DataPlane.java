@@ -102,7 +102,7 @@ final class DataPlane implements AutoCloseable {
      */
     private void connectXenstore(String what, java.util.function.Supplier<String> advice) throws PlatformException {
         try {
-            xs = ctx.xenstorePath().startsWith("/dev/") ? XenStoreClient.openDevice(ctx.xenstorePath())
+            xs = XenStoreClient.isDevice(ctx.xenstorePath()) ? XenStoreClient.openDevice(ctx.xenstorePath())
                     : XenStoreClient.connect(ctx.xenstorePath());
         } catch (XenStoreException e) {
             throw new PlatformException(what + " is not reachable at " + ctx.xenstorePath() + " (" + e.getMessage()

@@ -77,13 +77,27 @@ public final class XenStoreClient implements XenStore {
 
     static XenStoreClient open(Map<String, String> env) {
         Path path = socketPath(env);
-        if (path.startsWith("/dev/")) {
+        if (isDevice(path)) {
             return openDevice(path);
         }
         if (!Files.exists(path) && !env.containsKey("XENSTORED_PATH") && Files.exists(XENBUS_DEVICE)) {
             return openDevice(XENBUS_DEVICE);
         }
         return connect(path);
+    }
+
+    /**
+     * Whether {@code path} is a character device (the xenbus device) rather
+     * than a socket: libxenstore tells them apart by the file's type, not its
+     * name (a socket may well live under /dev/shm).
+     */
+    public static boolean isDevice(Path path) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode");
+            return (mode & 0170000) == 0020000; // S_IFMT == S_IFCHR
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** The socket path libxenstore would use for this environment. */

@@ -1,6 +1,7 @@
 package io.xendisk.xen.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -151,5 +152,24 @@ class XenStoreClientTest {
         XenStoreException e = assertThrows(XenStoreException.class,
                 () -> XenStoreClient.open(Map.of("XENSTORED_PATH", dir.resolve("nothing").toString())));
         assertTrue(e.getMessage().contains("nothing") && e.getMessage().contains("xenstored"), e.getMessage());
+    }
+
+    /** A socket is a socket wherever it lives (a run directory in /dev/shm); only a character device is the xenbus device. */
+    @Test
+    void aSocketUnderDevIsStillASocket() throws Exception {
+        Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "xdjxs");
+        try (SimXenstored there = SimXenstored.start(shm.resolve("socket"))) {
+            assertFalse(XenStoreClient.isDevice(shm.resolve("socket")));
+            assertTrue(XenStoreClient.isDevice(Path.of("/dev/null")), "a character device");
+            assertFalse(XenStoreClient.isDevice(shm.resolve("missing")));
+            try (XenStoreClient c = XenStoreClient.open(Map.of("XENSTORED_PATH", shm.resolve("socket").toString()))) {
+                c.write("/under-dev-shm", "1");
+                assertEquals("1", c.read("/under-dev-shm"));
+            }
+        } finally {
+            try (var s = Files.walk(shm)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 }
