@@ -90,8 +90,11 @@ class CliArgsTest {
     void simRunPassesWorkloadArgumentsThrough() throws UsageException {
         CliArgs a = parse("sim", "run", "vm1", "xvdb", "rand-read", "--qd", "32", "--bs", "4k");
         assertEquals(List.of("run", "vm1", "xvdb", "rand-read", "--qd", "32", "--bs", "4k"), a.args());
-        CliArgs g = parse("sim", "guest", "vm1", "--memory-mib", "128", "--abi", "x86_32");
-        assertEquals(Map.of("memory-mib", "128", "abi", "x86_32"), g.options());
+        CliArgs g = parse("sim", "guest", "vm1", "--memory-mib", "128", "--abi", "x86_32", "--max-indirect-segments", "0");
+        assertEquals(Map.of("memory-mib", "128", "abi", "x86_32", "max-indirect-segments", "0"), g.options());
+        CliArgs c = parse("connect", "vm1", "--path", "/i.img", "--vdev", "xvdc", "--no-wait", "--at-start", "60");
+        assertEquals("60", c.options().get("at-start"));
+        assertTrue(c.options().containsKey("no-wait"));
     }
 
     @Test
