@@ -57,7 +57,7 @@ public final class VbdService implements AutoCloseable {
     private final BlkifFeatures features;
     private final XenStore.Watch releaseWatch;
     private final XenStore.Watch introduceWatch;
-    private final List<PendingConnect> pending = new ArrayList<>();
+    private final PendingConnects pending = new PendingConnects(this::knownDomain, this::connectWhenCreated);
 
     public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry) {
         this(xs, grants, channels, registry, KernelBackends.NONE, BlkifFeatures.DEFAULT);
@@ -78,7 +78,7 @@ public final class VbdService implements AutoCloseable {
         this.releaseWatch = xs.watch("@releaseDomain", "xdj:release", (p, t) -> reapDeadDomains());
         this.introduceWatch = xs.watch("@introduceDomain", "xdj:introduce", (p, t) -> {
             if (!pending.isEmpty()) {
-                connectPending();
+                pending.domainsChanged();
             }
         });
     }
@@ -171,6 +171,15 @@ public final class VbdService implements AutoCloseable {
                 + "); it will when the guest's blkfront starts\n"));
     }
 
+    /** A {@code connect --at-start} whose domain was just created: nothing waits for its frontend. */
+    private void connectWhenCreated(ControlRequest req) {
+        ControlResponse r = connectNow(req, false);
+        if (r.exitCode() != ControlResponse.OK) {
+            LOG.error("guest {}: connecting {} when its domain was created failed: {}", req.args().get(0),
+                    req.option("vdev"), r.stderr().strip());
+        }
+    }
+
     /** Whether {@code vm} (a domid or a name) is a domain xenstore knows now. */
     private boolean knownDomain(String vm) {
         try {
@@ -203,53 +212,11 @@ public final class VbdService implements AutoCloseable {
         if (vdev == null) {
             return usage("--at-start needs --vdev (the disk's name is fixed before the guest exists)");
         }
-        synchronized (pending) {
-            pending.removeIf(p -> p.vm().equals(vm) && vdev.equals(p.request().option("vdev")));
-            pending.add(new PendingConnect(vm, req, System.nanoTime() + seconds * 1_000_000_000L));
-        }
         LOG.info("guest {}: will connect {} as {} when its domain is created (within {} s)", vm,
                 path == null ? "a discard disk" : path, vdev, seconds);
-        // it may have been created between our check and the registration
-        connectPending();
+        pending.add(vm, vdev, req, seconds);
         return ControlResponse.ok("guest " + vm + " is not running: " + vdev + " will be connected when its domain is"
                 + " created (within " + seconds + " s)\n");
-    }
-
-    /** A connect waiting for its guest's domain ({@code connect --at-start}). */
-    private record PendingConnect(String vm, ControlRequest request, long deadline) {
-    }
-
-    /** @introduceDomain fired (or a connect was registered): connect what waits for a domain that now exists. */
-    private void connectPending() {
-        List<PendingConnect> due = new ArrayList<>();
-        synchronized (pending) {
-            long now = System.nanoTime();
-            for (java.util.Iterator<PendingConnect> it = pending.iterator(); it.hasNext(); ) {
-                PendingConnect p = it.next();
-                if (now - p.deadline() > 0) {
-                    it.remove();
-                    LOG.warn("guest {}: no domain of that name was created in time; {} is not connected",
-                            p.vm(), p.request().option("vdev"));
-                } else if (knownDomain(p.vm())) {
-                    it.remove();
-                    due.add(p);
-                }
-            }
-        }
-        for (PendingConnect p : due) {
-            ControlResponse r = connectNow(p.request(), false);
-            if (r.exitCode() != ControlResponse.OK) {
-                LOG.error("guest {}: connecting {} when its domain was created failed: {}", p.vm(),
-                        p.request().option("vdev"), r.stderr().strip());
-            }
-        }
-    }
-
-    /** Drops connects still waiting for guest {@code vm}'s domain; true when one for {@code vdev} was. */
-    private boolean cancelPending(String vm, String vdev) {
-        synchronized (pending) {
-            return pending.removeIf(p -> p.vm().equals(vm) && (vdev == null || vdev.equals(p.request().option("vdev"))));
-        }
     }
 
     /** Waits (bounded) for the guest's frontend: a disk is usable, and a script can go on, once it is Connected. */
@@ -274,7 +241,7 @@ public final class VbdService implements AutoCloseable {
         if (req.args().size() != 2) {
             return usage("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");
         }
-        if (cancelPending(req.args().get(0), req.args().get(1)) && !knownDomain(req.args().get(0))) {
+        if (pending.cancel(req.args().get(0), req.args().get(1)) && !knownDomain(req.args().get(0))) {
             return ControlResponse.ok("guest " + req.args().get(0) + " was not created yet: " + req.args().get(1)
                     + " will not be connected\n");
         }
