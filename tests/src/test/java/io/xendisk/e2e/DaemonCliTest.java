@@ -32,8 +32,7 @@ class DaemonCliTest {
 
     @BeforeAll
     static void distributionIsBuilt() {
-        assertTrue(Files.isExecutable(Dist.HOME.resolve("bin/xen-disk-java")),
-                "no " + Dist.HOME + "/bin/xen-disk-java: run the reactor build (mvn verify) from the top");
+        Dist.assertBuilt("bin/xen-disk-java");
     }
 
     @BeforeEach

@@ -58,6 +58,16 @@ final class Dist implements AutoCloseable {
     static final Path HOME = Path.of(System.getProperty("xendisk.dist", "../src/target/xen-disk-java"));
     static final List<String> AS_NOBODY = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
 
+    /**
+     * Fails naming the fix when the distribution's {@code file} (e.g.
+     * bin/xen-disk-java) is missing: the reactor build assembles it before these tests.
+     */
+    static void assertBuilt(String file) {
+        if (!Files.isExecutable(HOME.resolve(file))) {
+            throw new AssertionError("no " + HOME + "/" + file + ": run the reactor build (mvn verify) from the top");
+        }
+    }
+
     final Path dir;
     final Path runDir;
     final Path logDir;

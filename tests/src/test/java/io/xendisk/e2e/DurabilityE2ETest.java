@@ -27,8 +27,7 @@ class DurabilityE2ETest {
 
     @BeforeAll
     static void startGuest() throws Exception {
-        assertTrue(Files.isExecutable(Dist.HOME.resolve("bin/xen-disk-java")),
-                "no " + Dist.HOME + "/bin/xen-disk-java: run the reactor build (mvn verify) from the top");
+        Dist.assertBuilt("bin/xen-disk-java");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
         dist = new Dist();
         guest = dist.guest("durable", "--memory-mib", "32");

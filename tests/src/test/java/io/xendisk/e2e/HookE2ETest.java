@@ -29,8 +29,7 @@ class HookE2ETest {
 
     @BeforeAll
     static void guest() throws Exception {
-        assertTrue(Files.isExecutable(Dist.HOME.resolve("hooks/libvirt-hook")),
-                "no " + Dist.HOME + "/hooks/libvirt-hook: run the reactor build (mvn verify) from the top");
+        Dist.assertBuilt("hooks/libvirt-hook");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
         dist = new Dist();
         guest = dist.guest("hookvm");

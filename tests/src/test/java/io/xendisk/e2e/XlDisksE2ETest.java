@@ -40,7 +40,7 @@ class XlDisksE2ETest {
 
     @BeforeAll
     static void start() throws Exception {
-        assertTrue(Files.isExecutable(SCRIPT), "no hotplug script in the distribution: " + SCRIPT);
+        Dist.assertBuilt("hooks/xen-disk-java");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
         dist = new Dist();
         guest = dist.guest("xlguest", "--memory-mib", "48");
