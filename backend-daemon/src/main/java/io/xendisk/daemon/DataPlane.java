@@ -35,6 +35,7 @@ final class DataPlane implements AutoCloseable {
     private VbdService service;
     private XlDevices xlDevices;
     private GuestReaper reaper;
+    private boolean deadBackendPinsReleased;
 
     DataPlane(DaemonContext ctx) {
         this.ctx = ctx;
@@ -51,7 +52,14 @@ final class DataPlane implements AutoCloseable {
         }
         connectXenstore("the simulated platform's xenstored", () -> "run 'xen-disk-java sim start'");
         try {
-            grants = new SimGrantTable(ctx.paths().simDir());
+            SimGrantTable simGrants = new SimGrantTable(ctx.paths().simDir());
+            grants = simGrants;
+            if (!deadBackendPinsReleased) {
+                // once, before this process maps anything: what a killed daemon left pinned
+                simGrants.releasePinsOfDeadBackend().forEach((domid, n) -> LOG.info(
+                        "simulated domain {}: released {} grant pins a previous daemon left behind", domid, n));
+                deadBackendPinsReleased = true;
+            }
             EventChannels channels = new SimEventChannels(ctx.paths().simDir());
             service = new VbdService(xs, grants, channels, ctx.vbds(), KernelBackends.NONE, BlkifFeatures.DEFAULT);
             takeBackDisks();

@@ -7,8 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -20,6 +23,8 @@ import org.junit.jupiter.api.Test;
 
 import io.xendisk.blkif.Vdev;
 import io.xendisk.guest.GuestControl;
+import io.xendisk.xen.sim.domain.GrantEntries;
+import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStoreClient;
 import io.xendisk.xen.store.XsPerm;
 
@@ -245,5 +250,26 @@ class XlDisksE2ETest {
 
         libxlRemove("xvde");
         assertEquals(0, dist.cli("disconnect", guest.name(), "xvdf").exit());
+
+        // what the killed daemon had mapped (rings, persistent grants) was released by the new one,
+        // as Xen's gntdev does for a dead process: once nothing is served, the guest can revoke
+        // every page it ever granted
+        assertTrue(dist.daemonLog().contains("grant pins a previous daemon left behind"), dist.daemonLog());
+        Path table = SimPaths.grantTable(dist.runDir.resolve("sim"), guest.domid());
+        Dist.poll(() -> pinnedEntries(table).isEmpty(), "no grant of the guest pinned by domain 0");
+    }
+
+    /** Refs of the guest's grant table (grant_entry_v1) granted to domain 0 with GTF_reading/GTF_writing set. */
+    private static List<Integer> pinnedEntries(Path table) throws java.io.IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(table)).order(ByteOrder.LITTLE_ENDIAN);
+        List<Integer> pinned = new ArrayList<>();
+        for (int ref = 0; ref < b.capacity() / GrantEntries.ENTRY_SIZE; ref++) {
+            int flags = Short.toUnsignedInt(b.getShort(ref * GrantEntries.ENTRY_SIZE + GrantEntries.FLAGS));
+            int domid = Short.toUnsignedInt(b.getShort(ref * GrantEntries.ENTRY_SIZE + GrantEntries.DOMID));
+            if (domid == 0 && (flags & (GrantEntries.GTF_READING | GrantEntries.GTF_WRITING)) != 0) {
+                pinned.add(ref);
+            }
+        }
+        return pinned;
     }
 }

@@ -82,6 +82,20 @@ final class ForeignDomain {
         }
     }
 
+    /** Clears every pin bit on entries granted to us; returns how many entries had one (see SimGrantTable). */
+    int releaseAllPins() {
+        int pinBits = GrantEntries.GTF_READING | GrantEntries.GTF_WRITING;
+        int n = 0;
+        for (int ref = 0; ref < entries; ref++) {
+            int h = GrantEntries.header(grants, ref);
+            if (GrantEntries.domid(h) == self && (GrantEntries.flags(h) & pinBits) != 0) {
+                GrantEntries.clearBits(grants, ref, pinBits);
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** The frame of a pinned ref (read after the pin, so after the guest's release store of the flags). */
     int frame(int ref) {
         return GrantEntries.frame(grants, ref);

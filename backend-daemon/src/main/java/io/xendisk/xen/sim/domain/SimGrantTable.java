@@ -2,8 +2,12 @@ package io.xendisk.xen.sim.domain;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.stream.Stream;
 
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
@@ -182,6 +186,42 @@ public final class SimGrantTable implements GrantTable {
             }
             return d;
         }
+    }
+
+    /**
+     * Clears the GTF_reading / GTF_writing bits that a backend process which
+     * died without unmapping (kill -9) left in the grant tables of the live
+     * guests. On Xen the kernel drops a dead process's grant maps when its
+     * gntdev file closes; here the bits live in the guest's table file and
+     * nobody else would clear them, so the guest could never revoke or reuse
+     * those pages. Only for a daemon's start, before it maps anything: the
+     * daemon is the only process of domain 0 that pins guests' grants, and
+     * its lock file guarantees no other one runs.
+     *
+     * @return how many entries were unpinned, per guest domid
+     */
+    public Map<Integer, Integer> releasePinsOfDeadBackend() throws IOException {
+        Map<Integer, Integer> released = new TreeMap<>();
+        if (!Files.isDirectory(simdir)) {
+            return released;
+        }
+        try (Stream<Path> dirs = Files.list(simdir)) {
+            for (Path dir : (Iterable<Path>) dirs::iterator) {
+                String name = dir.getFileName().toString();
+                if (!name.matches("dom[1-9][0-9]{0,4}")) {
+                    continue;
+                }
+                int domid = Integer.parseInt(name.substring(3));
+                if (domid > SimPaths.MAX_DOMID || DomainDirs.problem(simdir, domid).isPresent()) {
+                    continue;
+                }
+                int n = domain(domid).releaseAllPins();
+                if (n > 0) {
+                    released.put(domid, n);
+                }
+            }
+        }
+        return released;
     }
 
     /**

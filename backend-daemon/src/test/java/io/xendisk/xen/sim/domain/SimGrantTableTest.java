@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -182,6 +183,24 @@ class SimGrantTableTest {
             assertFalse(guest.grants().endAccess(ref), "the guest cannot revoke a mapped grant");
         }
         assertTrue(guest.grants().endAccess(ref), "revocable once unmapped");
+    }
+
+    @Test
+    void pinsOfABackendThatDiedAreReleasedByTheNextOneAndNoOthers() throws Exception {
+        int mappedFrame = guest.memory().allocate(1);
+        int mapped = guest.grants().grantAccess(mappedFrame, 0, false);
+        int idle = guest.grants().grantAccess(guest.memory().allocate(1), 0, false);
+        // the dying backend: it maps and never unmaps (kill -9 runs no close)
+        grants.map(GUEST, new int[] {mapped}, true);
+        assertFalse(guest.grants().endAccess(mapped), "pinned while the first backend holds it");
+
+        SimGrantTable next = new SimGrantTable(simdir);
+        assertEquals(Map.of(GUEST, 1), next.releasePinsOfDeadBackend());
+        assertEquals(Map.of(), next.releasePinsOfDeadBackend(), "nothing left the second time");
+
+        assertTrue(guest.grants().endAccess(mapped), "the guest can revoke the page the dead backend had mapped");
+        assertTrue(guest.grants().endAccess(idle));
+        next.close();
     }
 
     @Test
