@@ -1,6 +1,9 @@
 package io.xendisk.backend;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -14,9 +17,10 @@ import io.xendisk.xen.GrantMapping;
 import io.xendisk.xen.GrantTable;
 
 /**
- * The data path of one VBD: on connect it maps the frontend's ring pages,
- * binds its event channel and starts the VBD's ring thread; on disconnect it
- * stops the thread after its current batch and releases both.
+ * The data path of one VBD: on connect it maps each of the frontend's rings
+ * (one per queue), binds its event channel and starts a thread for it; on
+ * disconnect it stops the threads after their current batch and releases
+ * everything. The rings share the VBD's storage under one lock.
  */
 public final class BlkifConnector implements RingConnector {
     private static final Logger LOG = LogManager.getLogger(BlkifConnector.class);
@@ -29,10 +33,16 @@ public final class BlkifConnector implements RingConnector {
     private final VbdStats stats;
     private final Consumer<String> onRingFailure;
     private final Runnable beforeConnect;
-    private GrantMapping mapping;
-    private EventChannel evtchn;
-    private RingWorker worker;
-    private Thread thread;
+    private final Object storageLock = new Object();
+    private final List<Served> served = new ArrayList<>();
+
+    /** One ring being served: its pages, its port, its worker and thread (null until started). */
+    private static final class Served {
+        GrantMapping mapping;
+        EventChannel evtchn;
+        RingWorker worker;
+        Thread thread;
+    }
 
     public BlkifConnector(String name, GrantTable grants, EventChannels channels, Storage storage,
                           Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure) {
@@ -40,7 +50,7 @@ public final class BlkifConnector implements RingConnector {
     }
 
     /**
-     * @param beforeConnect runs before each ring is mapped, e.g. to take the device from a
+     * @param beforeConnect runs before the rings are mapped, e.g. to take the device from a
      *                      kernel backend that may have mapped it first; throws to refuse
      */
     public BlkifConnector(String name, GrantTable grants, EventChannels channels, Storage storage,
@@ -59,38 +69,60 @@ public final class BlkifConnector implements RingConnector {
     public synchronized void connect(FrontendRing ring) {
         disconnect();
         beforeConnect.run();
-        int[] refs = ring.ringRefs().stream().mapToInt(Integer::intValue).toArray();
-        mapping = grants.map(ring.frontendDomid(), refs, true);
+        int queues = ring.queues().size();
         try {
-            BackRing back = new BackRing(mapping.buffer(), ring.abi(), refs.length);
-            evtchn = channels.bindInterdomain(ring.frontendDomid(), ring.eventChannel());
-            worker = new RingWorker(name, back, evtchn, grants, ring.frontendDomid(), storage, limits,
-                    ring.persistentGrants(), stats, onRingFailure);
+            for (int q = 0; q < queues; q++) {
+                FrontendRing.Queue queue = ring.queues().get(q);
+                Served s = new Served();
+                served.add(s);
+                int[] refs = queue.ringRefs().stream().mapToInt(Integer::intValue).toArray();
+                String what = queues == 1 ? name : name + " queue " + q;
+                try {
+                    s.mapping = grants.map(ring.frontendDomid(), refs, true);
+                    BackRing back = new BackRing(s.mapping.buffer(), ring.abi(), refs.length);
+                    s.evtchn = channels.bindInterdomain(ring.frontendDomid(), queue.eventChannel());
+                    s.worker = new RingWorker(what, back, s.evtchn, grants, ring.frontendDomid(), storage, limits,
+                            ring.persistentGrants(), stats, onRingFailure, storageLock);
+                } catch (RuntimeException e) {
+                    throw queues == 1 ? e : new IllegalStateException("queue " + q + ": " + e.getMessage(), e);
+                }
+            }
         } catch (RuntimeException e) {
             release();
             throw e;
         }
-        thread = new Thread(worker, "ring " + name);
-        thread.setDaemon(true);
-        thread.start();
-        LOG.info("{}: serving ring of {} entries on event channel {} ({}, indirect {}, persistent grants {})", name,
-                io.xendisk.blkif.SharedRing.size(ring.abi(), refs.length), evtchn.localPort(), ring.abi().protocol(),
+        stats.queues(queues);
+        for (int q = 0; q < queues; q++) {
+            Served s = served.get(q);
+            s.thread = new Thread(s.worker, queues == 1 ? "ring " + name : "ring " + name + " q" + q);
+            s.thread.setDaemon(true);
+            s.thread.start();
+        }
+        LOG.info("{}: serving {} of {} entries on event channel{} {} ({}, indirect {}, persistent grants {})", name,
+                queues == 1 ? "a ring" : queues + " rings", io.xendisk.blkif.SharedRing.size(ring.abi(),
+                        ring.ringRefs().size()), queues == 1 ? "" : "s",
+                served.stream().map(s -> Integer.toString(s.evtchn.localPort())).collect(Collectors.joining(",")),
+                ring.abi().protocol(),
                 limits.maxIndirectSegments() > 0 ? "up to " + limits.maxIndirectSegments() + " segments" : "off",
                 ring.persistentGrants() ? "on" : "off");
     }
 
     @Override
     public synchronized void disconnect() {
-        if (worker != null) {
-            worker.stop();
-            if (thread != Thread.currentThread()) {
+        for (Served s : served) {
+            if (s.worker != null) {
+                s.worker.stop();
+            }
+        }
+        for (Served s : served) {
+            if (s.thread != null && s.thread != Thread.currentThread()) {
                 try {
-                    thread.join(5_000);
+                    s.thread.join(5_000);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                if (thread.isAlive()) {
-                    LOG.warn("{}: ring thread did not stop within 5 s; releasing anyway", name);
+                if (s.thread.isAlive()) {
+                    LOG.warn("{}: ring thread {} did not stop within 5 s; releasing anyway", name, s.thread.getName());
                 }
             }
         }
@@ -98,20 +130,25 @@ public final class BlkifConnector implements RingConnector {
     }
 
     private void release() {
-        worker = null;
-        thread = null;
-        if (evtchn != null) {
-            evtchn.close();
-            evtchn = null;
+        for (Served s : served) {
+            if (s.evtchn != null) {
+                s.evtchn.close();
+            }
+            if (s.mapping != null) {
+                s.mapping.close();
+            }
         }
-        if (mapping != null) {
-            mapping.close();
-            mapping = null;
-        }
+        served.clear();
+        stats.queues(0);
     }
 
-    /** True while a ring thread serves this VBD. */
+    /** True while every ring of this VBD has its thread serving it. */
     public synchronized boolean serving() {
-        return thread != null && thread.isAlive();
+        return !served.isEmpty() && served.stream().allMatch(s -> s.thread != null && s.thread.isAlive());
+    }
+
+    /** How many rings are being served. */
+    public synchronized int queues() {
+        return served.size();
     }
 }

@@ -4,14 +4,16 @@ import io.xendisk.blkif.Blkif;
 
 /**
  * What the backend offers the frontend beyond the disk itself (blkif.h
- * "Feature and Parameter Negotiation"): the largest ring, INDIRECT requests
- * and persistent grants. The frontend picks within these.
+ * "Feature and Parameter Negotiation"): the number of rings, the largest ring,
+ * INDIRECT requests and persistent grants. The frontend picks within these.
  *
+ * @param maxQueues           {@code multi-queue-max-queues}: up to this many rings, each served by
+ *                            a thread of its own; 1 leaves the node out (one ring, flat keys)
  * @param maxRingPageOrder    {@code max-ring-page-order}: rings of up to 2^order pages
  * @param maxIndirectSegments {@code feature-max-indirect-segments}; 0 leaves INDIRECT out
  * @param persistentGrants    {@code feature-persistent}: keep the frontend's pages mapped
  */
-public record BlkifFeatures(int maxRingPageOrder, int maxIndirectSegments, boolean persistentGrants) {
+public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirectSegments, boolean persistentGrants) {
     /** XENBUS_MAX_RING_GRANT_ORDER: Linux maps at most 16 ring pages. */
     public static final int MAX_RING_PAGE_ORDER = 4;
     /**
@@ -21,12 +23,25 @@ public record BlkifFeatures(int maxRingPageOrder, int maxIndirectSegments, boole
      */
     public static final int DEFAULT_INDIRECT_SEGMENTS = 32;
 
-    /** Only what every blkif backend supports: one page, direct requests, grant copies. */
-    public static final BlkifFeatures BASIC = new BlkifFeatures(0, 0, false);
+    /**
+     * Linux blkfront's cap on rings (its max_queues), of which it takes one per
+     * vCPU. Offering as many keeps a guest that read kernel blkback's offer
+     * before we took the device over (xl block-attach to a running guest)
+     * within ours.
+     */
+    public static final int DEFAULT_QUEUES = 4;
+    /** Queues a backend may offer here: a thread each. */
+    public static final int MAX_QUEUES = 16;
+
+    /** Only what every blkif backend supports: one ring of one page, direct requests, grant copies. */
+    public static final BlkifFeatures BASIC = new BlkifFeatures(1, 0, 0, false);
     /** What the daemon offers unless configured otherwise. */
-    public static final BlkifFeatures DEFAULT = new BlkifFeatures(0, DEFAULT_INDIRECT_SEGMENTS, true);
+    public static final BlkifFeatures DEFAULT = new BlkifFeatures(DEFAULT_QUEUES, 0, DEFAULT_INDIRECT_SEGMENTS, true);
 
     public BlkifFeatures {
+        if (maxQueues < 1 || maxQueues > MAX_QUEUES) {
+            throw new IllegalArgumentException("multi-queue-max-queues: 1.." + MAX_QUEUES + ", not " + maxQueues);
+        }
         if (maxRingPageOrder < 0 || maxRingPageOrder > MAX_RING_PAGE_ORDER) {
             throw new IllegalArgumentException("max-ring-page-order: 0.." + MAX_RING_PAGE_ORDER + ", not " + maxRingPageOrder);
         }
@@ -35,5 +50,10 @@ public record BlkifFeatures(int maxRingPageOrder, int maxIndirectSegments, boole
             throw new IllegalArgumentException("feature-max-indirect-segments: 0 (off) or "
                     + (Blkif.MAX_SEGMENTS_PER_REQUEST + 1) + ".." + ceiling + ", not " + maxIndirectSegments);
         }
+    }
+
+    /** The same, offering up to {@code queues} rings. */
+    public BlkifFeatures withQueues(int queues) {
+        return new BlkifFeatures(queues, maxRingPageOrder, maxIndirectSegments, persistentGrants);
     }
 }

@@ -76,6 +76,10 @@ public final class RingWorker implements Runnable {
     private final GrantCopyBatch copyIndirect;
     private final PersistentGrants persistent;
     private final RateLimitedLog rejections;
+    /** Held while a batch uses the storage, shared by the VBD's rings (a storage serves one thread at a time). */
+    private final Object storageLock;
+    /** What this ring last added to the VBD's persistent-grants counter. */
+    private int persistentReported;
     private volatile boolean running = true;
 
     /**
@@ -84,6 +88,17 @@ public final class RingWorker implements Runnable {
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
                       Storage storage, Request.Limits limits, boolean persistentGrants, VbdStats stats,
                       Consumer<String> onRingFailure) {
+        this(name, ring, evtchn, grants, domid, storage, limits, persistentGrants, stats, onRingFailure, new Object());
+    }
+
+    /**
+     * @param storageLock the lock every ring of the VBD takes around a batch, since they share
+     *                    one storage; a ring of its own may pass any object
+     */
+    public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
+                      Storage storage, Request.Limits limits, boolean persistentGrants, VbdStats stats,
+                      Consumer<String> onRingFailure, Object storageLock) {
+        this.storageLock = storageLock;
         this.name = name;
         this.ring = ring;
         this.evtchn = evtchn;
@@ -150,7 +165,8 @@ public final class RingWorker implements Runnable {
             if (persistent != null) {
                 // before the connector unmaps the ring: no page of the guest stays mapped by us
                 persistent.close();
-                stats.persistentGrants(0);
+                stats.persistentGrantsChanged(-persistentReported);
+                persistentReported = 0;
             }
         }
     }
@@ -166,7 +182,9 @@ public final class RingWorker implements Runnable {
                 return;
             }
             if (n > 0) {
-                serveBatch(n);
+                synchronized (storageLock) {
+                    serveBatch(n);
+                }
                 continue;
             }
             if (spinForWork()) {
@@ -240,7 +258,9 @@ public final class RingWorker implements Runnable {
             ring.putResponse(r.id(), r.operation(), r.status());
         }
         if (persistent != null) {
-            stats.persistentGrants(persistent.mapped());
+            int mapped = persistent.mapped();
+            stats.persistentGrantsChanged(mapped - persistentReported);
+            persistentReported = mapped;
         }
         if (ring.pushResponses()) {
             evtchn.notifyRemote();

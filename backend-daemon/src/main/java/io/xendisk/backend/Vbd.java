@@ -186,6 +186,7 @@ public final class Vbd {
         for (Map.Entry<Rejection, Long> e : stats.rejections().entrySet()) {
             m.put("rejected-" + e.getKey().name().toLowerCase().replace('_', '-'), e.getValue());
         }
+        m.put("queues", (long) stats.queues());
         m.put("batches", stats.batches());
         m.put("ring-util-pct", stats.ringUtilisationPercent());
         m.put("notifications", stats.notifications());

@@ -59,7 +59,7 @@ public final class VbdBackend implements AutoCloseable {
     /** What the hotplug script writes once it has run (as Xen's block scripts do). */
     public static final String HOTPLUG_STATUS = "hotplug-status";
     /** Features another backend (kernel blkback) may have offered on this node, which we do not. */
-    private static final List<String> NOT_OFFERED = List.of("multi-queue-max-queues", "max-ring-pages",
+    private static final List<String> NOT_OFFERED = List.of("max-ring-pages",
             "feature-discard", "discard-granularity", "discard-alignment", "discard-secure");
 
     private String frontendPath;
@@ -305,6 +305,7 @@ public final class VbdBackend implements AutoCloseable {
             t.write(backendPath + "/feature-barrier", "0");
             // a node we do not offer may have been written by another backend before us (kernel
             // blkback probes every backend/vbd): an absent node is what says "not offered"
+            optional(t, "multi-queue-max-queues", features.maxQueues() > 1 ? features.maxQueues() : 0);
             optional(t, "max-ring-page-order", features.maxRingPageOrder());
             optional(t, "feature-max-indirect-segments", features.maxIndirectSegments());
             optional(t, "feature-persistent", features.persistentGrants() ? 1 : 0);
@@ -353,7 +354,12 @@ public final class VbdBackend implements AutoCloseable {
             return null;
         });
         changed(XenbusState.CONNECTED);
-        LOG.info("{}: connected (ring-ref {}, event channel {}, {})", name, r.ringRefs(), r.eventChannel(), r.abi().protocol());
+        if (r.queues().size() == 1) {
+            LOG.info("{}: connected (ring-ref {}, event channel {}, {})", name, r.ringRefs(), r.eventChannel(),
+                    r.abi().protocol());
+        } else {
+            LOG.info("{}: connected, {} queues ({})", name, r.queues().size(), r.abi().protocol());
+        }
     }
 
     /**
@@ -390,24 +396,20 @@ public final class VbdBackend implements AutoCloseable {
     private FrontendRing readRing() throws BadFrontendException {
         String fe = frontendPath;
         int queues = (int) number(fe, "multi-queue-num-queues", 1, 1, 0xFFFF);
-        if (queues != 1) {
+        if (queues > features.maxQueues()) {
             throw new BadFrontendException(fe + "/multi-queue-num-queues is " + queues
-                    + " but this backend offers one queue (it does not write multi-queue-max-queues)");
+                    + " but this backend offers at most " + features.maxQueues() + " (multi-queue-max-queues)");
         }
         int order = (int) number(fe, "ring-page-order", 0, 0, 31);
         if (order > features.maxRingPageOrder()) {
             throw new BadFrontendException(fe + "/ring-page-order is " + order
                     + " but this backend offers at most " + features.maxRingPageOrder());
         }
-        List<Integer> refs = new ArrayList<>();
-        if (order == 0 && xs.exists(fe + "/ring-ref")) {
-            refs.add((int) number(fe, "ring-ref", -1, 0, 0xFFFFFFFFL));
-        } else {
-            for (int i = 0; i < (1 << order); i++) {
-                refs.add((int) number(fe, "ring-ref" + i, -1, 0, 0xFFFFFFFFL));
-            }
+        // blkif.h: one queue keeps its keys in the frontend's directory, several under queue-N/
+        List<FrontendRing.Queue> rings = new ArrayList<>();
+        for (int q = 0; q < queues; q++) {
+            rings.add(readQueue(queues == 1 ? fe : fe + "/queue-" + q, order));
         }
-        int port = (int) number(fe, "event-channel", -1, 1, 0xFFFFFFFEL);
         String protocol = xs.tryRead(fe + "/protocol").orElse(null);
         Abi abi = Abi.ofProtocol(protocol);
         if (abi == null) {
@@ -417,7 +419,20 @@ public final class VbdBackend implements AutoCloseable {
         // blkif.h: persistent grants are used only when both ends offer them
         boolean persistent = features.persistentGrants()
                 && "1".equals(xs.tryRead(fe + "/feature-persistent").map(String::trim).orElse("0"));
-        return new FrontendRing(frontendDomid, refs, port, abi, persistent);
+        return new FrontendRing(frontendDomid, rings, abi, persistent);
+    }
+
+    private FrontendRing.Queue readQueue(String dir, int order) throws BadFrontendException {
+        List<Integer> refs = new ArrayList<>();
+        if (order == 0 && xs.exists(dir + "/ring-ref")) {
+            refs.add((int) number(dir, "ring-ref", -1, 0, 0xFFFFFFFFL));
+        } else {
+            for (int i = 0; i < (1 << order); i++) {
+                refs.add((int) number(dir, "ring-ref" + i, -1, 0, 0xFFFFFFFFL));
+            }
+        }
+        int port = (int) number(dir, "event-channel", -1, 1, 0xFFFFFFFEL);
+        return new FrontendRing.Queue(refs, port);
     }
 
     /** A decimal node in [min, max]; {@code dflt} when absent, or -1 to make it mandatory. */

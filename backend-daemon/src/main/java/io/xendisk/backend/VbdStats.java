@@ -2,13 +2,15 @@ package io.xendisk.backend;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 import io.xendisk.blkif.Rejection;
 
 /**
- * Counters of one VBD. Written only by its ring thread (so plain increments
- * of atomics with lazySet suffice), read by anyone for {@code status}.
+ * Counters of one VBD. Written by its ring threads (one per queue, so the
+ * increments are atomic adds; uncontended with one queue), read by anyone
+ * for {@code status}.
  */
 public final class VbdStats {
     private static final int READS = 0, READ_BYTES = 1, WRITES = 2, WRITE_BYTES = 3, FLUSHES = 4,
@@ -20,7 +22,18 @@ public final class VbdStats {
     private final AtomicLongArray batchHistogram = new AtomicLongArray(12);
 
     private volatile int ringSize;
-    private volatile int persistentGrants;
+    private final AtomicInteger persistentGrants = new AtomicInteger();
+
+    private volatile int queues;
+
+    /** How many rings (queues) are being served; set at connect. */
+    void queues(int n) {
+        queues = n;
+    }
+
+    public int queues() {
+        return queues;
+    }
 
     /** The ring being served (entries); set at connect. */
     void ringSize(int entries) {
@@ -34,7 +47,7 @@ public final class VbdStats {
     }
 
     private void add(int i, long d) {
-        c.lazySet(i, c.get(i) + d);
+        c.getAndAdd(i, d);
     }
 
     void read(long bytes) {
@@ -60,23 +73,25 @@ public final class VbdStats {
     }
 
     void reject(Rejection why) {
-        rejected.lazySet(why.ordinal(), rejected.get(why.ordinal()) + 1);
+        rejected.getAndIncrement(why.ordinal());
     }
 
     void batch(int requests) {
         add(BATCHES, 1);
         add(REQUESTS_IN_BATCHES, requests);
         int b = Math.min(31 - Integer.numberOfLeadingZeros(Math.max(1, requests)), batchHistogram.length() - 1);
-        batchHistogram.lazySet(b, batchHistogram.get(b) + 1);
+        batchHistogram.getAndIncrement(b);
     }
 
     void indirect() {
         add(INDIRECT, 1);
     }
 
-    /** Frontend pages the ring keeps mapped (feature-persistent). */
-    void persistentGrants(int pages) {
-        persistentGrants = pages;
+    /** A ring keeps {@code delta} more (or fewer) frontend pages mapped (feature-persistent). */
+    void persistentGrantsChanged(int delta) {
+        if (delta != 0) {
+            persistentGrants.getAndAdd(delta);
+        }
     }
 
     void notified() {
@@ -125,8 +140,9 @@ public final class VbdStats {
         return c.get(INDIRECT);
     }
 
+    /** Frontend pages kept mapped, all queues together. */
     public int persistentGrants() {
-        return persistentGrants;
+        return persistentGrants.get();
     }
 
     public long batches() {

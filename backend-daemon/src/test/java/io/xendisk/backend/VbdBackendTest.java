@@ -50,14 +50,83 @@ class VbdBackendTest {
         dom0.introduce(DOMID, 0, 1);
         guest = XenStoreClient.connect(dir.resolve("domain/" + DOMID + "/socket"));
         toolstackCreatesDevice();
-        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true), connector,
-                new VbdBackend.Listener() {
-                    @Override
-                    public void onTeardown(VbdBackend v, String reason) {
-                        teardowns.add(reason);
-                    }
-                });
+        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true), connector, listener);
         vbd.start();
+    }
+
+    private final VbdBackend.Listener listener = new VbdBackend.Listener() {
+        @Override
+        public void onTeardown(VbdBackend v, String reason) {
+            teardowns.add(reason);
+        }
+    };
+
+    /** Replaces the backend of setUp (which offers BASIC) by one offering {@code features}. */
+    private void backendOffering(BlkifFeatures features) {
+        vbd.close();
+        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true), connector, listener, features);
+        vbd.start();
+    }
+
+    /** What Linux blkfront writes for several queues: the count, then ring-ref and event-channel under queue-N/. */
+    private void frontendPublishesQueues(int queues) {
+        guest.transaction(t -> {
+            t.write(FE + "/multi-queue-num-queues", Integer.toString(queues));
+            for (int q = 0; q < queues; q++) {
+                t.write(FE + "/queue-" + q + "/ring-ref", Integer.toString(8 + 2 * q));
+                t.write(FE + "/queue-" + q + "/event-channel", Integer.toString(9 + 2 * q));
+            }
+            t.write(FE + "/protocol", "x86_64-abi");
+            return null;
+        });
+    }
+
+    @Test
+    void aMultiQueueFrontendGetsOneRingPerQueue() {
+        backendOffering(BlkifFeatures.DEFAULT);
+        await(() -> String.valueOf(BlkifFeatures.DEFAULT_QUEUES).equals(be("multi-queue-max-queues")),
+                "multi-queue-max-queues offered");
+        awaitBackendState(2);
+        frontendPublishesQueues(3);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        FrontendRing r = connector.connected.get(0);
+        assertEquals(List.of(new FrontendRing.Queue(List.of(8), 9), new FrontendRing.Queue(List.of(10), 11),
+                new FrontendRing.Queue(List.of(12), 13)), r.queues());
+        assertEquals(Abi.X86_64, r.abi());
+    }
+
+    @Test
+    void moreQueuesThanOfferedIsRefusedNamingTheNode() {
+        backendOffering(BlkifFeatures.DEFAULT.withQueues(2));
+        await(() -> "2".equals(be("multi-queue-max-queues")), "multi-queue-max-queues offered");
+        awaitBackendState(2);
+        frontendPublishesQueues(3);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(connector.connected.isEmpty());
+        assertTrue(vbd.lastError().contains(FE + "/multi-queue-num-queues is 3 but this backend offers at most 2"),
+                vbd.lastError());
+    }
+
+    @Test
+    void aQueueWithoutItsEventChannelIsRefusedNamingTheNode() {
+        backendOffering(BlkifFeatures.DEFAULT);
+        awaitBackendState(2);
+        frontendPublishesQueues(2);
+        guest.rm(FE + "/queue-1/event-channel");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(connector.connected.isEmpty());
+        assertTrue(vbd.lastError().contains(FE + "/queue-1/event-channel is missing"), vbd.lastError());
+    }
+
+    @Test
+    void aOneQueueBackendRemovesTheQueueOfferAnotherBackendLeft() {
+        vbd.close();
+        dom0.write(BE + "/multi-queue-max-queues", "8"); // as kernel blkback does at its probe
+        backendOffering(BlkifFeatures.BASIC);
+        await(() -> be("multi-queue-max-queues") == null, "blkback's multi-queue-max-queues removed");
     }
 
     @AfterEach
