@@ -44,7 +44,7 @@ console_of() { echo "/var/log/xen/console/guest-$1.log"; }
 
 # $1 = name, rest = extra domU kernel args: a PV domU with no disk, waiting for /dev/xvdb;
 # with DOMU_DISK set (an xl disk spec), that disk is in its config (served by kernel blkback);
-# DOMU_DISKS: the inside of an xl disk list ('spec', 'spec'), for several disks
+# DOMU_DISKS: the inside of an xl disk list ('spec', 'spec'), for several disks; DOMU_VCPUS: vCPUs (1)
 domu_cfg() {
   local name=$1; shift
   cat > "$name.cfg" <<EOC
@@ -54,7 +54,7 @@ kernel = "$XDJ_BOOT/vmlinuz"
 ramdisk = "$XDJ_BOOT/domU.cpio.gz"
 extra = "console=hvc0 loglevel=6 $*"
 memory = 256
-vcpus = 1
+vcpus = ${DOMU_VCPUS:-1}
 on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
@@ -133,6 +133,17 @@ show_console() {
 # the daemon's pid (from its lock file) and how many grant mappings (gntdev) its address space holds
 daemon_pid() { head -1 /run/xen-disk-java/daemon.lock 2>/dev/null | tr -dc 0-9; }
 gntdev_maps() { grep -c /dev/xen/gntdev "/proc/$1/maps" 2>/dev/null; }
+
+# $1 = a backend directory, $2 = the daemon's pid: waits up to 20 s for the directory to be gone
+# and the daemon to hold no grant mapping (gntdev); returns 1 if that does not happen
+backend_released() {
+  local i
+  for ((i = 0; i < 80; i++)); do
+    ! xenstore-exists "$1" 2>/dev/null && [ "$(gntdev_maps "$2")" = 0 ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
 
 # the daemon's log lines since the scenario began (the log is shared by all scenarios)
 daemon_log_mark() { wc -l < /var/log/xen-disk-java/daemon.log 2>/dev/null || echo 0; }

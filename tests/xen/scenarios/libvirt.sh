@@ -5,8 +5,11 @@
 # domain exists), the daemon connects it when libxl creates the domain (still paused), and the
 # domU finds it at boot and does I/O on it. Our `attach-disk --live` / `detach-disk` hot-plug
 # a second disk on the running domain; `virsh destroy` releases everything; a domain whose
-# metadata names a missing image fails to start with our message; and what
-# `virsh attach-disk --driver xen-disk-java` does on the libxl driver is recorded.
+# metadata names a missing image fails to start with our message; what
+# `virsh attach-disk --driver xen-disk-java` does on the libxl driver is recorded; and a disk
+# recorded with our `attach-disk --config` in a stopped domain is there at its start and again
+# after the guest reboots itself (on_reboot=restart: libvirt destroys the domain and starts a new
+# one, running the hooks again), with the data written before the reboot.
 set -u
 . "$XDJ_HARNESS/lib/dom0-lib.sh"
 NS=https://xen-disk-java.org/xmlns/libvirt-disks/1
@@ -36,7 +39,13 @@ log "libvirtd up in $(awk "BEGIN{print $(up)-$t0}")s"
 V="virsh -c xen:///system"
 export LIBVIRT_DEFAULT_URI=xen:///system
 
-domain_xml() { # $1 = name, $2 = domU kernel args, $3 = our disks
+domain_xml() { # $1 = name, $2 = domU kernel args, $3 = our disks (none: no metadata), $4 = on_reboot
+  local meta=
+  [ -n "$3" ] && meta="  <metadata>
+    <xdj:disks xmlns:xdj='$NS'>
+$3
+    </xdj:disks>
+  </metadata>"
   cat <<EOX
 <domain type='xen'>
   <name>$1</name>
@@ -49,16 +58,12 @@ domain_xml() { # $1 = name, $2 = domU kernel args, $3 = our disks
     <cmdline>console=hvc0 loglevel=6 $2</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
+  <on_reboot>${4:-destroy}</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
     <console type='pty'><target type='xen' port='0'/></console>
   </devices>
-  <metadata>
-    <xdj:disks xmlns:xdj='$NS'>
-$3
-    </xdj:disks>
-  </metadata>
+$meta
 </domain>
 EOX
 }
@@ -102,13 +107,8 @@ echo "virsh attach-disk --driver xen-disk-java: rc=$? $(tr '\n' ' ' < virsh-atta
 # 4) virsh destroy: the stopped hook and the daemon release everything
 wait_line "$GUEST" "DOMU-STAYING" 60 >/dev/null || true
 $V destroy "$GUEST" || { echo "CHECK virsh destroy: FAIL"; ok=0; }
-gone=
-for ((i = 0; i < 80; i++)); do
-  ! xenstore-exists "/local/domain/0/backend/xen-disk-java/$D" 2>/dev/null && [ "$(gntdev_maps "$PID")" = 0 ] \
-    && { gone=1; break; }
-  sleep 0.25
-done
-[ -n "$gone" ] || { echo "CHECK after virsh destroy: no backend, no gntdev mapping: FAIL"; ok=0; }
+backend_released "/local/domain/0/backend/xen-disk-java/$D" "$PID" \
+  || { echo "CHECK after virsh destroy: no backend, no gntdev mapping: FAIL"; ok=0; }
 xdj list | grep -q "^$D/" && { echo "CHECK after virsh destroy: list no longer shows the domain's disks: FAIL"; xdj list; ok=0; }
 problems=$(domu_kernel_problems "$GUEST")
 [ -z "$problems" ] || { echo "CHECK domU kernel log clean: FAIL"; echo "$problems"; ok=0; }
@@ -124,6 +124,53 @@ cat bad-start.log
   || { echo "CHECK virsh start of a domain with a missing image fails with our message: FAIL (rc=$rc)"; ok=0; }
 xl domid "$BAD" >/dev/null 2>&1 && { echo "CHECK the bad domain is not running: FAIL"; ok=0; }
 $V undefine "$BAD" >/dev/null; $V undefine "$GUEST" >/dev/null
+
+# 6) attach-disk --config into a stopped domain; start; the guest reboots itself
+RG=lv-reboot
+RIMG=/tmp/lv-reboot.img
+M_R=$(make_image "$RIMG" 64)
+domain_xml "$RG" "xdj_disks=xvdb xdj_wait=300 xdj_reboot=xvdb xdj_stay=1" "" restart > "$RG.xml"
+$V define "$RG.xml" >/dev/null || { echo "CHECK virsh define $RG: FAIL"; ok=0; }
+xdj attach-disk "$RG" "$RIMG" xvdb --driver-type mmap --config > cfg-attach.log 2>&1 \
+  || { cat cfg-attach.log; echo "CHECK attach-disk --config into a stopped domain: FAIL"; ok=0; }
+cat cfg-attach.log
+xdj domblklist "$RG" --inactive | tee cfg-domblklist.txt
+grep -q "xvdb.*$RIMG" cfg-domblklist.txt || { echo "CHECK domblklist --inactive shows the --config disk: FAIL"; ok=0; }
+$V dumpxml --inactive "$RG" | grep -E "xen-disk-java|xvdb" | head -5
+$V start "$RG" > rstart.log 2>&1 || { cat rstart.log; echo "CHECK virsh start $RG: FAIL"; ok=0; }
+D1=$(xl domid "$RG" 2>/dev/null)
+W=$(wait_line "$RG" "DOMU-REBOOT first-boot" 300) || true
+echo "$W"
+[[ $W == *"wrote="* ]] || { echo "CHECK first boot: the disk is there, the mark written, the guest reboots: FAIL ($W)"; ok=0; }
+F=
+for ((i = 0; i < 1200; i++)); do
+  F=$(tr -d '\r' < "$(console_of "$RG")" 2>/dev/null | grep -a '^DOMU-REBOOT second-boot' | tail -1)
+  [ -n "$F" ] && break
+  sleep 0.25
+done
+echo "$F"
+D2=$(xl domid "$RG" 2>/dev/null)
+log "domain $RG: id $D1 before the reboot, ${D2:-none} after"
+rmark=${W#*wrote=}; rmark=${rmark%% *}
+[[ -n $rmark && $F == *"found=$rmark "* ]] || { echo "CHECK second boot reads the mark written before the reboot: FAIL ($F)"; ok=0; }
+[[ -n $D2 && $D2 != "$D1" ]] || { echo "CHECK libvirt restarted $RG as a new domain: FAIL ($D1 -> $D2)"; ok=0; }
+B2=$(wait_line "$RG" "DOMU-DISK xvdb " 60) || true
+A2=$(tr -d '\r' < "$(console_of "$RG")" | grep -a '^DOMU: xvdb appeared after' | tail -1)
+echo "$B2"; echo "$A2"
+n_pass=$(tr -d '\r' < "$(console_of "$RG")" | grep -ac "^DOMU-DISK xvdb PASS marker=$M_R ")
+[ "$n_pass" = 2 ] || { echo "CHECK the disk passes its test on both boots: FAIL ($n_pass PASS lines)"; ok=0; }
+[[ $A2 == *"appeared after 0.0s"* ]] || { echo "CHECK xvdb present at the second boot's start: FAIL ($A2)"; ok=0; }
+wait_line "$RG" "DOMU-STAYING" 60 >/dev/null || true
+$V destroy "$RG" >/dev/null || { echo "CHECK virsh destroy $RG: FAIL"; ok=0; }
+backend_released "/local/domain/0/backend/xen-disk-java/$D2" "$PID" \
+  || { echo "CHECK after virsh destroy of the rebooted $RG: no backend, no gntdev mapping: FAIL"; ok=0; }
+xdj list | grep -qE "^($D1|$D2)/" && { echo "CHECK list shows neither of $RG's domains: FAIL"; xdj list; ok=0; }
+got=$(dd if="$RIMG" bs=512 skip=$((40 * 2048)) count=1 2>/dev/null | tr -d '\0' | head -c 64)
+[ "$got" = "XDJ-REBOOT-MARK $rmark" ] || { echo "CHECK the mark is in the image after destroy: FAIL ($got)"; ok=0; }
+problems=$(domu_kernel_problems "$RG")
+[ -z "$problems" ] || { echo "CHECK $RG's kernel log clean: FAIL"; echo "$problems"; ok=0; }
+show_console "$RG" 25
+$V undefine "$RG" >/dev/null
 kill "$(cat /run/libvirtd.pid 2>/dev/null)" 2>/dev/null
 mkdir -p logs; cp -r /var/log/libvirt logs/ 2>/dev/null
 echo "---- daemon log ----"; daemon_log_since "$mark"; echo "----"

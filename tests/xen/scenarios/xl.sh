@@ -1,6 +1,7 @@
 #!/bin/bash
 # Scenario (issue "xl integration" 1-4): disks with script=xen-disk-java in xl, beside kernel
-# blkback. One PV domU is created with two disks: xvdb, an ordinary file disk that kernel
+# blkback. One PV domU with 2 vCPUs (so Linux blkfront takes 2 queues of the 4 we offer) is created
+# with two disks: xvdb, an ordinary file disk that kernel
 # xen-blkback serves (loop device), and xvdc, `script=xen-disk-java,target=mmap:IMG`; both are
 # seen at boot and tested at the same time (marker + 4 MiB O_DIRECT md5). Then `xl block-attach`
 # of a cow disk xvdd (tested), `xl block-detach` of it (the domU sees it go), and `xl shutdown`:
@@ -29,7 +30,7 @@ ok=1
 
 # 1) xl create: blkback's disk and ours side by side, both seen at boot
 t0=$(up)
-DOMU_DISKS="'format=raw,vdev=xvdb,access=rw,target=$BLK', 'vdev=xvdc,access=rw,script=xen-disk-java,target=mmap:$OURS'" \
+DOMU_VCPUS=2 DOMU_DISKS="'format=raw,vdev=xvdb,access=rw,target=$BLK', 'vdev=xvdc,access=rw,script=xen-disk-java,target=mmap:$OURS'" \
   start_domu "$GUEST" xdj_disks=xvdb,xvdc,xvdd xdj_wait=300 xdj_unplug=xvdd xdj_hold=120 xdj_stay=1
 log "xl create with a script=xen-disk-java disk took $(awk "BEGIN{print $(up)-$t0}")s"
 D=$(xl domid "$GUEST")
@@ -48,6 +49,8 @@ echo "$LIST_RUNNING"
 [ "$(kernel_driver_of "$D" 51728)" = vbd ] || { echo "CHECK xen-blkback still serves xvdb: FAIL"; ok=0; }
 [ -z "$(kernel_driver_of "$D" 51744)" ] || { echo "CHECK xvdc taken from xen-blkback: FAIL"; ok=0; }
 grep -q "^$D/51744 xvdc Connected mmap:$OURS" <<<"$LIST_RUNNING" || { echo "CHECK list shows xvdc Connected: FAIL"; ok=0; }
+grep "^$D/51744 " <<<"$LIST_RUNNING" | grep -qE " queues=2( |$)" \
+  || { echo "CHECK the 2-vCPU domU's blkfront uses 2 queues (rings) on xvdc: FAIL"; ok=0; }
 W_OURS=$(sed -n 's/.*written=\([0-9a-f]*\).*/\1/p' <<<"$C")
 
 # 2) xl block-attach / block-detach of a cow disk on the running domU
@@ -71,12 +74,8 @@ wait_line "$GUEST" "DOMU-STAYING" 60 >/dev/null || echo "no DOMU-STAYING line"
 t0=$(up)
 timeout 60 xl shutdown -w "$GUEST" > shutdown.log 2>&1 || { cat shutdown.log; echo "CHECK xl shutdown -w: FAIL"; ok=0; }
 log "xl shutdown -w returned in $(awk "BEGIN{print $(up)-$t0}")s"
-gone=
-for ((i = 0; i < 80; i++)); do
-  ! xenstore-exists "$BE_C" 2>/dev/null && [ "$(gntdev_maps "$PID")" = 0 ] && { gone=1; break; }
-  sleep 0.25
-done
-[ -n "$gone" ] || { echo "CHECK after xl shutdown: backend gone, no gntdev mapping: FAIL"; xenstore-ls -f "$BE_C"; ok=0; }
+backend_released "$BE_C" "$PID" \
+  || { echo "CHECK after xl shutdown: backend gone, no gntdev mapping: FAIL"; xenstore-ls -f "$BE_C"; ok=0; }
 xdj list | grep -q "^$D/" && { echo "CHECK after xl shutdown: list no longer shows the domain's disks: FAIL"; ok=0; }
 [ -d "/proc/$PID" ] || { echo "CHECK the daemon is still up: FAIL"; ok=0; }
 # the domU's data is in our image (mmap), as in blkback's
