@@ -176,7 +176,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                 case "guest": {
                     if (a.size() != 2) {
                         return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]"
-                                + " [--max-indirect-segments 32]");
+                                + " [--max-indirect-segments 32] [--queues 1]");
                     }
                     int mib = 64;
                     if (req.option("memory-mib") != null) {
@@ -205,8 +205,20 @@ public final class CommandDispatcher implements ControlServer.Handler {
                                     + req.option("max-indirect-segments") + "'");
                         }
                     }
+                    int queues = 1;
+                    if (req.option("queues") != null) {
+                        try {
+                            queues = Integer.parseInt(req.option("queues"));
+                        } catch (NumberFormatException e) {
+                            queues = -1;
+                        }
+                        if (queues < 1 || queues > Guest.MAX_QUEUES) {
+                            return usage("--queues must be a number of rings per disk from 1 to " + Guest.MAX_QUEUES
+                                    + ", got '" + req.option("queues") + "'");
+                        }
+                    }
                     sim.start();
-                    SimGuests.Guest g = guests.start(a.get(1), mib, abi, indirect);
+                    SimGuests.Guest g = guests.start(a.get(1), mib, abi, indirect, queues);
                     dataPlane.service(); // watch for its death from now on
                     return ControlResponse.ok("guest " + g.name() + " started: domain " + g.domid() + ", pid " + g.pid()
                             + ", " + mib + " MiB, " + abi + " (log " + ctx.paths().logDir().resolve("guest-" + g.name() + ".log") + ")\n");

@@ -48,6 +48,12 @@ public final class SimGuests {
     /** Starts guest {@code name} and waits until it is ready (its domain exists in xenstore). */
     public synchronized Guest start(String name, int memoryMib, String abi, int maxIndirectSegments)
             throws SimXenstoredProcess.SimException {
+        return start(name, memoryMib, abi, maxIndirectSegments, 1);
+    }
+
+    /** The same, with frontends that set up to {@code queues} rings per disk. */
+    public synchronized Guest start(String name, int memoryMib, String abi, int maxIndirectSegments, int queues)
+            throws SimXenstoredProcess.SimException {
         if (!NAME.matcher(name).matches()) {
             throw new SimXenstoredProcess.SimException("'" + name + "' is not a usable guest name: letters, digits, '.', '_', '-'");
         }
@@ -57,7 +63,7 @@ public final class SimGuests {
         Path log = paths.logDir().resolve("guest-" + name + ".log");
         List<String> args = new ArrayList<>(List.of("--name", name, "--xenstore", paths.simXenstoredSocket().toString(),
                 "--simdir", paths.simDir().toString(), "--memory-mib", Integer.toString(memoryMib), "--abi", abi,
-                "--max-indirect-segments", Integer.toString(maxIndirectSegments)));
+                "--max-indirect-segments", Integer.toString(maxIndirectSegments), "--queues", Integer.toString(queues)));
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.addAll(JavaCommand.of(List.of("-XX:+UseSerialGC", "-Xshare:auto"), MAIN_CLASS, args));

@@ -1,5 +1,7 @@
 package io.xendisk.guest;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -21,11 +23,13 @@ import io.xendisk.xen.store.XenStoreException;
  * and protocol in one transaction, goes Initialised; on the backend's
  * Connected reads sectors, info and sector-size (all mandatory) and goes
  * Connected. When the backend closes, in-flight I/O is drained, the frontend
- * goes Closed and the grants are revoked.
+ * goes Closed and the grants are revoked. Asked for several queues, it takes
+ * as many as the backend offers (multi-queue-max-queues) up to that, one ring
+ * each, published under queue-N/ as Linux does for one queue per vCPU.
  *
  * <p>The handshake runs on the frontend's own thread, woken by a watch on the
  * backend's state and level-triggered (it re-reads the states on every wake).
- * I/O goes through {@link #withIo}, one user at a time.
+ * I/O goes through {@link #withIo}, one user of each ring at a time.
  */
 public final class Blkfront implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(Blkfront.class);
@@ -48,8 +52,10 @@ public final class Blkfront implements AutoCloseable {
     private final int devid;
     private final Abi abi;
     private final int maxIndirectSegments;
+    private final int maxQueues;
     private final String name;
-    private final ReentrantLock ioLock = new ReentrantLock();
+    /** One per possible ring: who is using it. */
+    private final ReentrantLock[] ioLocks;
     private final Object signal = new Object();
     private long events;
 
@@ -57,7 +63,8 @@ public final class Blkfront implements AutoCloseable {
     private volatile String backendPath;
     private volatile int backendId;
     private volatile DiskProperties disk;
-    private volatile BlkfrontIo io;
+    /** The rings (queues) while set up, else empty. */
+    private volatile List<BlkfrontIo> rings = List.of();
     private volatile String error;
     private volatile boolean closing;
     private volatile boolean stopRequested;
@@ -82,6 +89,23 @@ public final class Blkfront implements AutoCloseable {
      *                            (if the backend offers them); 0 for direct requests only
      */
     public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi, int maxIndirectSegments) {
+        this(xs, domain, home, devid, abi, maxIndirectSegments, 1);
+    }
+
+    /**
+     * @param maxQueues the most rings this frontend sets up (Linux: one per vCPU, at most 4 by
+     *                  default), if the backend offers several
+     */
+    public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi, int maxIndirectSegments,
+                    int maxQueues) {
+        if (maxQueues < 1) {
+            throw new IllegalArgumentException("queues: at least 1, not " + maxQueues);
+        }
+        this.maxQueues = maxQueues;
+        this.ioLocks = new ReentrantLock[maxQueues];
+        for (int i = 0; i < maxQueues; i++) {
+            ioLocks[i] = new ReentrantLock();
+        }
         this.maxIndirectSegments = maxIndirectSegments;
         this.xs = xs;
         this.domain = domain;
@@ -132,8 +156,20 @@ public final class Blkfront implements AutoCloseable {
 
     /** The fatal error that stopped the handshake, or why the ring was disabled; null when none. */
     public String error() {
-        BlkfrontIo i = io;
-        return error != null ? error : i != null ? i.broken() : null;
+        if (error != null) {
+            return error;
+        }
+        for (BlkfrontIo r : rings) {
+            if (r.broken() != null) {
+                return r.broken();
+            }
+        }
+        return null;
+    }
+
+    /** How many rings are set up (0 before the handshake). */
+    public int queues() {
+        return rings.size();
     }
 
     /** True once the frontend has reached its end (Closed, or its directory vanished). */
@@ -177,19 +213,45 @@ public final class Blkfront implements AutoCloseable {
     }
 
     /**
-     * Runs {@code task} with exclusive use of the data path, waiting up to
-     * {@code waitMs} for another user to finish.
+     * Runs {@code task} with exclusive use of a ring: the first free one,
+     * else the first one once free, waiting up to {@code waitMs} for another
+     * user to finish.
      * @throws BlkfrontException when the disk is not connected, closing, disabled or busy
      */
     public <T> T withIo(long waitMs, IoTask<T> task) throws Exception {
+        return withIo(waitMs, -1, task);
+    }
+
+    /**
+     * Like {@link #withIo(long, IoTask)} on ring {@code queue} (0..queues()-1), or any ring for -1.
+     * @throws BlkfrontException also when there is no such ring
+     */
+    public <T> T withIo(long waitMs, int queue, IoTask<T> task) throws Exception {
         // a disk just hot-plugged may still be finishing its handshake
         awaitConnected(waitMs, TimeUnit.MILLISECONDS);
+        List<BlkfrontIo> now = rings;
+        if (queue >= now.size() || queue < -1) {
+            throw new BlkfrontException(name + ": no queue " + queue + " (the disk has " + now.size()
+                    + (now.size() == 1 ? " ring: queue 0" : " rings: queues 0.." + (now.size() - 1)) + ")");
+        }
+        int q = queue;
+        if (q < 0) {
+            for (int i = 0; i < now.size() && q < 0; i++) {
+                if (ioLocks[i].tryLock()) {
+                    ioLocks[i].unlock();
+                    q = i;
+                }
+            }
+            q = Math.max(q, 0);
+        }
+        ReentrantLock ioLock = ioLocks[q];
         if (!ioLock.tryLock(waitMs, TimeUnit.MILLISECONDS)) {
             throw new BlkfrontException(name + ": busy with another workload for " + waitMs
-                    + " ms (wait for it to finish)");
+                    + " ms (wait for it to finish" + (now.size() > 1 ? ", or use another queue" : "") + ")");
         }
         try {
-            BlkfrontIo i = io;
+            List<BlkfrontIo> current = rings;
+            BlkfrontIo i = q < current.size() ? current.get(q) : null;
             DiskProperties d = disk;
             if (state != XenbusState.CONNECTED || i == null || d == null || isClosing()) {
                 throw new BlkfrontException(name + ": not connected (frontend state " + state
@@ -325,28 +387,44 @@ public final class Blkfront implements AutoCloseable {
         }
     }
 
-    /** talk_to_blkback: ring, grants and event channel, published in one transaction, then Initialised. */
+    /**
+     * talk_to_blkback: rings, grants and event channels, published in one
+     * transaction (flat for one ring, under queue-N/ for several), then Initialised.
+     */
     private void talkToBackend() {
         flushCache = flag("feature-flush-cache");
         barrier = flag("feature-barrier");
         // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
         xs.tryRead(backendPath + "/max-ring-page-order");
+        Long offeredQueues = numberQuietly("multi-queue-max-queues");
+        int queues = (int) Math.max(1, Math.min(maxQueues, offeredQueues == null ? 1 : offeredQueues));
         int segments = segmentsPerRequest();
-        BlkfrontIo ring;
+        List<BlkfrontIo> made = new ArrayList<>();
         try {
-            ring = new BlkfrontIo(name, domain, backendId, abi, devid, segments);
+            for (int q = 0; q < queues; q++) {
+                made.add(new BlkfrontIo(queues == 1 ? name : name + " q" + q, domain, backendId, abi, devid, segments));
+            }
         } catch (RuntimeException e) {
+            rings = made;
             fatal("cannot set up the ring: " + e.getMessage());
             return;
         }
-        io = ring;
+        rings = List.copyOf(made);
         boolean published = xs.transaction(t -> {
             // the toolstack may have removed the device meanwhile: never recreate its directory
             if (!t.exists(fePath + "/backend")) {
                 return false;
             }
-            t.write(fePath + "/ring-ref", Integer.toString(ring.ringRef()));
-            t.write(fePath + "/event-channel", Integer.toString(ring.eventChannel()));
+            if (queues == 1) {
+                t.write(fePath + "/ring-ref", Integer.toString(made.get(0).ringRef()));
+                t.write(fePath + "/event-channel", Integer.toString(made.get(0).eventChannel()));
+            } else {
+                t.write(fePath + "/multi-queue-num-queues", Integer.toString(queues));
+                for (int q = 0; q < queues; q++) {
+                    t.write(fePath + "/queue-" + q + "/ring-ref", Integer.toString(made.get(q).ringRef()));
+                    t.write(fePath + "/queue-" + q + "/event-channel", Integer.toString(made.get(q).eventChannel()));
+                }
+            }
             t.write(fePath + "/protocol", abi.protocol());
             // every page stays granted for the life of the ring, so the backend may keep them mapped
             t.write(fePath + "/feature-persistent", "1");
@@ -357,8 +435,9 @@ public final class Blkfront implements AutoCloseable {
             return;
         }
         setState(XenbusState.INITIALISED);
-        LOG.info("{}: ring-ref {}, event-channel {}, {}, {} segments per request", name, ring.ringRef(),
-                ring.eventChannel(), abi.protocol(), segments);
+        LOG.info("{}: {}, {}, {} segments per request", name, queues == 1
+                ? "ring-ref " + made.get(0).ringRef() + ", event-channel " + made.get(0).eventChannel()
+                : queues + " queues", abi.protocol(), segments);
     }
 
     /** blkfront_connect: the disk's properties are mandatory. */
@@ -482,19 +561,26 @@ public final class Blkfront implements AutoCloseable {
     /** Stops new I/O and waits for the running workload, which drains its requests, to let go of the ring. */
     private void drain() throws InterruptedException {
         closing = true;
-        if (ioLock.tryLock(DRAIN_MS, TimeUnit.MILLISECONDS)) {
-            ioLock.unlock();
-        } else {
-            LOG.warn("{}: I/O still running after {} ms; closing anyway", name, DRAIN_MS);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DRAIN_MS);
+        for (ReentrantLock ioLock : ioLocks) {
+            if (ioLock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                ioLock.unlock();
+            } else {
+                LOG.warn("{}: I/O still running after {} ms; closing anyway", name, DRAIN_MS);
+                return;
+            }
         }
     }
 
     private void releaseRing() {
-        BlkfrontIo ring = io;
-        if (ring == null) {
+        List<BlkfrontIo> all = rings;
+        if (all.isEmpty()) {
             return;
         }
-        int left = ring.closeAndRevoke();
+        int left = 0;
+        for (BlkfrontIo ring : all) {
+            left += ring.closeAndRevoke();
+        }
         // the backend unmaps right after it leaves Connected; give it a moment
         for (int i = 0; i < 20 && left > 0; i++) {
             try {
@@ -503,7 +589,10 @@ public final class Blkfront implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 break;
             }
-            left = ring.revokeRemaining();
+            left = 0;
+            for (BlkfrontIo ring : all) {
+                left += ring.revokeRemaining();
+            }
         }
         if (left > 0) {
             LOG.warn("{}: {} grants are still in use by the backend and stay granted", name, left);

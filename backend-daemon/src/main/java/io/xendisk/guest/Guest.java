@@ -41,6 +41,8 @@ public final class Guest implements AutoCloseable {
     static final int GRANT_ENTRIES = 8192;
     /** Segments per INDIRECT request a frontend uses at most, as Linux blkfront's max_indirect_segments. */
     public static final int DEFAULT_MAX_INDIRECT_SEGMENTS = 32;
+    /** Rings per disk a guest may ask for (Linux blkfront's own limit is its max_queues, 4 by default). */
+    public static final int MAX_QUEUES = 16;
     /** Files beside the domain's own: its name and its control socket's path, for {@link GuestControl}. */
     static final String NAME_FILE = "name";
     static final String CONTROL_FILE = "control";
@@ -51,15 +53,20 @@ public final class Guest implements AutoCloseable {
      * @param xenstoreSocket the main (dom0) socket of xenstored
      * @param controlSocket  null for {@code <simdir>/dom<N>/control.sock}
      * @param maxIndirectSegments segments per INDIRECT request the frontends use at most; 0 for direct requests only
+     * @param queues         rings per disk the frontends set up at most (as Linux blkfront, one per vCPU),
+     *                       if the backend offers several
      */
     public record Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket,
-                         int maxIndirectSegments) {
+                         int maxIndirectSegments, int queues) {
         /** With the default indirect segments. */
         public Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket) {
-            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, DEFAULT_MAX_INDIRECT_SEGMENTS);
+            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, DEFAULT_MAX_INDIRECT_SEGMENTS, 1);
         }
 
         public Config {
+            if (queues < 1 || queues > MAX_QUEUES) {
+                throw new IllegalArgumentException("queues: 1.." + MAX_QUEUES + ", not " + queues);
+            }
             if (maxIndirectSegments != 0 && (maxIndirectSegments <= io.xendisk.blkif.Blkif.MAX_SEGMENTS_PER_REQUEST
                     || maxIndirectSegments > 4096)) {
                 throw new IllegalArgumentException("max indirect segments: 0 (direct requests only) or 12..4096, not "
@@ -229,7 +236,8 @@ public final class Guest implements AutoCloseable {
                         || !xs.exists(dir + "/backend") || !xs.exists(dir + "/backend-id")) {
                     continue;
                 }
-                Blkfront fresh = new Blkfront(xs, domain, home, devid, config.abi(), config.maxIndirectSegments());
+                Blkfront fresh = new Blkfront(xs, domain, home, devid, config.abi(), config.maxIndirectSegments(),
+                        config.queues());
                 frontends.put(devid, fresh);
                 fresh.start();
                 LOG.info("guest {}: disk {} (device {}) added", config.name(), Vdev.name(devid), devid);

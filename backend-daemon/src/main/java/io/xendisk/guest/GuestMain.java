@@ -33,7 +33,7 @@ import sun.misc.Signal;
 public final class GuestMain {
     static final String USAGE = "usage: xen-disk-java-guest --name NAME --xenstore SOCKET --simdir DIR"
             + " [--memory-mib 64] [--abi x86_64|x86_32] [--control SOCKET]"
-            + " [--max-indirect-segments 32]";
+            + " [--max-indirect-segments 32] [--queues 1]";
 
     private GuestMain() {
     }
@@ -87,6 +87,7 @@ public final class GuestMain {
         int memory = 64;
         Abi abi = Abi.X86_64;
         int indirect = Guest.DEFAULT_MAX_INDIRECT_SEGMENTS;
+        int queues = 1;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
@@ -122,6 +123,13 @@ public final class GuestMain {
                         throw new IllegalArgumentException("--max-indirect-segments '" + value + "' is not a number");
                     }
                 }
+                case "--queues" -> {
+                    try {
+                        queues = Integer.parseInt(value);
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("--queues '" + value + "' is not a number");
+                    }
+                }
                 case "--abi" -> abi = switch (value) {
                     case "x86_64", "x86_64-abi" -> Abi.X86_64;
                     case "x86_32", "x86_32-abi" -> Abi.X86_32;
@@ -133,7 +141,7 @@ public final class GuestMain {
         if (name == null || xenstore == null || simdir == null) {
             throw new IllegalArgumentException("--name, --xenstore and --simdir are required");
         }
-        return new Guest.Config(name, xenstore, simdir, memory, abi, control, indirect);
+        return new Guest.Config(name, xenstore, simdir, memory, abi, control, indirect, queues);
     }
 
     /** Without a log4j2 configuration: INFO and up to stderr, keeping stdout for the ready line. */

@@ -2,6 +2,7 @@ package io.xendisk.guest;
 
 import io.xendisk.blkif.Vdev;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -29,7 +30,9 @@ public final class Workloads {
     }
 
     /**
-     * Runs {@code workload} with {@code args} on {@code fe}, holding its data path.
+     * Runs {@code workload} with {@code args} on {@code fe}, holding one of its
+     * rings: {@code --queue N} among the args picks it (a disk with several
+     * queues runs a workload on each at once), else the first free one.
      * @return false when the workload's check failed (verify mismatch, a hostile case failed)
      * @throws IllegalArgumentException for an unknown workload or bad arguments
      * @throws BlkfrontException when the disk is not usable or I/O could not complete
@@ -38,11 +41,43 @@ public final class Workloads {
         if (!names().contains(workload)) {
             throw new IllegalArgumentException("unknown workload '" + workload + "'; workloads: " + String.join(", ", names()));
         }
+        List<String> rest = new ArrayList<>(args);
+        int queue = takeQueue(workload, rest);
         String device = "disk " + Vdev.name(fe.devid());
-        return fe.withIo(BUSY_WAIT_MS, (io, disk) -> {
+        return fe.withIo(BUSY_WAIT_MS, queue, (io, disk) -> {
             IoContext ctx = new IoContext(device, io, disk, fe::isClosing, out);
-            return run(ctx, workload, args);
+            return run(ctx, workload, rest);
         });
+    }
+
+    /** Removes {@code --queue N} (or {@code --queue=N}) from {@code args}; -1 when absent. */
+    private static int takeQueue(String workload, List<String> args) {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            String v = null;
+            if (a.equals("--queue")) {
+                if (i + 1 == args.size()) {
+                    throw new IllegalArgumentException(workload + ": option --queue needs a value");
+                }
+                v = args.remove(i + 1);
+                args.remove(i);
+            } else if (a.startsWith("--queue=")) {
+                v = a.substring("--queue=".length());
+                args.remove(i);
+            }
+            if (v != null) {
+                try {
+                    int q = Integer.parseInt(v);
+                    if (q >= 0) {
+                        return q;
+                    }
+                } catch (NumberFormatException e) {
+                    // falls through to the message
+                }
+                throw new IllegalArgumentException(workload + ": --queue '" + v + "' is not a queue number (0, 1, ...)");
+            }
+        }
+        return -1;
     }
 
     /** Runs a workload on a data path the caller holds. */

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,7 +40,8 @@ class DataPathE2ETest {
         Dist.assertBuilt("bin/xen-disk-java");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
         dist = new Dist();
-        g64 = dist.guest("g64");
+        // two rings per disk, as a 2-vCPU Linux guest takes of the 4 queues the daemon offers
+        g64 = dist.guest("g64", "--queues", "2");
         // this one uses direct requests only (11 segments), the other INDIRECT ones, as Linux blkfront does
         g32 = dist.guest("g32", "--abi", "x86_32", "--memory-mib", "32", "--max-indirect-segments", "0");
         daemonPid = dist.daemonPid();
@@ -160,6 +162,42 @@ class DataPathE2ETest {
         assertTrue(Images.zeros(ff, (512 << 10) + (2 << 20), 1 << 20), "bytes after the written range changed");
         assertEquals(32L << 20, Files.size(mm));
         assertEquals(24L << 20, Files.size(ff));
+    }
+
+    /** A guest with two queues: a workload on each ring at once, one image. */
+    @Test
+    void twoQueuesOfOneDiskServeTwoWorkloadsAtOnce() throws Exception {
+        Path img = Images.sparse(image("mq.img"), 16L << 20, null);
+        connect(g64, "xvdf", "--path", img.toString(), "--storage", "file");
+        assertEquals("4", dist.xsRead(g64.backend("xvdf") + "/multi-queue-max-queues"));
+        assertEquals("2", dist.xsRead(g64.frontend("xvdf") + "/multi-queue-num-queues"));
+        assertEquals(2L, Dist.counters(dist.listLine(g64.vbd("xvdf"))).get("queues"));
+
+        CompletableFuture<Dist.Result> q0 = CompletableFuture.supplyAsync(() -> runQuietly(g64, "xvdf",
+                "verify", "--offset", "0", "--size", "6M", "--seed", "31", "--queue", "0"));
+        CompletableFuture<Dist.Result> q1 = CompletableFuture.supplyAsync(() -> runQuietly(g64, "xvdf",
+                "verify", "--offset", "8M", "--size", "6M", "--seed", "32", "--queue", "1"));
+        assertVerifyOk(q0.get(120, TimeUnit.SECONDS));
+        assertVerifyOk(q1.get(120, TimeUnit.SECONDS));
+        Dist.Result noSuchQueue = run(g64, "xvdf", "read-at", "0", "8", "--queue", "2");
+        assertEquals(1, noSuchQueue.exit(), noSuchQueue.toString());
+        assertTrue(noSuchQueue.err().contains("no queue 2 (the disk has 2 rings: queues 0..1)"), noSuchQueue.toString());
+
+        Map<String, Long> c = Dist.counters(dist.listLine(g64.vbd("xvdf")));
+        assertEquals(12L << 20, c.get("write-bytes"), c.toString());
+        assertEquals(0L, c.get("errors"), c.toString());
+        disconnect(g64, "xvdf");
+        Images.assertPattern(img, 0, 6 << 20, 31);
+        Images.assertPattern(img, 8 << 20, 6 << 20, 32);
+        assertTrue(Images.zeros(img, 6 << 20, 2 << 20), "bytes between the two ranges changed");
+    }
+
+    private static Dist.Result runQuietly(Dist.Guest g, String vdev, String... workload) {
+        try {
+            return run(g, vdev, workload);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test
