@@ -178,44 +178,23 @@ public final class CommandDispatcher implements ControlServer.Handler {
                         return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]"
                                 + " [--max-indirect-segments 32] [--queues 1]");
                     }
-                    int mib = 64;
-                    if (req.option("memory-mib") != null) {
-                        try {
-                            mib = Integer.parseInt(req.option("memory-mib"));
-                        } catch (NumberFormatException e) {
-                            mib = -1;
-                        }
-                        if (mib < 4 || mib > 65536) {
-                            return usage("--memory-mib must be a number of MiB from 4 to 65536, got '" + req.option("memory-mib") + "'");
-                        }
+                    int mib = intOption(req, "memory-mib", 64);
+                    if (mib < 4 || mib > 65536) {
+                        return usage("--memory-mib must be a number of MiB from 4 to 65536, got '" + req.option("memory-mib") + "'");
                     }
                     String abi = req.option("abi") == null ? "x86_64" : req.option("abi");
                     if (!abi.equals("x86_64") && !abi.equals("x86_32")) {
                         return usage("--abi must be x86_64 or x86_32, got '" + abi + "'");
                     }
-                    int indirect = Guest.DEFAULT_MAX_INDIRECT_SEGMENTS;
-                    if (req.option("max-indirect-segments") != null) {
-                        try {
-                            indirect = Integer.parseInt(req.option("max-indirect-segments"));
-                        } catch (NumberFormatException e) {
-                            indirect = -1;
-                        }
-                        if (indirect != 0 && (indirect < 12 || indirect > 4096)) {
-                            return usage("--max-indirect-segments must be 0 (direct requests only) or 12 to 4096, got '"
-                                    + req.option("max-indirect-segments") + "'");
-                        }
+                    int indirect = intOption(req, "max-indirect-segments", Guest.DEFAULT_MAX_INDIRECT_SEGMENTS);
+                    if (indirect != 0 && (indirect < 12 || indirect > 4096)) {
+                        return usage("--max-indirect-segments must be 0 (direct requests only) or 12 to 4096, got '"
+                                + req.option("max-indirect-segments") + "'");
                     }
-                    int queues = 1;
-                    if (req.option("queues") != null) {
-                        try {
-                            queues = Integer.parseInt(req.option("queues"));
-                        } catch (NumberFormatException e) {
-                            queues = -1;
-                        }
-                        if (queues < 1 || queues > Guest.MAX_QUEUES) {
-                            return usage("--queues must be a number of rings per disk from 1 to " + Guest.MAX_QUEUES
-                                    + ", got '" + req.option("queues") + "'");
-                        }
+                    int queues = intOption(req, "queues", 1);
+                    if (queues < 1 || queues > Guest.MAX_QUEUES) {
+                        return usage("--queues must be a number of rings per disk from 1 to " + Guest.MAX_QUEUES
+                                + ", got '" + req.option("queues") + "'");
                     }
                     sim.start();
                     SimGuests.Guest g = guests.start(a.get(1), mib, abi, indirect, queues);
@@ -253,6 +232,19 @@ public final class CommandDispatcher implements ControlServer.Handler {
             return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
         } catch (java.io.IOException e) {
             return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: cannot talk to guest " + a.get(1) + ": " + e + "\n");
+        }
+    }
+
+    /** The option's number; {@code dflt} when absent; -1 when it is not a number (every caller's range excludes it). */
+    private static int intOption(ControlRequest req, String name, int dflt) {
+        String v = req.option(name);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 
