@@ -12,7 +12,8 @@
 # fails, 2 when the lab cannot be built, 124 on a hang (with the serial log's tail).
 # Env: XDJ_LAB_DIR   work dir (default /var/tmp/xen-disk-java-lab): packages, boot files, runs/
 #      XDJ_TIMEOUT   seconds for the whole boot (default 1800)
-#      XDJ_SCENARIO_TIMEOUT  seconds per scenario inside dom0 (default 480)
+#      XDJ_SCENARIO_TIMEOUT  seconds per scenario inside dom0 (default 480; a scenario's own line
+#                            "# xdj-lab: timeout SECONDS" overrides it: libvirt's, which boots three domains)
 #      XDJ_DOM0_VCPUS  dom0's vCPUs (default 1: see below)
 #      XDJ_CPU, XDJ_TCG  qemu -cpu and -accel (defaults Westmere and tcg,thread=multi: see below)
 #      XDJ_DIST      the distribution to test (default: src/target/xen-disk-java of this clone)

@@ -31,12 +31,15 @@ for s in $(cat /lab/scenarios); do
   mkdir -p "/lab/$s"
   script=$XDJ_HARNESS/scenarios/$s.sh
   t0=$(up)
+  # a scenario may ask for more time than the default: a line "# xdj-lab: timeout SECONDS"
+  limit=$(sed -n 's/^# xdj-lab: timeout \([0-9][0-9]*\)$/\1/p' "$script" | head -1)
+  limit=${limit:-${XDJ_SCENARIO_TIMEOUT:-360}}
   say "scenario $s starts"
-  ( cd "/lab/$s" && timeout -k 5 "${XDJ_SCENARIO_TIMEOUT:-360}" bash "$script" ) </dev/null 2>&1 \
+  ( cd "/lab/$s" && timeout -k 5 "$limit" bash "$script" ) </dev/null 2>&1 \
     | tee "/lab/$s/out.log" | sed -u "s/^/[$s] /"
   rc=${PIPESTATUS[0]}
   echo "$rc" > "/lab/$s/rc"
-  [ "$rc" = 124 ] && echo "[$s] timed out after ${XDJ_SCENARIO_TIMEOUT:-360}s"
+  [ "$rc" = 124 ] && echo "[$s] timed out after ${limit}s"
   if [ "$rc" = 0 ]; then r=PASS; else r=FAIL; fi
   echo "SCENARIO $s $r rc=$rc time=$(awk "BEGIN{printf \"%.1f\", $(up)-$t0}")s"
 done
