@@ -48,45 +48,38 @@ final class VectoredIo {
     /** Reads into the pieces; past the end of the file (it shrank under us) they read as zeros. */
     void read(long offset, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count, long sector) {
         long total = fill(buffers, offsets, lengths, count);
-        long done = 0;
-        while (done < total) {
-            long n = Calls.preadv(fd, iov, count, offset);
-            if (n < 0) {
-                int errno = Native.getLastError();
-                if (errno == Posix.EINTR) {
-                    continue;
-                }
-                throw StorageException.errno(image, "reading at sector " + sector, errno);
-            }
-            if (n == 0 || n == total) {
-                if (n == 0) {
-                    zeroFrom(done, buffers, offsets, lengths, count);
-                }
-                return;
-            }
-            // a short read (rare): finish it piece by piece from where it stopped
-            done = n;
-            finishPartly(offset, done, buffers, offsets, lengths, count, true, sector);
+        if (total == 0) {
             return;
+        }
+        long n = transfer(false, offset, count, sector);
+        if (n == 0) {
+            zero(buffers, offsets, lengths, count);
+        } else if (n < total) {
+            // a short read (rare): finish it piece by piece from where it stopped
+            finishPartly(offset, n, buffers, offsets, lengths, count, true, sector);
         }
     }
 
     /** Writes the pieces in order. */
     void write(long offset, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count, long sector) {
         long total = fill(buffers, offsets, lengths, count);
+        long n = transfer(true, offset, count, sector);
+        if (n < total) {
+            finishPartly(offset, n, buffers, offsets, lengths, count, false, sector);
+        }
+    }
+
+    /** One preadv/pwritev of the laid-out iovec, retried on EINTR; the bytes it moved. */
+    private long transfer(boolean write, long offset, int count, long sector) {
         for (;;) {
-            long n = Calls.pwritev(fd, iov, count, offset);
-            if (n < 0) {
-                int errno = Native.getLastError();
-                if (errno == Posix.EINTR) {
-                    continue;
-                }
-                throw StorageException.errno(image, "writing at sector " + sector, errno);
+            long n = write ? Calls.pwritev(fd, iov, count, offset) : Calls.preadv(fd, iov, count, offset);
+            if (n >= 0) {
+                return n;
             }
-            if (n < total) {
-                finishPartly(offset, n, buffers, offsets, lengths, count, false, sector);
+            int errno = Native.getLastError();
+            if (errno != Posix.EINTR) {
+                throw StorageException.errno(image, (write ? "writing" : "reading") + " at sector " + sector, errno);
             }
-            return;
         }
     }
 
@@ -121,15 +114,11 @@ final class VectoredIo {
         return a;
     }
 
-    private static void zeroFrom(long done, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
-        long at = 0;
+    private static void zero(ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
         for (int i = 0; i < count; i++) {
             for (int k = 0; k < lengths[i]; k++) {
-                if (at + k >= done) {
-                    buffers[i].put(offsets[i] + k, (byte) 0);
-                }
+                buffers[i].put(offsets[i] + k, (byte) 0);
             }
-            at += lengths[i];
         }
     }
 
