@@ -3,7 +3,6 @@ package io.xendisk.daemon;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -99,21 +98,15 @@ public final class SimGuests {
     /** Running guests, from the domain directories they keep. */
     public List<Guest> list() {
         List<Guest> out = new ArrayList<>();
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(paths.simDir(), "dom*")) {
-            for (Path dir : dirs) {
-                String n = dir.getFileName().toString().substring(3);
-                if (!n.matches("\\d+") || n.equals("0")) {
-                    continue;
-                }
-                int domid = Integer.parseInt(n);
+        try {
+            for (int domid : SimPaths.guestDomids(paths.simDir())) {
                 Optional<ProcessHandle> proc = process(domid);
-                String name = read(dir.resolve("name")).orElse("?");
+                String name = read(SimPaths.domain(paths.simDir(), domid).resolve("name")).orElse("?");
                 proc.ifPresent(h -> out.add(new Guest(name, domid, h.pid())));
             }
         } catch (IOException e) {
             return out;
         }
-        out.sort((a, b) -> Integer.compare(a.domid(), b.domid()));
         return out;
     }
 

@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -87,15 +86,11 @@ public final class GuestControl {
 
     /** The domid of the guest named {@code name} under simdir, from the name files the guests write. */
     public static OptionalInt findDomid(Path simdir, String name) {
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(simdir, "dom*")) {
-            for (Path dir : dirs) {
-                Path f = dir.resolve(Guest.NAME_FILE);
+        try {
+            for (int domid : SimPaths.guestDomids(simdir)) {
+                Path f = SimPaths.domain(simdir, domid).resolve(Guest.NAME_FILE);
                 if (Files.isRegularFile(f) && Files.readString(f, StandardCharsets.UTF_8).trim().equals(name)) {
-                    try {
-                        return OptionalInt.of(Integer.parseInt(dir.getFileName().toString().substring(3)));
-                    } catch (NumberFormatException e) {
-                        continue;
-                    }
+                    return OptionalInt.of(domid);
                 }
             }
         } catch (IOException e) {

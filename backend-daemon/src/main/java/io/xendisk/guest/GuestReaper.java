@@ -80,15 +80,9 @@ public final class GuestReaper implements AutoCloseable {
         if (closed) {
             return;
         }
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(simdir, "dom*")) {
-            for (Path dir : dirs) {
-                int domid;
-                try {
-                    domid = Integer.parseInt(dir.getFileName().toString().substring(3));
-                } catch (NumberFormatException e) {
-                    continue;
-                }
-                if (domid < 1 || watched.containsKey(domid) || sameJvm.contains(domid)
+        try {
+            for (int domid : SimPaths.guestDomids(simdir)) {
+                if (watched.containsKey(domid) || sameJvm.contains(domid)
                         || !Files.exists(DomainLock.path(simdir, domid))) {
                     continue;
                 }

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.stream.Stream;
 
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
@@ -205,20 +204,13 @@ public final class SimGrantTable implements GrantTable {
         if (!Files.isDirectory(simdir)) {
             return released;
         }
-        try (Stream<Path> dirs = Files.list(simdir)) {
-            for (Path dir : (Iterable<Path>) dirs::iterator) {
-                String name = dir.getFileName().toString();
-                if (!name.matches("dom[1-9][0-9]{0,4}")) {
-                    continue;
-                }
-                int domid = Integer.parseInt(name.substring(3));
-                if (domid > SimPaths.MAX_DOMID || DomainDirs.problem(simdir, domid).isPresent()) {
-                    continue;
-                }
-                int n = domain(domid).releaseAllPins();
-                if (n > 0) {
-                    released.put(domid, n);
-                }
+        for (int domid : SimPaths.guestDomids(simdir)) {
+            if (DomainDirs.problem(simdir, domid).isPresent()) {
+                continue;
+            }
+            int n = domain(domid).releaseAllPins();
+            if (n > 0) {
+                released.put(domid, n);
             }
         }
         return released;

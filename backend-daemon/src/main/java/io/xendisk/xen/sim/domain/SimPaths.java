@@ -1,6 +1,11 @@
 package io.xendisk.xen.sim.domain;
 
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Where a simulated domain's shared files live: {@code <simdir>/dom<domid>/}
@@ -22,6 +27,29 @@ public final class SimPaths {
     public static final int MAX_DOMID = 0x7FEF;
 
     private SimPaths() {
+    }
+
+    /**
+     * The domids of the guests' directories under {@code simdir} ({@code dom<N>}, N from 1 to
+     * {@link #MAX_DOMID}; the backend's dom0 left out), ascending, whether or not they are complete
+     * or their guest still runs.
+     * @throws java.nio.file.NoSuchFileException when simdir does not exist
+     */
+    public static List<Integer> guestDomids(Path simdir) throws IOException {
+        List<Integer> out = new ArrayList<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(simdir, "dom*")) {
+            for (Path dir : dirs) {
+                String n = dir.getFileName().toString().substring(3);
+                if (n.matches("[0-9]{1,5}")) {
+                    int domid = Integer.parseInt(n);
+                    if (domid >= 1 && domid <= MAX_DOMID) {
+                        out.add(domid);
+                    }
+                }
+            }
+        }
+        out.sort(null);
+        return out;
     }
 
     public static Path domain(Path simdir, int domid) {
