@@ -10,7 +10,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.BackRing;
 import io.xendisk.blkif.Request;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.xen.EventChannel;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantMapping;
@@ -20,7 +20,7 @@ import io.xendisk.xen.GrantTable;
  * The data path of one VBD: on connect it maps each of the frontend's rings
  * (one per queue), binds its event channel and starts a thread for it; on
  * disconnect it stops the threads after their current batch and releases
- * everything. The rings share the VBD's storage under one lock.
+ * everything. The rings share the VBD's engine.
  */
 public final class BlkifConnector implements RingConnector {
     private static final Logger LOG = LogManager.getLogger(BlkifConnector.class);
@@ -28,12 +28,13 @@ public final class BlkifConnector implements RingConnector {
     private final String name;
     private final GrantTable grants;
     private final EventChannels channels;
-    private final Storage storage;
+    private final IoEngine engine;
     private final Request.Limits limits;
     private final VbdStats stats;
     private final Consumer<String> onRingFailure;
     private final Runnable beforeConnect;
-    private final Object storageLock = new Object();
+    private final RingJournals journals;
+    private final int devid;
     private final List<Served> served = new ArrayList<>();
 
     /** One ring being served: its pages, its port, its worker and thread (null until started). */
@@ -44,22 +45,34 @@ public final class BlkifConnector implements RingConnector {
         Thread thread;
     }
 
-    public BlkifConnector(String name, GrantTable grants, EventChannels channels, Storage storage,
+    public BlkifConnector(String name, GrantTable grants, EventChannels channels, IoEngine engine,
                           Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure) {
-        this(name, grants, channels, storage, limits, stats, onRingFailure, () -> { });
+        this(name, grants, channels, engine, limits, stats, onRingFailure, () -> { });
     }
 
     /**
      * @param beforeConnect runs before the rings are mapped, e.g. to take the device from a
      *                      kernel backend that may have mapped it first; throws to refuse
      */
-    public BlkifConnector(String name, GrantTable grants, EventChannels channels, Storage storage,
+    public BlkifConnector(String name, GrantTable grants, EventChannels channels, IoEngine engine,
                           Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure, Runnable beforeConnect) {
+        this(name, grants, channels, engine, limits, stats, onRingFailure, beforeConnect, RingJournals.NONE, -1);
+    }
+
+    /**
+     * @param journals where the rings keep their response journals
+     * @param devid    the device, naming its rings' journals
+     */
+    public BlkifConnector(String name, GrantTable grants, EventChannels channels, IoEngine engine,
+                          Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure, Runnable beforeConnect,
+                          RingJournals journals, int devid) {
+        this.journals = journals;
+        this.devid = devid;
         this.beforeConnect = beforeConnect;
         this.name = name;
         this.grants = grants;
         this.channels = channels;
-        this.storage = storage;
+        this.engine = engine;
         this.limits = limits;
         this.stats = stats;
         this.onRingFailure = onRingFailure;
@@ -81,8 +94,9 @@ public final class BlkifConnector implements RingConnector {
                     s.mapping = grants.map(ring.frontendDomid(), refs, true);
                     BackRing back = new BackRing(s.mapping.buffer(), ring.abi(), refs.length);
                     s.evtchn = channels.bindInterdomain(ring.frontendDomid(), queue.eventChannel());
-                    s.worker = new RingWorker(what, back, s.evtchn, grants, ring.frontendDomid(), storage, limits,
-                            ring.persistentGrants(), stats, onRingFailure, storageLock);
+                    s.worker = new RingWorker(what, back, s.evtchn, grants, ring.frontendDomid(), engine, limits,
+                            ring.persistentGrants(), stats, onRingFailure,
+                            journals.open(ring.frontendDomid(), devid, q, back.size()));
                 } catch (RuntimeException e) {
                     throw queues == 1 ? e : new IllegalStateException("queue " + q + ": " + e.getMessage(), e);
                 }

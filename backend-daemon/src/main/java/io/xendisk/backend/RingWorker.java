@@ -10,30 +10,40 @@ import io.xendisk.blkif.BackRing;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.Capabilities;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageException;
 import io.xendisk.xen.EventChannel;
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantTable;
 
 /**
- * Serves one blkif ring on its own thread: take every published request (as
- * many as there are free response slots), copy and parse each slot once
- * (and the indirect pages of INDIRECT requests, once), move the data of the
- * whole batch, run the storage operations in ring order, answer, notify once
- * per batch, and re-arm req_event before sleeping.
+ * Serves one blkif ring on its own thread. The path of every request, top to
+ * bottom in this file:
  *
- * <p>Data moves between the guest's pages and local memory (the image's own
- * mapping where the storage offers it, else the slot's bounce buffer) by one
- * grant copy per direction per batch, or, for the pages of a frontend that
- * negotiated persistent grants, by a plain memory copy from the page we keep
- * mapped ({@link PersistentGrants}). A storage with vectored I/O (file: one
- * preadv/pwritev) reads into and writes from those kept pages directly.
+ * <ol>
+ *   <li><b>take</b> ({@link #take}): as many published requests as there are
+ *       free response slots; each slot copied once and parsed into a pooled
+ *       {@link RingRequest} (INDIRECT requests: their descriptor pages copied
+ *       once, for the whole batch, then parsed); a FLUSH or BARRIER ends the batch;</li>
+ *   <li><b>place</b>: the first {@link Placement} that takes it says where its
+ *       data lives (the guest's kept pages, the image's memory, a bounce
+ *       buffer), and a write's data is fetched from the guest by one grant
+ *       copy for the batch;</li>
+ *   <li><b>submit</b> ({@link #submit}) to the engine, which executes it now or
+ *       completes it later from its own thread ({@link Completions}); up to a
+ *       ring of requests are in flight. A FLUSH or BARRIER waits until
+ *       everything taken before it has completed, and nothing new is taken
+ *       while a BARRIER is in flight;</li>
+ *   <li><b>respond</b> ({@link #respond}): for every completed request, a
+ *       read's data goes to the guest (one grant copy for them all), then
+ *       {@link #finish} writes its response; one push and at most one
+ *       notification for them all, in completion order.</li>
+ * </ol>
+ * Then the ring is re-armed (req_event) before sleeping on the event
+ * channel, which the guest's kick or an engine's completion wakes.
  *
- * <p>Everything the hot path touches is allocated here, sized by the ring:
- * a Request per slot, the copy batches, the private copies of indirect
- * pages; the bounce buffers on first need, for storages that cannot be
- * reached in place.
+ * <p>Everything the path touches is allocated here, sized by the ring.
  */
 public final class RingWorker implements Runnable {
     private static final Logger LOG = LogManager.getLogger(RingWorker.class);
@@ -41,115 +51,118 @@ public final class RingWorker implements Runnable {
     private static final long SPIN_NANOS = 50_000;
     /** Upper bound of one blocking wait, so stop() is noticed even without a kick. */
     private static final long WAIT_NANOS = 200_000_000L;
+    /** How long a stopping ring waits for the requests still in its engine. */
+    private static final long DRAIN_NANOS = 4_000_000_000L;
 
     private final String name;
     private final BackRing ring;
     private final EventChannel evtchn;
     private final GrantTable grants;
-    private final int domid;
-    private final Storage storage;
+    private final IoEngine engine;
     private final Request.Limits limits;
     private final VbdStats stats;
     private final Consumer<String> onRingFailure;
-    private final Request[] pool;
-    private final int slotBytes;
-    private ByteBuffer[] bounce;
     private final byte[] slot;
-    /** Per slot: the private copy of an INDIRECT request's indirect pages (null when indirect is off). */
-    private final ByteBuffer[] indirectPages;
-    /** Per slot: where the request's data lives locally (bounce buffer or the image's own memory). */
-    private final ByteBuffer[] local;
-    private final int[] localBase;
-    private final boolean[] zeroCopy;
-    /** Per slot: the request's data is in the guest's kept pages, for the storage's vectored I/O. */
-    private final boolean[] inGuestPages;
-    private final ByteBuffer[][] pieces;
-    private final int[][] pieceOffsets;
-    private final int[][] pieceLengths;
-    private final boolean storageVectored;
-    /** Per slot: the range [first, end) of its segments in the batch being copied, first = -1 when none. */
-    private final int[] firstCopied;
-    private final int[] endCopied;
-    private final boolean storageMapped;
+    private final RingRequest[] pool;
+    private final int[] free;
+    private int freeCount;
+    private final Placement[] placements;
+    private final GuestCopies copies;
+    private final PersistentGrants persistent;
+    private final Completions completions;
+    private final GrantCopyBatch copyIndirect;
     private final GrantCopyBatch copyIn;
     private final GrantCopyBatch copyOut;
-    private final GrantCopyBatch copyIndirect;
-    private final PersistentGrants persistent;
+    /** The requests of the batch being taken. */
+    private final RingRequest[] taken;
+    /** Completed requests waiting for their response. */
+    private final RingRequest[] done;
+    private int doneCount;
+    /** Requests the engine accepted and has not completed. */
+    private int inFlight;
+    /** A FLUSH or BARRIER waiting for the requests in flight before it; null when none. */
+    private RingRequest fence;
+    /** A BARRIER in flight: nothing new is taken until it completes; null when none. */
+    private RingRequest barrier;
     private final RateLimitedLog rejections;
-    /** Held while a batch uses the storage, shared by the VBD's rings (a storage serves one thread at a time). */
-    private final Object storageLock;
+    /** Where the responses of a batch are kept until pushed, for a daemon that resumes this ring; null for none. */
+    private final ResponseJournal journal;
     /** What this ring last added to the VBD's persistent-grants counter. */
     private int persistentReported;
     private volatile boolean running = true;
 
     /**
+     * @param engine           the VBD's disk, shared by its rings
      * @param persistentGrants the frontend negotiated feature-persistent: keep its pages mapped
      */
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
-                      Storage storage, Request.Limits limits, boolean persistentGrants, VbdStats stats,
+                      IoEngine engine, Request.Limits limits, boolean persistentGrants, VbdStats stats,
                       Consumer<String> onRingFailure) {
-        this(name, ring, evtchn, grants, domid, storage, limits, persistentGrants, stats, onRingFailure, new Object());
+        this(name, ring, evtchn, grants, domid, engine, limits, persistentGrants, stats, onRingFailure, null);
     }
 
     /**
-     * @param storageLock the lock every ring of the VBD takes around a batch, since they share
-     *                    one storage; a ring of its own may pass any object
+     * @param journal where a batch's responses are kept until pushed, so that a daemon resuming
+     *                this ring after a kill -9 publishes what this one could not; null for none
      */
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
-                      Storage storage, Request.Limits limits, boolean persistentGrants, VbdStats stats,
-                      Consumer<String> onRingFailure, Object storageLock) {
-        this.storageLock = storageLock;
+                      IoEngine engine, Request.Limits limits, boolean persistentGrants, VbdStats stats,
+                      Consumer<String> onRingFailure, ResponseJournal journal) {
         this.name = name;
+        this.journal = journal;
         this.ring = ring;
         this.evtchn = evtchn;
         this.grants = grants;
-        this.domid = domid;
-        this.storage = storage;
+        this.engine = engine;
         this.limits = limits;
         this.stats = stats;
         this.onRingFailure = onRingFailure;
         int n = ring.size();
         stats.ringSize(n);
         int maxSegments = limits.maxSegments();
-        this.slotBytes = maxSegments * Blkif.PAGE_SIZE;
-        this.pool = new Request[n];
-        for (int i = 0; i < n; i++) {
-            pool[i] = new Request(maxSegments);
-        }
         this.slot = new byte[ring.abi().stride];
-        this.indirectPages = new ByteBuffer[n];
+        this.completions = new Completions(evtchn);
         int indirectPageCount = Blkif.indirectPages(limits.maxIndirectSegments());
-        if (indirectPageCount > 0) {
-            ByteBuffer slab = ByteBuffer.allocateDirect(n * indirectPageCount * Blkif.PAGE_SIZE);
-            for (int i = 0; i < n; i++) {
-                indirectPages[i] = slab.slice(i * indirectPageCount * Blkif.PAGE_SIZE, indirectPageCount * Blkif.PAGE_SIZE);
-            }
+        ByteBuffer indirectSlab = indirectPageCount == 0 ? null
+                : ByteBuffer.allocateDirect(n * indirectPageCount * Blkif.PAGE_SIZE);
+        this.pool = new RingRequest[n];
+        this.free = new int[n];
+        for (int i = 0; i < n; i++) {
+            ByteBuffer pages = indirectSlab == null ? null
+                    : indirectSlab.slice(i * indirectPageCount * Blkif.PAGE_SIZE, indirectPageCount * Blkif.PAGE_SIZE);
+            pool[i] = new RingRequest(i, maxSegments, pages, completions);
+            free[i] = n - 1 - i;
         }
-        this.local = new ByteBuffer[n];
-        this.localBase = new int[n];
-        this.zeroCopy = new boolean[n];
-        this.inGuestPages = new boolean[n];
-        this.storageVectored = persistentGrants && storage.capabilities().vectored() && !storage.capabilities().zeroCopy();
-        this.pieces = new ByteBuffer[storageVectored ? n : 0][];
-        this.pieceOffsets = new int[storageVectored ? n : 0][];
-        this.pieceLengths = new int[storageVectored ? n : 0][];
-        for (int i = 0; i < pieces.length; i++) {
-            pieces[i] = new ByteBuffer[maxSegments];
-            pieceOffsets[i] = new int[maxSegments];
-            pieceLengths[i] = new int[maxSegments];
-        }
-        this.firstCopied = new int[n];
-        this.endCopied = new int[n];
-        this.storageMapped = storage.capabilities().zeroCopy();
+        this.freeCount = n;
+        this.taken = new RingRequest[n];
+        this.done = new RingRequest[n];
         this.copyIn = new GrantCopyBatch(n * maxSegments);
         this.copyOut = new GrantCopyBatch(n * maxSegments);
         this.copyIndirect = new GrantCopyBatch(Math.max(1, n * indirectPageCount));
         this.persistent = persistentGrants
                 ? new PersistentGrants(grants, domid, PersistentGrants.capacityFor(n, maxSegments)) : null;
         this.rejections = new RateLimitedLog(LOG, 10, 1_000_000_000L);
+        this.copies = new GuestCopies(name, grants, domid, persistent, rejections);
+        this.placements = placements(engine.capabilities(), persistentGrants, n, maxSegments);
     }
 
-    /** Asks the loop to finish its current batch and return. */
+    /**
+     * The strategies this ring tries, cheapest first: the guest's kept pages
+     * straight to an engine that takes pieces (unless the image is memory,
+     * where copying into it is cheaper still), the image's memory, a bounce buffer.
+     */
+    private Placement[] placements(Capabilities caps, boolean persistentGrants, int n, int maxSegments) {
+        Placement bounce = new BouncePlacement(copies, n, maxSegments);
+        if (caps.zeroCopy()) {
+            return new Placement[] {new ImagePlacement(engine, copies), bounce};
+        }
+        if (caps.vectored() && persistentGrants) {
+            return new Placement[] {new GuestPagesPlacement(copies), bounce};
+        }
+        return new Placement[] {bounce};
+    }
+
+    /** Asks the loop to finish what it has taken and return. */
     public void stop() {
         running = false;
     }
@@ -157,106 +170,209 @@ public final class RingWorker implements Runnable {
     @Override
     public void run() {
         try {
+            replayJournal();
             loop();
+            drain();
+            if (journal != null) {
+                journal.delete(); // everything answered is published
+            }
         } catch (RuntimeException | Error e) {
             LOG.error("{}: ring thread failed; this VBD stops serving, the others are not affected", name, e);
             onRingFailure.accept("ring thread failed: " + e);
         } finally {
-            if (persistent != null) {
-                // before the connector unmaps the ring: no page of the guest stays mapped by us
-                persistent.close();
-                stats.persistentGrantsChanged(-persistentReported);
-                persistentReported = 0;
-            }
+            releasePersistentGrants();
         }
     }
 
-    private void loop() throws Error {
+    /** A predecessor killed between writing responses and pushing them: publish them now. */
+    private void replayJournal() {
+        int n = journal == null ? 0 : journal.replay(ring);
+        if (n > 0) {
+            LOG.info("{}: published {} responses the previous daemon wrote but did not live to push (from {})",
+                    name, n, journal);
+            ring.pushResponses();
+            evtchn.notifyRemote();
+        }
+    }
+
+    private void loop() {
         while (running) {
-            int n = ring.unconsumed();
-            if (n == BackRing.OVERFLOW) {
-                String why = "frontend's req_prod " + Integer.toUnsignedString(ring.reqProd())
-                        + " is more than a ring (" + ring.size() + ") ahead of rsp_prod "
-                        + Integer.toUnsignedString(ring.rspProdPvt()) + "; ring stopped";
-                onRingFailure.accept(why);
-                return;
+            boolean busy = collectCompletions();
+            if (fence != null && inFlight == 0) {
+                RingRequest f = fence;
+                fence = null;
+                submit(f);
+                busy = true;
             }
-            if (n > 0) {
-                synchronized (storageLock) {
-                    serveBatch(n);
+            if (fence == null && barrier == null) {
+                int n = ring.unconsumed();
+                if (n == BackRing.OVERFLOW) {
+                    onRingFailure.accept("frontend's req_prod " + Integer.toUnsignedString(ring.reqProd())
+                            + " is more than a ring (" + ring.size() + ") ahead of rsp_prod "
+                            + Integer.toUnsignedString(ring.rspProdPvt()) + "; ring stopped");
+                    return;
                 }
-                continue;
-            }
-            if (spinForWork()) {
-                continue;
-            }
-            if (ring.finalCheckForRequests()) {
-                continue;
-            }
-            try {
-                if (evtchn.await(WAIT_NANOS)) {
-                    stats.wakeup();
+                if (n > 0) {
+                    take(n);
+                    busy = true;
                 }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+            }
+            if (doneCount > 0) {
+                respond();
+            }
+            if (!busy) {
+                idle();
             }
         }
     }
 
-    private boolean spinForWork() {
-        long end = System.nanoTime() + SPIN_NANOS;
-        do {
-            if (ring.unconsumed() != 0) {
-                return true;
+    /**
+     * Takes up to {@code available} requests (a FLUSH or BARRIER closes the
+     * batch), places them, fetches the data of the writes, and submits them
+     * in ring order.
+     */
+    private void take(int available) {
+        int n = 0;
+        copyIndirect.clear();
+        while (n < available) {
+            RingRequest r = pool[free[--freeCount]];
+            taken[n++] = r;
+            ring.takeRequest(slot);
+            Request.Kind k = r.wire.parse(slot, ring.abi(), limits);
+            r.copyFrom = -1;
+            if (r.wire.awaitingSegments()) {
+                stats.indirect();
+                copies.fetchIndirectPages(r, copyIndirect);
             }
-            Thread.onSpinWait();
-        } while (System.nanoTime() < end && running);
-        return false;
-    }
-
-    private void serveBatch(int available) {
-        int first = ring.reqCons();
-        int n = takeRequests(first, available);
+            if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
+                break;
+            }
+        }
         stats.batch(n);
-        loadIndirectSegments(first, n);
+        loadIndirectSegments(n);
         copyIn.clear();
         for (int i = 0; i < n; i++) {
-            int s = slotOf(first, i);
-            Request r = pool[s];
-            firstCopied[s] = -1;
-            zeroCopy[s] = false;
-            inGuestPages[s] = false;
-            if (r.kind() == Request.Kind.REJECTED || r.nrSegments() == 0) {
+            RingRequest r = taken[i];
+            r.begin();
+            if (r.wire.kind() == Request.Kind.REJECTED || r.wire.nrSegments() == 0) {
                 continue;
             }
-            placeData(r, s);
-            if (r.kind() != Request.Kind.READ && !inGuestPages[s]) {
-                moveSegments(copyIn, r, s, false);
+            for (Placement p : placements) {
+                if (p.place(r)) {
+                    r.placement = p;
+                    break;
+                }
+            }
+            if (r.wire.kind() != Request.Kind.READ) {
+                r.placement.fetch(r, copyIn);
             }
         }
-        if (copyIn.count() > 0) {
-            copyAndFail(copyIn, first, n);
-        }
+        copies.run(copyIn, taken, n);
         for (int i = 0; i < n; i++) {
-            execute(pool[slotOf(first, i)], slotOf(first, i));
+            RingRequest r = taken[i];
+            taken[i] = null;
+            Request.Kind k = r.wire.kind();
+            if ((k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) && inFlight > 0) {
+                fence = r; // the batch's last request: submitted once what is in flight completes
+            } else {
+                submit(r);
+            }
         }
+    }
+
+    /** Parses the descriptors of the batch's INDIRECT requests from the private copies of their pages. */
+    private void loadIndirectSegments(int n) {
+        copies.run(copyIndirect, taken, n);
+        for (int i = 0; i < n; i++) {
+            Request w = taken[i].wire;
+            if (w.awaitingSegments()) {
+                w.loadIndirectSegments(taken[i].indirectPages, 0, limits);
+            }
+        }
+    }
+
+    /** Hands a request to the engine, or straight to its response when it has already failed. */
+    private void submit(RingRequest r) {
+        if (r.wire.kind() == Request.Kind.REJECTED) {
+            done(r);
+            return;
+        }
+        IoEngine.Submission s;
+        try {
+            s = engine.submit(r);
+        } catch (StorageException e) {
+            ioDone(r, e);
+            return;
+        }
+        if (s == IoEngine.Submission.EXECUTED) {
+            ioDone(r, null);
+        } else {
+            inFlight++;
+            if (r.wire.kind() == Request.Kind.BARRIER) {
+                barrier = r;
+            }
+        }
+    }
+
+    /** The engine finished one operation of {@code r}: the next one (a flush's data), or its response. */
+    private void ioDone(RingRequest r, StorageException failure) {
+        if (failure != null) {
+            rejections.warn("{}: {}: {}", name, r, failure.getMessage());
+            r.wire.fail(Rejection.IO_ERROR);
+        } else if (r.writeAfterFlush()) {
+            submit(r);
+            return;
+        }
+        if (r == barrier) {
+            barrier = null;
+        }
+        done(r);
+    }
+
+    private void done(RingRequest r) {
+        done[doneCount++] = r;
+    }
+
+    /** Takes the requests engine threads completed; true when there were any. */
+    private boolean collectCompletions() {
+        RingRequest r = completions.takeAll();
+        if (r == null) {
+            return false;
+        }
+        while (r != null) {
+            RingRequest next = r.nextDone;
+            r.nextDone = null;
+            inFlight--;
+            ioDone(r, r.takeIoFailure());
+            r = next;
+        }
+        return true;
+    }
+
+    /** Delivers the completed reads' data, answers every completed request, and notifies once. */
+    private void respond() {
         copyOut.clear();
-        for (int i = 0; i < n; i++) {
-            int s = slotOf(first, i);
-            firstCopied[s] = -1;
-            if (pool[s].kind() == Request.Kind.READ && !inGuestPages[s]) {
-                moveSegments(copyOut, pool[s], s, true);
+        for (int i = 0; i < doneCount; i++) {
+            RingRequest r = done[i];
+            r.copyFrom = -1;
+            if (r.wire.kind() == Request.Kind.READ) {
+                r.placement.deliver(r, copyOut);
             }
         }
-        if (copyOut.count() > 0) {
-            copyAndFail(copyOut, first, n);
+        copies.run(copyOut, done, doneCount);
+        if (journal != null) {
+            journal.begin();
+            for (int i = 0; i < doneCount; i++) {
+                Request w = done[i].wire;
+                journal.record(i, w.id(), w.operation(), w.status());
+            }
+            journal.commit(ring.rspProdPvt(), doneCount);
         }
-        for (int i = 0; i < n; i++) {
-            Request r = pool[slotOf(first, i)];
-            account(r);
-            ring.putResponse(r.id(), r.operation(), r.status());
+        for (int i = 0; i < doneCount; i++) {
+            finish(done[i]);
+            done[i] = null;
         }
+        doneCount = 0;
         if (persistent != null) {
             int mapped = persistent.mapped();
             stats.persistentGrantsChanged(mapped - persistentReported);
@@ -268,262 +384,97 @@ public final class RingWorker implements Runnable {
         }
     }
 
-    /** Copies and parses up to {@code available} slots; a flush or barrier closes the batch. */
-    private int takeRequests(int first, int available) {
-        int n = 0;
-        copyIndirect.clear();
-        while (n < available) {
-            int s = slotOf(first, n++);
-            Request r = pool[s];
-            ring.takeRequest(slot);
-            Request.Kind k = r.parse(slot, ring.abi(), limits);
-            if (r.awaitingSegments()) {
-                stats.indirect();
-                fetchIndirectPages(r, s);
-            }
-            if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
-                // what follows must not be moved before it
-                break;
-            }
-        }
-        return n;
-    }
-
-    /** The pool slot of the {@code i}-th request of a batch starting at ring index {@code first}. */
-    private int slotOf(int first, int i) {
-        return (first + i) & (pool.length - 1);
-    }
-
-    /**
-     * Copies the descriptors of an INDIRECT request's pages into the slot's
-     * private buffer: from pages kept mapped now, the others by the batch's
-     * indirect grant copy. They are parsed only from that copy.
-     */
-    private void fetchIndirectPages(Request r, int s) {
-        ByteBuffer dst = indirectPages[s];
-        firstCopied[s] = copyIndirect.count();
-        for (int p = 0; p < r.indirectPages(); p++) {
-            int len = r.indirectPageBytes(p);
-            ByteBuffer page = persistent != null ? persistent.page(r.indirectGref(p)) : null;
-            if (page != null) {
-                dst.put(p * Blkif.PAGE_SIZE, page, 0, len);
-            } else {
-                copyIndirect.add(domid, r.indirectGref(p), 0, len, false, dst, p * Blkif.PAGE_SIZE);
-            }
-        }
-        endCopied[s] = copyIndirect.count();
-    }
-
-    private void loadIndirectSegments(int first, int n) {
-        if (copyIndirect.count() > 0) {
-            grants.copy(copyIndirect);
-        }
-        for (int i = 0; i < n; i++) {
-            int s = slotOf(first, i);
-            Request r = pool[s];
-            if (!r.awaitingSegments()) {
-                continue;
-            }
-            int bad = firstFailed(copyIndirect, firstCopied[s], endCopied[s]);
-            if (bad >= 0) {
-                rejections.warn("{}: request id {} (indirect {}): indirect page grant {} of domain {} failed with status {}",
-                        name, r.id(), Blkif.opName(r.operation()), copyIndirect.gref(bad), domid, copyIndirect.status(bad));
-                r.fail(Rejection.BAD_GRANT);
-            } else {
-                r.loadIndirectSegments(indirectPages[s], 0, limits);
-            }
-        }
-    }
-
-    /** The index of the first failed segment in [from, to) of a batch, or -1. */
-    private static int firstFailed(GrantCopyBatch batch, int from, int to) {
-        for (int i = Math.max(0, from); i < to; i++) {
-            if (batch.status(i) != GrantCopyBatch.GNTST_OKAY) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    /**
-     * Zero copy where the storage maps the image: plain reads and writes move
-     * straight between the guest's pages and the image's memory. Everything
-     * else goes through the slot's bounce buffer.
-     */
-    private void placeData(Request r, int s) {
-        if (storageVectored && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE) && piecesInGuestPages(r, s)) {
-            inGuestPages[s] = true;
-            return;
-        }
-        if (storageMapped && (r.kind() == Request.Kind.READ || r.kind() == Request.Kind.WRITE)) {
-            ByteBuffer region = storage.region(r.sector(), bytes(r), r.kind() == Request.Kind.WRITE);
-            if (region != null) {
-                zeroCopy[s] = true;
-                local[s] = region;
-                localBase[s] = storage.regionOffset(r.sector());
-                return;
-            }
-        }
-        local[s] = bounce(s).clear(); // the last request in this slot may have left a shorter limit
-        localBase[s] = 0;
-    }
-
-    /** Lists the request's segments as pieces of the kept guest pages; false when one is not kept mapped. */
-    private boolean piecesInGuestPages(Request r, int s) {
-        for (int seg = 0; seg < r.nrSegments(); seg++) {
-            ByteBuffer page = persistent.page(r.gref(seg));
-            if (page == null) {
-                return false;
-            }
-            pieces[s][seg] = page;
-            pieceOffsets[s][seg] = r.segmentPageOffset(seg);
-            pieceLengths[s][seg] = r.segmentBytes(seg);
-        }
-        return true;
-    }
-
-    /** The slot's bounce buffer; the slab is allocated the first time any slot needs one. */
-    private ByteBuffer bounce(int s) {
-        if (bounce == null) {
-            int n = pool.length;
-            ByteBuffer slab = ByteBuffer.allocateDirect(n * slotBytes + Blkif.PAGE_SIZE).alignedSlice(Blkif.PAGE_SIZE);
-            bounce = new ByteBuffer[n];
-            for (int i = 0; i < n; i++) {
-                bounce[i] = slab.slice(i * slotBytes, slotBytes);
-            }
-        }
-        return bounce[s];
-    }
-
-    /**
-     * Moves a request's segments between the guest and local memory: a
-     * memory copy for pages kept mapped, the rest added to {@code batch}
-     * (whose range for the slot is recorded). A fault of the image's mapping
-     * during a memory copy (SIGBUS: image truncated, filesystem full) fails
-     * the request.
-     */
-    private void moveSegments(GrantCopyBatch batch, Request r, int s, boolean toGuest) {
-        ByteBuffer buf = local[s];
-        int off = localBase[s];
-        firstCopied[s] = batch.count();
-        try {
-            for (int seg = 0; seg < r.nrSegments(); seg++) {
-                int len = r.segmentBytes(seg);
-                ByteBuffer page = persistent != null ? persistent.page(r.gref(seg)) : null;
-                if (page == null) {
-                    batch.add(domid, r.gref(seg), r.segmentPageOffset(seg), len, toGuest, buf, off);
-                } else if (toGuest) {
-                    page.put(r.segmentPageOffset(seg), buf, off, len);
-                } else {
-                    buf.put(off, page, r.segmentPageOffset(seg), len);
-                }
-                off += len;
-            }
-        } catch (InternalError e) {
-            mappedImageFault(e, toGuest);
-            r.fail(Rejection.IO_ERROR);
-        }
-        endCopied[s] = batch.count();
-    }
-
-    private void mappedImageFault(InternalError e, boolean reads) {
-        rejections.warn("{}: the mapped image faulted ({}): is the filesystem holding it full, or was it"
-                + " truncated? Failing the {} with errors", name, e.getMessage(), reads ? "reads" : "writes");
-    }
-
-    /**
-     * Runs one direction's grant copy for the batch and fails each request
-     * owning a failed segment.
-     */
-    private void copyAndFail(GrantCopyBatch batch, int first, int n) {
-        try {
-            grants.copy(batch);
-        } catch (InternalError e) {
-            // SIGBUS on the image's mapping: the copy may have stopped anywhere, so every
-            // request that used the image in this direction fails
-            mappedImageFault(e, batch == copyOut);
-            for (int i = 0; i < n; i++) {
-                int s = slotOf(first, i);
-                if (endCopied[s] > firstCopied[s] && firstCopied[s] >= 0 && zeroCopy[s]
-                        && pool[s].kind() != Request.Kind.REJECTED) {
-                    pool[s].fail(Rejection.IO_ERROR);
-                }
-            }
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            int s = slotOf(first, i);
-            Request r = pool[s];
-            if (firstCopied[s] < 0 || r.kind() == Request.Kind.REJECTED) {
-                continue;
-            }
-            int bad = firstFailed(batch, firstCopied[s], endCopied[s]);
-            if (bad >= 0) {
-                rejections.warn("{}: request id {} ({}): grant {} of domain {} failed with status {}",
-                        name, r.id(), Blkif.opName(r.operation()), batch.gref(bad), domid, batch.status(bad));
-                r.fail(Rejection.BAD_GRANT);
-            }
-        }
-    }
-
-    private void execute(Request r, int s) {
-        if (r.kind() == Request.Kind.REJECTED || (zeroCopy[s] && r.nrSegments() > 0)) {
-            return; // the copies were the I/O
-        }
-        try {
-            if (inGuestPages[s]) {
-                if (r.kind() == Request.Kind.READ) {
-                    storage.readv(r.sector(), pieces[s], pieceOffsets[s], pieceLengths[s], r.nrSegments());
-                } else {
-                    storage.writev(r.sector(), pieces[s], pieceOffsets[s], pieceLengths[s], r.nrSegments());
-                }
-                return;
-            }
-            switch (r.kind()) {
-                case READ -> storage.read(r.sector(), local[s].clear().limit(bytes(r)));
-                case WRITE -> storage.write(r.sector(), local[s].clear().limit(bytes(r)));
-                case FLUSH, BARRIER -> {
-                    // everything answered before this request is already done (we run in ring order);
-                    // flush makes it stable, then the request's own data follows (QEMU's presync)
-                    storage.flush();
-                    if (r.nrSegments() > 0) {
-                        storage.write(r.sector(), local[s].clear().limit(bytes(r)));
-                    }
-                }
-                case DISCARD -> storage.discard(r.sector(), r.nrSectors());
-                default -> { }
-            }
-        } catch (StorageException e) {
-            rejections.warn("{}: request id {} ({} sector {}): {}", name, r.id(), Blkif.opName(r.operation()),
-                    r.sector(), e.getMessage());
-            r.fail(Rejection.IO_ERROR);
-        }
-    }
-
-    private static int bytes(Request r) {
-        return (int) (r.nrSectors() << Blkif.SECTOR_SHIFT);
-    }
-
-    private void account(Request r) {
-        switch (r.kind()) {
-            case READ -> stats.read(bytes(r));
-            case WRITE -> stats.write(bytes(r));
+    /** The one end of every request: its counters, its response, its pool entry back. */
+    private void finish(RingRequest r) {
+        Request w = r.wire;
+        switch (w.kind()) {
+            case READ -> stats.read(r.bytes());
+            case WRITE -> stats.write(r.bytes());
             case FLUSH, BARRIER -> {
                 stats.flush();
-                if (r.nrSegments() > 0) {
-                    stats.write(bytes(r));
+                if (w.nrSegments() > 0) {
+                    stats.write(r.bytes());
                 }
             }
             case DISCARD -> stats.discard();
             case REJECTED -> {
                 stats.error();
-                stats.reject(r.rejection());
-                if (r.rejection() != Rejection.BAD_GRANT && r.rejection() != Rejection.IO_ERROR) {
-                    rejections.warn("{}: rejected request id {} ({}): {}", name, r.id(), Blkif.opName(r.operation()),
-                            r.rejection().description);
+                stats.reject(w.rejection());
+                if (w.rejection() != Rejection.BAD_GRANT && w.rejection() != Rejection.IO_ERROR) {
+                    rejections.warn("{}: rejected request id {} ({}): {}", name, w.id(), Blkif.opName(w.operation()),
+                            w.rejection().description);
                 }
             }
             default -> { }
         }
+        ring.putResponse(w.id(), w.operation(), w.status());
+        r.release();
+        free[freeCount++] = r.index;
+    }
+
+    /** Nothing to do: poll a little, re-arm req_event, then sleep until a kick or a completion. */
+    private void idle() {
+        boolean canTake = fence == null && barrier == null;
+        long end = System.nanoTime() + SPIN_NANOS;
+        do {
+            if ((canTake && ring.unconsumed() != 0) || completions.any()) {
+                return;
+            }
+            Thread.onSpinWait();
+        } while (System.nanoTime() < end && running);
+        if (canTake && ring.finalCheckForRequests()) {
+            return;
+        }
+        completions.parked(true);
+        try {
+            if (!completions.any() && evtchn.await(WAIT_NANOS)) {
+                stats.wakeup();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
+        } finally {
+            completions.parked(false);
+        }
+    }
+
+    /**
+     * After stop: answers what the engine still completes, for a while. A
+     * request taken but never submitted (a fence) stays unanswered: a
+     * frontend that reconnects sends it again.
+     */
+    private void drain() {
+        long end = System.nanoTime() + DRAIN_NANOS;
+        while (inFlight > 0 && System.nanoTime() < end) {
+            if (collectCompletions()) {
+                respond();
+                continue;
+            }
+            completions.parked(true);
+            try {
+                if (!completions.any()) {
+                    evtchn.await(10_000_000L);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } finally {
+                completions.parked(false);
+            }
+        }
+        if (inFlight > 0) {
+            LOG.error("{}: {} requests still in the engine ({}) {} s after the ring stopped; the guest's pages"
+                    + " they use stay mapped", name, inFlight, engine, DRAIN_NANOS / 1_000_000_000L);
+        }
+    }
+
+    /** Before the connector unmaps the ring: no page of the guest stays mapped by us, unless an engine may still use it. */
+    private void releasePersistentGrants() {
+        if (persistent == null || inFlight > 0) {
+            return;
+        }
+        persistent.close();
+        stats.persistentGrantsChanged(-persistentReported);
+        persistentReported = 0;
     }
 }

@@ -13,7 +13,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
 import io.xendisk.xen.KernelBackends;
@@ -39,7 +39,7 @@ public final class Vbd {
     private final int devid;
     private final String vdev;
     private final String storageName;
-    private final Storage storage;
+    private final IoEngine storage;
     private final boolean ownsNodes;
     private final VbdStats stats = new VbdStats();
     private final VbdBackend backend;
@@ -54,19 +54,20 @@ public final class Vbd {
      * @param onGone    called once when the VBD has ended and released everything
      */
     public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
-               String vdev, Storage storage, String storageName, boolean readOnly, boolean ownsNodes,
+               String vdev, IoEngine storage, String storageName, boolean readOnly, boolean ownsNodes,
                BlkifFeatures features, Consumer<Vbd> onGone) {
         this(xs, grants, channels, backendPath, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
-                features, KernelBackends.NONE, onGone);
+                features, KernelBackends.NONE, RingJournals.NONE, onGone);
     }
 
     /**
      * @param kernel the host's kernel backends: a device of kind vbd is taken from them
      *               again right before each ring connects (xen-blkback may have mapped it first)
+     * @param journals where its rings keep their response journals, for a daemon that resumes them
      */
     public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
-               String vdev, Storage storage, String storageName, boolean readOnly, boolean ownsNodes,
-               BlkifFeatures features, KernelBackends kernel, Consumer<Vbd> onGone) {
+               String vdev, IoEngine storage, String storageName, boolean readOnly, boolean ownsNodes,
+               BlkifFeatures features, KernelBackends kernel, RingJournals journals, Consumer<Vbd> onGone) {
         this.xs = xs;
         this.domid = domid;
         this.devid = devid;
@@ -83,7 +84,7 @@ public final class Vbd {
             if (done != null) {
                 LOG.info("{}: {}", name, done);
             }
-        });
+        }, journals, devid);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
                 new DiskInfo(storage.sizeSectors(), 512, ro, true), connector, new VbdBackend.Listener() {
                     @Override

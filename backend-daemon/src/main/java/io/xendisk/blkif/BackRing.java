@@ -111,6 +111,20 @@ public final class BackRing {
     }
 
     /**
+     * Answers again a request a previous backend took and answered but did
+     * not live to publish (see the backend's response journal): its slot now
+     * holds that response, so it is written there once more and counted as
+     * taken. Only at attach, before anything else is taken or answered.
+     */
+    public void replayResponse(long id, int operation, short status) {
+        if (reqCons != rspProdPvt) {
+            throw new IllegalStateException("responses are replayed only before requests are taken");
+        }
+        putResponse(id, operation, status);
+        reqCons++;
+    }
+
+    /**
      * Publishes the responses written so far (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY).
      * @return true when the frontend asked to be notified (rsp_event within the pushed range)
      */

@@ -6,6 +6,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.backend.BlkifFeatures;
+import io.xendisk.backend.RingJournals;
 import io.xendisk.guest.GuestReaper;
 import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.EventChannels;
@@ -61,7 +62,8 @@ final class DataPlane implements AutoCloseable {
                 deadBackendPinsReleased = true;
             }
             EventChannels channels = new SimEventChannels(ctx.paths().simDir());
-            service = new VbdService(xs, grants, channels, ctx.vbds(), KernelBackends.NONE, BlkifFeatures.DEFAULT);
+            service = new VbdService(xs, grants, channels, ctx.vbds(), KernelBackends.NONE, BlkifFeatures.DEFAULT,
+                    journals());
             takeBackDisks();
             GrantTable g = grants;
             // a kill -9'd guest never says goodbye: the reaper notices and releases its domain,
@@ -84,7 +86,8 @@ final class DataPlane implements AutoCloseable {
         try {
             grants = RealGrantTable.open();
             EventChannels channels = RealEventChannels.open();
-            service = new VbdService(xs, grants, channels, ctx.vbds(), new SysfsBackends(), BlkifFeatures.DEFAULT);
+            service = new VbdService(xs, grants, channels, ctx.vbds(), new SysfsBackends(), BlkifFeatures.DEFAULT,
+                    journals());
             takeBackDisks();
         } catch (XenUnavailableException e) {
             closeQuietly();
@@ -120,6 +123,11 @@ final class DataPlane implements AutoCloseable {
     }
 
     /** The service if it is up, without connecting. */
+    /** Rings keep their response journals under the run directory, where a restarted daemon finds them. */
+    private RingJournals journals() {
+        return new RingJournals(ctx.paths().runDir().resolve("rings"));
+    }
+
     synchronized VbdService current() {
         return service;
     }

@@ -13,11 +13,12 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
+import io.xendisk.backend.RingJournals;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.XenbusState;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.blkif.Vdev;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
@@ -55,20 +56,23 @@ public final class VbdService implements AutoCloseable {
     private final Map<String, RefusedVbd> refused = new ConcurrentHashMap<>();
     private final KernelBackends kernel;
     private final BlkifFeatures features;
+    private final RingJournals journals;
     private final XenStore.Watch releaseWatch;
     private final XenStore.Watch introduceWatch;
     private final PendingConnects pending = new PendingConnects(this::knownDomain, this::connectWhenCreated);
 
     public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry) {
-        this(xs, grants, channels, registry, KernelBackends.NONE, BlkifFeatures.DEFAULT);
+        this(xs, grants, channels, registry, KernelBackends.NONE, BlkifFeatures.DEFAULT, RingJournals.NONE);
     }
 
     /**
      * @param kernel   the host's kernel backends, from which devices of kind vbd are taken
      * @param features what the VBDs offer their frontends
+     * @param journals where the rings keep their response journals, for a restarted daemon
      */
     public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry,
-                      KernelBackends kernel, BlkifFeatures features) {
+                      KernelBackends kernel, BlkifFeatures features, RingJournals journals) {
+        this.journals = journals;
         this.xs = xs;
         this.grants = grants;
         this.channels = channels;
@@ -141,7 +145,7 @@ public final class VbdService implements AutoCloseable {
             return fail("guest " + req.args().get(0) + " (domain " + domid + ") already has a disk " + vdev
                     + "; choose another with --vdev");
         }
-        Storage storage;
+        IoEngine storage;
         try {
             StorageSpec spec = path == null ? StorageSpec.discard(StorageSpec.DEFAULT_DISCARD_SIZE)
                     : StorageSpec.of(engine, Path.of(path).toAbsolutePath(), readOnly);
@@ -297,7 +301,7 @@ public final class VbdService implements AutoCloseable {
         boolean readOnly = xs.tryRead(be + "/mode").orElse("w").trim().startsWith("r");
         String vdev = xs.tryRead(be + "/dev").orElse(Vdev.name(devid));
         boolean wasConnected = XenbusState.CONNECTED.wire().equals(xs.tryRead(be + "/state").orElse("").trim());
-        Storage storage;
+        IoEngine storage;
         StorageSpec spec;
         try {
             spec = StorageSpec.parse(params.get(), readOnly);
@@ -395,7 +399,7 @@ public final class VbdService implements AutoCloseable {
         boolean readOnly = xs.tryRead(be + "/mode").orElse("w").trim().startsWith("r");
         String vdev = xs.tryRead(be + "/dev").orElse(Vdev.name(devid));
         String params = xs.tryRead(be + "/params").orElse("");
-        Storage storage;
+        IoEngine storage;
         StorageSpec spec;
         try {
             spec = StorageSpec.parse(params, readOnly);
@@ -418,10 +422,10 @@ public final class VbdService implements AutoCloseable {
     }
 
     /** A new VBD in this service's table and the registry, not started yet. */
-    private Vbd register(String be, int domid, int devid, String vdev, Storage storage, String storageName,
+    private Vbd register(String be, int domid, int devid, String vdev, IoEngine storage, String storageName,
                          boolean readOnly, boolean ownsNodes, KernelBackends kernelBackends) {
         Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
-                features, kernelBackends, this::gone);
+                features, kernelBackends, journals, this::gone);
         String key = domid + "/" + devid;
         vbds.put(key, vbd);
         registrations.put(key, registry.register(domid, devid, () -> summary(vbd)));

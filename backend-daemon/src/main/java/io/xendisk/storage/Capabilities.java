@@ -1,21 +1,27 @@
 package io.xendisk.storage;
 
 /**
- * What an open {@link Storage} promises; the backend turns these into xenstore
- * features (feature-discard, mode=r, feature-flush-cache) and policy.
+ * What an open disk promises; the backend turns these into xenstore
+ * features (feature-discard, mode=r, feature-flush-cache) and into how it
+ * places a request's data.
  *
  * @param readOnly  writes and discards are refused
  * @param durable   data written and flushed survives disconnect and the daemon's death
  * @param ephemeral every change vanishes on close (copy-on-write over a gold image)
- * @param discard   {@link Storage#discard} does something useful (frees space or memory)
- * @param zeroCopy  {@link Storage#slice} can expose the image's memory
- * @param vectored  {@link Storage#readv}/{@link Storage#writev} move all pieces in one call,
- *                  allocating nothing (preadv/pwritev): worth using instead of a bounce buffer
+ * @param discard   discard does something useful (frees space or memory)
+ * @param zeroCopy  {@link IoEngine#region} exposes the image's memory
+ * @param vectored  {@link IoEngine#submit} takes data in many shared buffers (the
+ *                  guest's own pages) without a bounce copy
  */
 public record Capabilities(boolean readOnly, boolean durable, boolean ephemeral,
                            boolean discard, boolean zeroCopy, boolean vectored) {
-    /** Without vectored I/O of its own. */
-    public Capabilities(boolean readOnly, boolean durable, boolean ephemeral, boolean discard, boolean zeroCopy) {
-        this(readOnly, durable, ephemeral, discard, zeroCopy, false);
+    /** What a {@link Storage} says of itself; how its data can be reached is the adapter's to tell. */
+    public Capabilities(boolean readOnly, boolean durable, boolean ephemeral, boolean discard) {
+        this(readOnly, durable, ephemeral, discard, false, false);
+    }
+
+    /** The same promises, reached as {@code zeroCopy} and {@code vectored} say. */
+    public Capabilities reachedAs(boolean zeroCopy, boolean vectored) {
+        return new Capabilities(readOnly, durable, ephemeral, discard, zeroCopy, vectored);
     }
 }

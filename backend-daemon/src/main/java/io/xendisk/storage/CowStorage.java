@@ -31,7 +31,7 @@ import java.nio.ByteBuffer;
  *
  * <p>Lifetime: {@link #close()} frees the guest's pages at once (MADV_DONTNEED)
  * and refuses further calls, but unmaps a chunk only when the GC finds no view
- * of it left, so a slice kept by mistake reads the gold image instead of
+ * of it left, so a region kept by mistake reads the gold image instead of
  * crashing the JVM.
  */
 final class CowStorage extends MappedImageStorage {
@@ -45,7 +45,7 @@ final class CowStorage extends MappedImageStorage {
     private CowStorage(Image gold, long base, boolean writable, Chunks chunks) {
         super(gold, chunks, writable);
         this.base = base;
-        this.caps = new Capabilities(!writable, false, true, writable, true);
+        this.caps = new Capabilities(!writable, false, true, writable);
     }
 
     static Storage open(StorageSpec spec) {

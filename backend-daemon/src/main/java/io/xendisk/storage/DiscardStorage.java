@@ -15,7 +15,7 @@ final class DiscardStorage implements Storage {
 
     private DiscardStorage(long size, boolean readOnly) {
         this.size = size;
-        this.caps = new Capabilities(readOnly, false, true, true, false);
+        this.caps = new Capabilities(readOnly, false, true, true);
     }
 
     static Storage open(StorageSpec spec) {

@@ -22,7 +22,7 @@ import java.nio.channels.FileChannel;
  * A request whose data sits in several buffers (the guest's pages) is one
  * preadv/pwritev ({@link #readv}, {@link #writev}).
  */
-final class FileStorage implements Storage {
+final class FileStorage implements VectoredStorage {
     static final String NAME = "file";
 
     private final Image image;
@@ -34,7 +34,7 @@ final class FileStorage implements Storage {
     private FileStorage(Image image, FileChannel channel) {
         this.image = image;
         this.channel = channel;
-        this.caps = new Capabilities(!image.writable, true, false, image.writable, false, true);
+        this.caps = new Capabilities(!image.writable, true, false, image.writable);
         this.vectored = new VectoredIo(image.path, image.fd(), channel);
     }
 

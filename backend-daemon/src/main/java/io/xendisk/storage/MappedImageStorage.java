@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * regions, and the open/read-only checks. Subclasses say what a write means
  * for durability ({@link #written}) and what flush and discard do.
  */
-abstract class MappedImageStorage implements Storage {
+abstract class MappedImageStorage implements MappedStorage {
     final Image image;
     final Chunks chunks;
     final boolean writable;
@@ -58,14 +58,17 @@ abstract class MappedImageStorage implements Storage {
     }
 
     @Override
-    public final ByteBuffer region(long sector, int bytes, boolean forWrite) {
+    public final ByteBuffer region(long sector, int bytes) {
         long off = Ranges.check(image.size, sector, bytes);
         checkOpen();
-        ByteBuffer chunk = chunks.chunk(off, bytes);
-        if (chunk != null && writable && forWrite) {
-            written(off, bytes);
-        }
-        return chunk;
+        return chunks.chunk(off, bytes);
+    }
+
+    @Override
+    public final void wrote(long sector, int bytes) {
+        long off = Ranges.check(image.size, sector, bytes);
+        checkWritable();
+        written(off, bytes);
     }
 
     @Override

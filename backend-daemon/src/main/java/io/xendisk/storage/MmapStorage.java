@@ -15,9 +15,8 @@ import java.nio.channels.FileChannel.MapMode;
  * returns the data is in the file even if the daemon is killed right after.
  * Read-only opens map read-only.
  *
- * <p>Zero-copy: {@link #slice} exposes the mapping. A writable slice counts as
- * written when handed out (the engine cannot see what is put into it), so the
- * next flush covers it.
+ * <p>Zero-copy: {@link #region} exposes the mapping; what the backend puts into
+ * it counts as written once it says so ({@link #wrote}), so the next flush covers it.
  *
  * <p>Every block of a regular-file image is allocated at open
  * ({@link Image#reserve}), so a full filesystem is refused at connect rather
@@ -32,7 +31,7 @@ import java.nio.channels.FileChannel.MapMode;
  * InternalError as a failure of its VBD, not of the daemon.
  *
  * <p>Java 17 cannot unmap: {@link #close()} closes the file and refuses further
- * calls; the mappings go away when the GC collects the buffers, so slices kept
+ * calls; the mappings go away when the GC collects the buffers, so regions kept
  * by mistake stay memory-safe.
  */
 final class MmapStorage extends MappedImageStorage {
@@ -47,7 +46,7 @@ final class MmapStorage extends MappedImageStorage {
     private MmapStorage(Image image, FileChannel channel, Chunks chunks) {
         super(image, chunks, image.writable);
         this.channel = channel;
-        this.caps = new Capabilities(!image.writable, true, false, image.writable, true);
+        this.caps = new Capabilities(!image.writable, true, false, image.writable);
         this.dirtyLo = new int[chunks.count()];
         this.dirtyHi = new int[chunks.count()];
         java.util.Arrays.fill(dirtyLo, Integer.MAX_VALUE);

@@ -3,8 +3,13 @@ package io.xendisk.storage;
 import java.nio.ByteBuffer;
 
 /**
- * An open virtual disk: the seed's four functions (open, size, read, write at
- * sector offsets) plus flush, discard and what the engine can promise.
+ * An open virtual disk as a storage developer writes one: the seed's four
+ * functions (open, size, read, write at sector offsets) plus flush. This is
+ * the minimal synchronous engine; {@link SyncEngine} puts it on the
+ * backend's asynchronous face ({@link IoEngine}), so an engine that answers
+ * on the calling thread needs nothing more. Optional extras, each its own
+ * interface: {@link VectoredStorage} (one call for data in many buffers) and
+ * {@link MappedStorage} (the image's memory, for zero-copy).
  *
  * <p><b>Units.</b> Offsets are 512-byte sectors; lengths are whole sectors
  * ({@code remaining()} of a buffer must be a multiple of {@link #SECTOR_SIZE}).
@@ -17,13 +22,11 @@ import java.nio.ByteBuffer;
  * request leaves the storage usable for the next one unless the message says
  * otherwise.
  *
- * <p><b>Threads.</b> A storage may be used by one thread at a time (the ring
- * thread of its VBD); it does no locking of its own. Handing it to another
- * thread needs a happens-before edge (a queue, a lock, thread start/join).
- * {@link #close()} must come after the last I/O call has returned.
+ * <p><b>Threads.</b> A storage is used by one thread at a time ({@link SyncEngine}
+ * holds a lock around every call); it does no locking of its own.
+ * {@link #close()} comes after the last I/O call has returned.
  *
- * <p><b>Allocation.</b> Engines allocate nothing per read, write or flush;
- * only {@link #slice} returns a new (small) view object.
+ * <p><b>Allocation.</b> Engines allocate nothing per read, write or flush.
  */
 public interface Storage extends AutoCloseable {
 
@@ -58,31 +61,6 @@ public interface Storage extends AutoCloseable {
     void write(long sector, ByteBuffer src);
 
     /**
-     * Scatter read: the bytes from {@code sector} on go to {@code count} pieces
-     * in order, piece {@code i} being {@code lengths[i]} bytes (whole sectors) of
-     * {@code buffers[i]} from absolute index {@code offsets[i]}; the buffers'
-     * positions and limits are left alone. Engines with
-     * {@link Capabilities#vectored()} do it in one call without allocating; the
-     * default reads piece by piece through a view of each.
-     */
-    default void readv(long sector, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
-        long s = sector;
-        for (int i = 0; i < count; i++) {
-            read(s, buffers[i].duplicate().clear().position(offsets[i]).limit(offsets[i] + lengths[i]));
-            s += lengths[i] >>> SECTOR_SHIFT;
-        }
-    }
-
-    /** Gather write: the pieces, as for {@link #readv}, written in order from {@code sector} on. */
-    default void writev(long sector, ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {
-        long s = sector;
-        for (int i = 0; i < count; i++) {
-            write(s, buffers[i].duplicate().clear().position(offsets[i]).limit(offsets[i] + lengths[i]));
-            s += lengths[i] >>> SECTOR_SHIFT;
-        }
-    }
-
-    /**
      * Returns once every write that completed before this call is on stable
      * storage (survives the daemon being killed, and for file-backed engines a
      * crash of the host as far as the filesystem honours fdatasync). Engines
@@ -93,61 +71,20 @@ public interface Storage extends AutoCloseable {
     /**
      * Tells the engine the guest no longer needs these sectors. Afterwards their
      * content is unspecified until rewritten (each engine documents what it
-     * returns). Never fails because the engine cannot reclaim space.
+     * returns). Never fails because the engine cannot reclaim space, so the
+     * default, for engines whose {@link Capabilities#discard()} is false, does nothing.
      *
      * @throws StorageException when the storage is read-only or the I/O fails
      */
-    void discard(long sector, long nrSectors);
-
-    /** What this engine promises; constant while open. */
-    Capabilities capabilities();
-
-    /**
-     * Zero-copy hook: a view of {@code bytes} bytes of the image memory starting
-     * at {@code sector}, for copying straight between guest pages and the image.
-     * Returns {@code null} when the engine cannot expose memory
-     * ({@link Capabilities#zeroCopy()} false) or when the range crosses an
-     * internal mapping boundary (1 GiB); then use {@link #read}/{@link #write}.
-     *
-     * <p>The view is read-only when the storage is. Bytes put into a writable
-     * view are writes: later reads see them and {@link #flush()} makes them
-     * durable exactly like {@link #write}. Getting a view allocates one small
-     * object; the copies through it allocate nothing.
-     *
-     * <p>Lifetime: use the view for the request at hand and drop it. It is
-     * valid until {@link #close()}; afterwards the engines here keep it
-     * memory-safe (the mapping lives until the view is garbage) but it no
-     * longer is the disk: writes through it are lost.
-     */
-    default ByteBuffer slice(long sector, int bytes) {
-        ByteBuffer region = region(sector, bytes);
-        return region == null ? null : region.slice(regionOffset(sector), bytes);
+    default void discard(long sector, long nrSectors) {
     }
 
     /**
-     * Zero-copy without allocating: the engine's own mapped buffer that holds
-     * {@code bytes} bytes from {@code sector}, to be addressed with absolute
-     * indexes starting at {@link #regionOffset(long)}; null when the engine
-     * has no such memory or the range straddles a mapping boundary. Same
-     * rules as {@link #slice}: bytes put into it are writes. Never change the
-     * returned buffer's position or limit (it is shared).
+     * What this engine promises; constant while open. The default is a
+     * writable disk that keeps its data but promises no durability.
      */
-    default ByteBuffer region(long sector, int bytes) {
-        return region(sector, bytes, true);
-    }
-
-    /**
-     * Like {@link #region(long, int)}; {@code forWrite} false promises that
-     * nothing will be put into the range, so an engine need not count it as
-     * written (mmap: no msync of it at the next flush).
-     */
-    default ByteBuffer region(long sector, int bytes, boolean forWrite) {
-        return null;
-    }
-
-    /** Index of {@code sector}'s first byte in the buffer {@link #region} returns. */
-    default int regionOffset(long sector) {
-        throw new UnsupportedOperationException("no zero-copy regions");
+    default Capabilities capabilities() {
+        return new Capabilities(false, false, false, false);
     }
 
     /**

@@ -18,9 +18,9 @@ import java.util.function.Function;
  *   <li>{@code discard}: reads zeros, drops writes; size from the spec (1 GiB by default).</li>
  *   <li>{@code file}: pread/pwrite on a file or block device; durable (flush = fdatasync);
  *       discard punches holes.</li>
- *   <li>{@code mmap}: the image mapped shared; durable (flush = msync); zero-copy slices.</li>
+ *   <li>{@code mmap}: the image mapped shared; durable (flush = msync); zero-copy regions.</li>
  *   <li>{@code cow}: a private copy-on-write mapping of a gold image opened read-only;
- *       changes live in memory and vanish on close; zero-copy slices.</li>
+ *       changes live in memory and vanish on close; zero-copy regions.</li>
  * </ul>
  * Further engines plug in with {@link #register} or as {@link ServiceLoader}
  * providers of {@link StorageEngine}. The registry is thread-safe.
@@ -48,18 +48,32 @@ public final class Storages {
     }
 
     /**
-     * Opens the storage {@code spec} describes.
+     * Opens the disk {@code spec} describes, on the backend's face.
      *
      * @throws StorageException for an unknown engine (the message lists the known
      *                          ones) or an image that cannot be served
      */
-    public static Storage open(StorageSpec spec) {
+    public static IoEngine open(StorageSpec spec) {
+        return engine(spec).open(spec);
+    }
+
+    /**
+     * Opens the disk {@code spec} describes as a synchronous {@link Storage}
+     * (tools and tests that read a disk directly).
+     *
+     * @throws StorageException as {@link #open}, and for an engine that is asynchronous only
+     */
+    public static Storage openStorage(StorageSpec spec) {
+        return engine(spec).openStorage(spec);
+    }
+
+    private static StorageEngine engine(StorageSpec spec) {
         StorageEngine engine = ENGINES.get(spec.engine());
         if (engine == null) {
             throw new StorageException(spec.path(), "unknown storage engine '" + spec.engine()
                     + "' (known: " + String.join(", ", engines()) + ")");
         }
-        return engine.open(spec);
+        return engine;
     }
 
     /**
@@ -91,7 +105,7 @@ public final class Storages {
 
     private record BuiltIn(String name, Function<StorageSpec, Storage> opener) implements StorageEngine {
         @Override
-        public Storage open(StorageSpec spec) {
+        public Storage openStorage(StorageSpec spec) {
             return opener.apply(spec);
         }
     }

@@ -21,6 +21,14 @@ public interface EventChannel extends AutoCloseable {
      */
     boolean await(long timeoutNanos) throws InterruptedException;
 
+    /**
+     * Makes the owner's current or next {@link #await} return (false, no
+     * event consumed), from any thread: work that is not the remote end's,
+     * such as a storage completion, is ready for the ring thread. Wakeups
+     * before the await coalesce into one early return.
+     */
+    void wakeup();
+
     /** Unbinds the port; a thread blocked in await() returns. */
     @Override
     void close();

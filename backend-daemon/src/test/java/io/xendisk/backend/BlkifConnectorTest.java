@@ -18,18 +18,25 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.BackRing;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.FrontRing;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.Capabilities;
+import io.xendisk.storage.IoEngine;
+import io.xendisk.storage.IoRequest;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 import io.xendisk.xen.sim.domain.SimDomain;
@@ -48,7 +55,7 @@ class BlkifConnectorTest {
 
     private Path dir;
     private SimDomain guest;
-    private Storage storage;
+    private IoEngine storage;
     private BlkifConnector connector;
     private SimGrantTable grants;
     private FrontRing front;
@@ -56,6 +63,10 @@ class BlkifConnectorTest {
     private final VbdStats stats = new VbdStats();
     private final List<String> failures = new CopyOnWriteArrayList<>();
     private Path image;
+    /** What the tests of ordering put around the engine {@link #start} opens. */
+    private UnaryOperator<IoEngine> wrapEngine = e -> e;
+    /** What a test does to the ring page (as a previous daemon left it) before the backend attaches. */
+    private Consumer<ByteBuffer> beforeConnect = ring -> { };
 
     private void start(Abi abi) throws IOException {
         start(abi, "file");
@@ -72,14 +83,16 @@ class BlkifConnectorTest {
         byte[] content = new byte[(int) (DISK_SECTORS * 512)];
         new Random(1).nextBytes(content);
         Files.write(image, content);
-        storage = Storages.open(StorageSpec.of(engine, image, false));
+        storage = wrapEngine.apply(Storages.open(StorageSpec.of(engine, image, false)));
         int ringFrame = guest.memory().allocate(1);
         int ringRef = guest.grants().grantAccess(ringFrame, 0, false);
         front = FrontRing.init(guest.memory().page(ringFrame), abi, 1);
         port = guest.allocUnbound(0);
         grants = new SimGrantTable(dir);
         connector = new BlkifConnector("vbd 7/51728", grants, new SimEventChannels(dir), storage,
-                new Request.Limits(DISK_SECTORS, false, false, maxIndirect), stats, failures::add);
+                new Request.Limits(DISK_SECTORS, false, false, maxIndirect), stats, failures::add, () -> { },
+                new RingJournals(dir.resolve("rings")), 51728);
+        beforeConnect.accept(guest.memory().page(ringFrame));
         connector.connect(new FrontendRing(DOMID, List.of(ringRef), port.localPort(), abi, persistent));
         assertTrue(connector.serving());
     }
@@ -380,7 +393,7 @@ class BlkifConnectorTest {
     }
 
     /** Persistent mappings are reused: the same pages over many rounds are mapped once. */
-    @org.junit.jupiter.api.Test
+    @Test
     void persistentPagesAreMappedOnceAndReused() throws Exception {
         start(Abi.X86_64, "file", 32, true);
         Page[] pages = pages(4, false);
@@ -428,7 +441,7 @@ class BlkifConnectorTest {
         assertTrue(connector.serving());
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void indirectRequestsAreRefusedWhenNotOffered() throws Exception {
         start(Abi.X86_64, "file");
         Page[] ok = pages(2, false);
@@ -549,6 +562,213 @@ class BlkifConnectorTest {
         assertEquals(0, stats.queues());
         assertEquals(0, stats.persistentGrants());
         assertTrue(guest.grants().endAccess(q0.ref) && guest.grants().endAccess(q1.ref), "both rings unmapped");
+        assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    /**
+     * An engine that completes the operations a test picks only when the
+     * test lets them go, from a thread of its own (the others at once), over
+     * a real engine, and logs what it was given and when each completed.
+     */
+    private static final class HeldEngine implements IoEngine {
+        private final IoEngine disk;
+        private final Predicate<IoRequest> hold;
+        private final List<IoRequest> held = new CopyOnWriteArrayList<>();
+        final List<String> log = new CopyOnWriteArrayList<>();
+
+        HeldEngine(IoEngine disk, Predicate<IoRequest> hold) {
+            this.disk = disk;
+            this.hold = hold;
+        }
+
+        @Override
+        public long sizeBytes() {
+            return disk.sizeBytes();
+        }
+
+        @Override
+        public Capabilities capabilities() {
+            return disk.capabilities().reachedAs(false, disk.capabilities().vectored());
+        }
+
+        @Override
+        public Submission submit(IoRequest r) {
+            log.add("submit " + r.op() + " " + r.sector());
+            if (hold.test(r)) {
+                held.add(r);
+                return Submission.SUBMITTED;
+            }
+            disk.submit(r);
+            log.add("done " + r.op() + " " + r.sector());
+            return Submission.EXECUTED;
+        }
+
+        /** Waits until {@code n} operations are held. */
+        void awaitHeld(int n) throws InterruptedException {
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (held.size() < n) {
+                if (System.nanoTime() > end) {
+                    throw new AssertionError("only " + held.size() + " held; log " + log);
+                }
+                Thread.sleep(2);
+            }
+        }
+
+        /** Completes the held operation on {@code sector} from another thread, as an engine's own thread would. */
+        void release(long sector) throws Exception {
+            IoRequest r = held.stream().filter(h -> h.sector() == sector).findFirst().orElseThrow();
+            held.remove(r);
+            Thread t = new Thread(() -> {
+                disk.submit(r);
+                log.add("done " + r.op() + " " + r.sector());
+                r.complete(null);
+            });
+            t.start();
+            t.join();
+        }
+
+        @Override
+        public void close() {
+            disk.close();
+        }
+    }
+
+    /** Gives the ring time to do what it should not (submit or answer too early) before the test looks. */
+    private static void settle() throws InterruptedException {
+        Thread.sleep(300);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void aFlushWaitsForTheWritesInFlightBeforeIt(Abi abi) throws Exception {
+        HeldEngine[] engine = new HeldEngine[1];
+        wrapEngine = e -> engine[0] = new HeldEngine(e, r -> r.op() == IoRequest.Op.WRITE && r.sector() == 16);
+        start(abi);
+        Page w = page(true);
+        guest.memory().page(w.frame()).put(0, new byte[] {1, 2, 3, 4});
+        submit(Blkif.OP_WRITE, 200, 16, w);
+        submit(Blkif.OP_FLUSH_DISKCACHE, 201, 0);
+        push();
+        engine[0].awaitHeld(1);
+        settle();
+        assertEquals(List.of("submit WRITE 16"), engine[0].log, "the flush waits for the write in flight");
+        assertEquals(0, front.unconsumedResponses(), "nothing is answered yet");
+        engine[0].release(16);
+        List<long[]> rsp = responses(2);
+        assertArrayEquals(new long[] {200, Blkif.OP_WRITE, Blkif.RSP_OKAY}, rsp.get(0));
+        assertArrayEquals(new long[] {201, Blkif.OP_FLUSH_DISKCACHE, Blkif.RSP_OKAY}, rsp.get(1));
+        assertEquals(List.of("submit WRITE 16", "done WRITE 16", "submit FLUSH 0", "done FLUSH 0"), engine[0].log);
+        assertArrayEquals(new byte[] {1, 2, 3, 4}, Arrays.copyOf(imageBytes(16, 512), 4));
+        assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    @Test
+    void aBarrierDrainsWhatIsInFlightAndHoldsBackWhatFollows() throws Exception {
+        HeldEngine[] engine = new HeldEngine[1];
+        wrapEngine = e -> engine[0] = new HeldEngine(e,
+                r -> (r.op() == IoRequest.Op.WRITE && r.sector() == 16) || r.op() == IoRequest.Op.FLUSH);
+        start(Abi.X86_64);
+        submit(Blkif.OP_WRITE, 300, 16, page(true));
+        submit(Blkif.OP_WRITE_BARRIER, 301, 0);
+        push();
+        engine[0].awaitHeld(1);
+        submit(Blkif.OP_READ, 302, 32, page(false));
+        push();
+        settle();
+        assertEquals(List.of("submit WRITE 16"), engine[0].log, "the barrier waits for the write");
+        engine[0].release(16);
+        engine[0].awaitHeld(1);
+        settle();
+        assertEquals(List.of("submit WRITE 16", "done WRITE 16", "submit FLUSH 0"), engine[0].log,
+                "the read after the barrier waits for it");
+        engine[0].release(0);
+        List<long[]> rsp = responses(3);
+        assertEquals(List.of(300L, 301L, 302L), rsp.stream().map(x -> x[0]).toList());
+        assertEquals("submit READ 32", engine[0].log.get(4));
+        assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    @Test
+    void responsesGoOutInCompletionOrder() throws Exception {
+        HeldEngine[] engine = new HeldEngine[1];
+        wrapEngine = e -> engine[0] = new HeldEngine(e, r -> r.sector() == 16);
+        start(Abi.X86_64);
+        Page slow = page(false);
+        Page fast = page(false);
+        submit(Blkif.OP_READ, 400, 16, slow);
+        submit(Blkif.OP_READ, 401, 24, fast);
+        push();
+        List<long[]> first = responses(1);
+        assertEquals(401, first.get(0)[0], "the later request, completed first, is answered first");
+        engine[0].release(16);
+        List<long[]> second = responses(1);
+        assertEquals(400, second.get(0)[0]);
+        assertArrayEquals(imageBytes(16, 4096), guestBytes(slow), "the slow read's data");
+        assertArrayEquals(imageBytes(24, 4096), guestBytes(fast), "the fast read's data");
+        assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    /**
+     * A daemon killed after writing a batch's responses into the ring's slots
+     * but before pushing them: the one attaching next finds the batch in the
+     * journal and publishes it, and does not take the overwritten slots for
+     * requests.
+     */
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void aResumingBackendPublishesTheResponsesItsKilledPredecessorDidNotPush(Abi abi) throws Exception {
+        beforeConnect = ringPage -> {
+            front.putRequest(Blkif.OP_WRITE, 500, 8, 51728, new int[] {1}, new int[] {0}, new int[] {7}, 1);
+            front.putRequest(Blkif.OP_READ, 501, 8, 51728, new int[] {2}, new int[] {0}, new int[] {7}, 1);
+            front.pushRequests();
+            // the predecessor took both, journalled the batch, wrote the responses, and died
+            BackRing old = new BackRing(ringPage, abi, 1);
+            old.takeRequest(new byte[abi.stride]);
+            old.takeRequest(new byte[abi.stride]);
+            try (ResponseJournal j = ResponseJournal.open(dir.resolve("rings/vbd-" + DOMID + "-51728-q0"), old.size())) {
+                j.begin();
+                j.record(0, 500, Blkif.OP_WRITE, Blkif.RSP_OKAY);
+                j.record(1, 501, Blkif.OP_READ, Blkif.RSP_ERROR);
+                j.commit(0, 2);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            old.putResponse(500, Blkif.OP_WRITE, Blkif.RSP_OKAY);
+            old.putResponse(501, Blkif.OP_READ, Blkif.RSP_ERROR);
+        };
+        start(abi);
+        List<long[]> rsp = responses(2);
+        assertArrayEquals(new long[] {500, Blkif.OP_WRITE, Blkif.RSP_OKAY}, rsp.get(0));
+        assertArrayEquals(new long[] {501, Blkif.OP_READ, Blkif.RSP_ERROR}, rsp.get(1));
+        // the ring goes on from there: a new request is served, nothing else was answered
+        Page r = page(false);
+        submit(Blkif.OP_READ, 502, 16, r);
+        push();
+        assertArrayEquals(new long[] {502, Blkif.OP_READ, Blkif.RSP_OKAY}, responses(1).get(0));
+        assertArrayEquals(imageBytes(16, 4096), guestBytes(r));
+        assertEquals(1, stats.reads(), "the replayed requests are not served again");
+        assertTrue(failures.isEmpty(), failures.toString());
+        connector.disconnect();
+        assertFalse(Files.exists(dir.resolve("rings/vbd-" + DOMID + "-51728-q0")), "a clean stop leaves no journal");
+    }
+
+    @Test
+    void aJournalThatDoesNotMatchTheRingIsIgnored() throws Exception {
+        beforeConnect = ringPage -> {
+            // a batch of an earlier ring: this fresh ring has published no requests
+            try (ResponseJournal j = ResponseJournal.open(dir.resolve("rings/vbd-" + DOMID + "-51728-q0"), 32)) {
+                j.begin();
+                j.record(0, 9, Blkif.OP_WRITE, Blkif.RSP_OKAY);
+                j.commit(0, 1);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        start(Abi.X86_64);
+        Page r = page(false);
+        submit(Blkif.OP_READ, 600, 16, r);
+        push();
+        assertArrayEquals(new long[] {600, Blkif.OP_READ, Blkif.RSP_OKAY}, responses(1).get(0));
         assertTrue(failures.isEmpty(), failures.toString());
     }
 }

@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 
@@ -64,7 +64,7 @@ class BlkfrontTest {
         image = platform.dir.resolve("disk" + devid + ".img");
         byte[] bytes = content != null ? content : new byte[(int) IMAGE_BYTES];
         Files.write(image, bytes);
-        Storage s = Storages.open(StorageSpec.of(engine, image, readOnly));
+        IoEngine s = Storages.open(StorageSpec.of(engine, image, readOnly));
         return platform.addDisk(guest.domid(), devid, s, readOnly, features);
     }
 
@@ -150,7 +150,7 @@ class BlkfrontTest {
         SimBackend.Disk disk = addImageDisk(XVDB, false, null);
         Blkfront fe = connected(XVDB);
         assertTrue(run(fe, "rand-read", "--qd", "32", "--ops", "64", "--bs", "4k"));
-        assertTrue(run(fe, "rand-write", "--qd", "32", "--ops", "64", "--bs", "8k"));
+        assertTrue(run(fe, "rand-write", "--qd", "32", "--ops", "64", "--bs", "8k"), out.toString());
         assertEquals(0, disk.stats.errors(), disk.stats.rejections().toString());
     }
 

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.xendisk.blkif.Abi;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 
@@ -38,7 +38,7 @@ public final class GuestBench {
         long size = (args.length > 2 ? Long.parseLong(args[2]) : 256) << 20;
         String seconds = args.length > 3 ? args[3] : "2";
         try (SimBackend platform = new SimBackend(Path.of("/dev/shm"))) {
-            Storage storage;
+            IoEngine storage;
             if (engine.equals("discard")) {
                 storage = Storages.open(StorageSpec.discard(size));
             } else {

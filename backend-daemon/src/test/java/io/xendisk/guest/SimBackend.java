@@ -14,7 +14,7 @@ import io.xendisk.backend.DiskInfo;
 import io.xendisk.backend.VbdBackend;
 import io.xendisk.backend.VbdStats;
 import io.xendisk.blkif.Request;
-import io.xendisk.storage.Storage;
+import io.xendisk.storage.IoEngine;
 import io.xendisk.xen.sim.SimXenstored;
 import io.xendisk.xen.sim.domain.SimEventChannels;
 import io.xendisk.xen.sim.domain.SimGrantTable;
@@ -62,9 +62,9 @@ final class SimBackend implements AutoCloseable {
         final VbdStats stats = new VbdStats();
         final List<String> ringFailures = new CopyOnWriteArrayList<>();
         final List<String> teardowns = new CopyOnWriteArrayList<>();
-        final Storage storage;
+        final IoEngine storage;
 
-        Disk(SimBackend p, int domid, int devid, Storage storage, boolean readOnly, BlkifFeatures features) {
+        Disk(SimBackend p, int domid, int devid, IoEngine storage, boolean readOnly, BlkifFeatures features) {
             this.storage = storage;
             fe = "/local/domain/" + domid + "/device/vbd/" + devid;
             be = "/local/domain/0/backend/vbd/" + domid + "/" + devid;
@@ -116,11 +116,11 @@ final class SimBackend implements AutoCloseable {
         });
     }
 
-    Disk addDisk(int domid, int devid, Storage storage, boolean readOnly) {
+    Disk addDisk(int domid, int devid, IoEngine storage, boolean readOnly) {
         return addDisk(domid, devid, storage, readOnly, BlkifFeatures.BASIC);
     }
 
-    Disk addDisk(int domid, int devid, Storage storage, boolean readOnly, BlkifFeatures features) {
+    Disk addDisk(int domid, int devid, IoEngine storage, boolean readOnly, BlkifFeatures features) {
         Disk d = new Disk(this, domid, devid, storage, readOnly, features);
         disks.add(d);
         return d;

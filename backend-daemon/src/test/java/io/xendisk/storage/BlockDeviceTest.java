@@ -55,7 +55,7 @@ class BlockDeviceTest {
     @ValueSource(strings = {"file", "mmap", "cow"})
     void servesABlockDevice(String engine) {
         byte[] data = Images.pattern(8192, 13);
-        try (Storage s = Storages.open(StorageSpec.of(engine, Path.of(loop), false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of(engine, Path.of(loop), false))) {
             assertEquals(SIZE, s.sizeBytes());
             ByteBuffer dst = ByteBuffer.allocate(4096);
             s.read(1, dst);

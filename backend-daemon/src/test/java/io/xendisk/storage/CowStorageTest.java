@@ -27,7 +27,7 @@ class CowStorageTest {
         Files.setPosixFilePermissions(gold, PosixFilePermissions.fromString("r--r--r--"));
         String before = Images.sha256(gold);
         byte[] data = Images.pattern(1 << 20, 8);
-        try (Storage s = Storages.open(StorageSpec.of("cow", gold, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("cow", gold, false))) {
             Capabilities c = s.capabilities();
             assertTrue(c.ephemeral());
             assertFalse(c.durable());
@@ -44,7 +44,7 @@ class CowStorageTest {
             assertEquals(before, Images.sha256(gold), "the gold is untouched while served");
         }
         assertEquals(before, Images.sha256(gold), "the gold is untouched after close");
-        try (Storage s = Storages.open(StorageSpec.of("cow", gold, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("cow", gold, false))) {
             ByteBuffer dst = ByteBuffer.allocate(data.length);
             s.read(3, dst);
             assertArrayEquals(Arrays.copyOfRange(Images.pattern(size, 7), 1536, 1536 + data.length), dst.array(),
@@ -58,7 +58,7 @@ class CowStorageTest {
         Path gold = Images.sparse(dir, "biggold.img", size);
         Files.setPosixFilePermissions(gold, PosixFilePermissions.fromString("r--r--r--"));
         long[] offsets = {GIB - 4096, 2 * GIB - 512, size - 8192};
-        try (Storage s = Storages.open(StorageSpec.of("cow", gold, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("cow", gold, false))) {
             assertEquals(size, s.sizeBytes());
             int seed = 30;
             for (long off : offsets) {

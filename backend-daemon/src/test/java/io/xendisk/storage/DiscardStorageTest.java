@@ -14,7 +14,7 @@ class DiscardStorageTest {
 
     @Test
     void readsZerosAfterWritesAndDropsData() {
-        try (Storage s = Storages.open(StorageSpec.discard(1 << 20))) {
+        try (Storage s = Storages.openStorage(StorageSpec.discard(1 << 20))) {
             assertEquals(1 << 20, s.sizeBytes());
             assertEquals(2048, s.sizeSectors());
             ByteBuffer src = ByteBuffer.allocate(200 * 1024);
@@ -36,7 +36,7 @@ class DiscardStorageTest {
 
     @Test
     void defaultSizeIsOneGibAndCapabilitiesSayNothingIsKept() {
-        try (Storage s = Storages.open(new StorageSpec("discard", null, false, java.util.OptionalLong.empty()))) {
+        try (Storage s = Storages.openStorage(new StorageSpec("discard", null, false, java.util.OptionalLong.empty()))) {
             assertEquals(StorageSpec.DEFAULT_DISCARD_SIZE, s.sizeBytes());
             Capabilities c = s.capabilities();
             assertFalse(c.durable());

@@ -11,6 +11,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -32,7 +33,7 @@ class EngineRoundTripTest {
         long[] offsets = {0, 1, 7, 8, 255, 4095, sectors - 8, sectors - 1};
         int[] sizes = {512, 4096, 8192 + 512, 65536, 1 << 20};
         int seed = 100;
-        try (Storage s = Storages.open(StorageSpec.of(engine, img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of(engine, img, false))) {
             assertEquals(SIZE, s.sizeBytes());
             assertEquals(sectors, s.sizeSectors());
             for (long sector : offsets) {
@@ -73,7 +74,7 @@ class EngineRoundTripTest {
         Path img = Images.sparse(dir, "r.img", SIZE);
         Random rnd = new Random(42);
         ByteBuffer buf = ByteBuffer.allocateDirect(128 * 1024);
-        try (Storage s = Storages.open(StorageSpec.of(engine, img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of(engine, img, false))) {
             for (int i = 0; i < 300; i++) {
                 int n = 1 + rnd.nextInt(256);
                 long sector = rnd.nextInt((int) (s.sizeSectors() - n + 1));
@@ -103,7 +104,7 @@ class EngineRoundTripTest {
     void outOfRangeAndPartialSectorsAreProgrammingErrors(String engine) throws Exception {
         StorageSpec spec = engine.equals("discard") ? StorageSpec.discard(SIZE)
                 : StorageSpec.of(engine, Images.sparse(dir, "o.img", SIZE), false);
-        try (Storage s = Storages.open(spec)) {
+        try (Storage s = Storages.openStorage(spec)) {
             long last = s.sizeSectors() - 1;
             s.read(last, ByteBuffer.allocate(512));
             assertThrows(IllegalArgumentException.class, () -> s.read(last, ByteBuffer.allocate(1024)));
@@ -124,7 +125,7 @@ class EngineRoundTripTest {
         StorageSpec spec = engine.equals("discard")
                 ? new StorageSpec("discard", null, true, java.util.OptionalLong.empty())
                 : StorageSpec.of(engine, img, true);
-        try (Storage s = Storages.open(spec)) {
+        try (Storage s = Storages.openStorage(spec)) {
             assertTrue(s.capabilities().readOnly());
             StorageException e = assertThrows(StorageException.class, () -> s.write(0, ByteBuffer.allocate(512)));
             assertTrue(e.getMessage().contains("read-only"), e.getMessage());
@@ -137,9 +138,8 @@ class EngineRoundTripTest {
             s.read(8, dst);
             if (!engine.equals("discard")) {
                 assertArrayEquals(Arrays.copyOfRange(Images.pattern(SIZE, 3), 4096, 8192), dst.array());
-                ByteBuffer view = s.slice(8, 4096);
-                if (view != null) {
-                    assertTrue(view.isReadOnly(), "slices of a read-only disk are read-only");
+                if (s instanceof MappedStorage m) {
+                    assertTrue(m.region(8, 4096).isReadOnly(), "regions of a read-only disk are read-only");
                 }
             }
         }
@@ -152,7 +152,7 @@ class EngineRoundTripTest {
     @ValueSource(strings = {"file", "mmap", "cow"})
     void readOnlyOpensTheImageReadOnly(String engine) throws Exception {
         Path img = Images.patterned(dir, "rofd.img", SIZE, 4);
-        try (Storage s = Storages.open(StorageSpec.of(engine, img, true))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of(engine, img, true))) {
             var flags = Images.openFlags(img);
             assertTrue(!flags.isEmpty(), "the engine holds the image open");
             for (int f : flags) {
@@ -166,7 +166,7 @@ class EngineRoundTripTest {
     void discardedSectorsReadAsZerosOrGold(String engine) throws Exception {
         byte[] gold = Images.pattern(SIZE, 5);
         Path img = Images.patterned(dir, "d.img", SIZE, 5);
-        try (Storage s = Storages.open(StorageSpec.of(engine, img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of(engine, img, false))) {
             assertTrue(s.capabilities().discard());
             ByteBuffer ones = ByteBuffer.allocate(64 * 1024);
             Arrays.fill(ones.array(), (byte) 1);
@@ -189,17 +189,18 @@ class EngineRoundTripTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"mmap", "cow"})
-    void slicesAreViewsOfTheDisk(String engine) throws Exception {
+    void regionsAreTheDisksMemory(String engine) throws Exception {
         Path img = Images.patterned(dir, "s.img", SIZE, 6);
-        try (Storage s = Storages.open(StorageSpec.of(engine, img, false))) {
-            assertTrue(s.capabilities().zeroCopy());
-            ByteBuffer view = s.slice(16, 4096);
+        try (Storage s = Storages.openStorage(StorageSpec.of(engine, img, false))) {
+            MappedStorage m = (MappedStorage) s;
+            ByteBuffer view = m.region(16, 4096);
             assertNotNull(view);
-            assertEquals(4096, view.remaining());
+            int at = m.regionOffset(16);
             byte[] seen = new byte[4096];
-            view.get(0, seen);
+            view.get(at, seen);
             assertArrayEquals(Arrays.copyOfRange(Images.pattern(SIZE, 6), 8192, 12288), seen);
-            view.put(0, (byte) 0x5a).put(4095, (byte) 0xa5);
+            view.put(at, (byte) 0x5a).put(at + 4095, (byte) 0xa5);
+            m.wrote(16, 4096);
             ByteBuffer dst = ByteBuffer.allocate(4096);
             s.read(16, dst);
             assertEquals(0x5a, dst.get(0));
@@ -207,18 +208,19 @@ class EngineRoundTripTest {
             s.flush();
             if (engine.equals("mmap")) {
                 byte[] file = Images.readIndependently(img, 8192, 4096);
-                assertEquals(0x5a, file[0], "a write through a slice is flushed like a write");
+                assertEquals(0x5a, file[0], "a write through a region is flushed like a write");
             }
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"discard", "file"})
-    void enginesWithoutMemoryGiveNoSlices(String engine) throws Exception {
+    void enginesWithoutMemoryGiveNoRegions(String engine) throws Exception {
         StorageSpec spec = engine.equals("discard") ? StorageSpec.discard(SIZE)
                 : StorageSpec.of(engine, Images.sparse(dir, "n.img", SIZE), false);
-        try (Storage s = Storages.open(spec)) {
-            assertNull(s.slice(0, 4096));
+        try (IoEngine e = Storages.open(spec)) {
+            assertFalse(e.capabilities().zeroCopy());
+            assertNull(e.region(0, 4096));
         }
     }
 
@@ -226,7 +228,7 @@ class EngineRoundTripTest {
     @ValueSource(strings = {"file", "mmap", "cow"})
     void closeIsIdempotentAndLaterCallsAreRefused(String engine) throws Exception {
         Path img = Images.sparse(dir, "c.img", SIZE);
-        Storage s = Storages.open(StorageSpec.of(engine, img, false));
+        Storage s = Storages.openStorage(StorageSpec.of(engine, img, false));
         s.close();
         s.close();
         assertThrows(IllegalStateException.class, () -> s.read(0, ByteBuffer.allocate(512)));

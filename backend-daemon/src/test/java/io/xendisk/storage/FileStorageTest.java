@@ -22,7 +22,7 @@ class FileStorageTest {
     void afterFlushAnIndependentReaderSeesTheData() throws Exception {
         Path img = Images.sparse(dir, "f.img", 8 << 20);
         byte[] data = Images.pattern(12288, 9);
-        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {
             Capabilities c = s.capabilities();
             assertTrue(c.durable());
             assertFalse(c.ephemeral());
@@ -37,7 +37,7 @@ class FileStorageTest {
     @Test
     void discardPunchesAHoleInASparseImage() throws Exception {
         Path img = Images.sparse(dir, "h.img", 8 << 20);
-        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {
             ByteBuffer ones = ByteBuffer.allocate(4 << 20);
             Arrays.fill(ones.array(), (byte) 1);
             s.write(0, ones);
@@ -54,7 +54,7 @@ class FileStorageTest {
     @Test
     void readsPastAShrunkenFileReturnZeros() throws Exception {
         Path img = Images.patterned(dir, "shrink.img", 1 << 20, 11);
-        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {
             try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
                 f.setLength(4096); // someone truncates the image under us
             }
@@ -82,15 +82,15 @@ class FileStorageTest {
         pages[2].put(1024, data, 4608, 1024);    // sectors 2-3 of page 2
         int[] offsets = {3584, 0, 1024};
         int[] lengths = {512, 4096, 1024};
-        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
-            assertTrue(s.capabilities().vectored());
-            s.writev(100, pages, offsets, lengths, 3);
+        try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {
+            VectoredStorage v = (VectoredStorage) s;
+            v.writev(100, pages, offsets, lengths, 3);
             s.flush();
             assertArrayEquals(data, Images.readIndependently(img, 100 * 512L, data.length));
             assertArrayEquals(Arrays.copyOfRange(before, 99 * 512, 100 * 512), Images.readIndependently(img, 99 * 512L, 512),
                     "the sector before is untouched");
             ByteBuffer[] back = {ByteBuffer.allocateDirect(4096), ByteBuffer.allocateDirect(4096), ByteBuffer.allocateDirect(4096)};
-            s.readv(100, back, offsets, lengths, 3);
+            v.readv(100, back, offsets, lengths, 3);
             byte[] got = new byte[data.length];
             back[0].get(3584, got, 0, 512);
             back[1].get(0, got, 512, 4096);
@@ -105,7 +105,7 @@ class FileStorageTest {
     void vectoredReadsPastAShrunkenFileReturnZeros() throws Exception {
         Path img = Images.patterned(dir, "vshrink.img", 1 << 20, 12);
         byte[] head = Images.readIndependently(img, 0, 6144);
-        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {
             try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
                 f.setLength(6144);
             }
@@ -115,7 +115,7 @@ class FileStorageTest {
                     b.put(i, (byte) 0x5A);
                 }
             }
-            s.readv(0, pages, new int[] {0, 0}, new int[] {4096, 4096}, 2);
+            ((VectoredStorage) s).readv(0, pages, new int[] {0, 0}, new int[] {4096, 4096}, 2);
             byte[] got = new byte[8192];
             pages[0].get(0, got, 0, 4096);
             pages[1].get(0, got, 4096, 4096);
@@ -124,22 +124,4 @@ class FileStorageTest {
         }
     }
 
-    @Test
-    void otherEnginesReadAndWritePiecesThroughTheDefault() throws Exception {
-        Path img = Images.sparse(dir, "m.img", 1 << 20);
-        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
-            assertFalse(s.capabilities().vectored());
-            ByteBuffer a = ByteBuffer.allocateDirect(4096);
-            ByteBuffer b = ByteBuffer.allocate(4096);
-            a.put(512, Images.pattern(512, 1));
-            b.put(0, Images.pattern(1024, 2));
-            s.writev(8, new ByteBuffer[] {a, b}, new int[] {512, 0}, new int[] {512, 1024}, 2);
-            byte[] want = new byte[1536];
-            System.arraycopy(Images.pattern(512, 1), 0, want, 0, 512);
-            System.arraycopy(Images.pattern(1024, 2), 0, want, 512, 1024);
-            ByteBuffer all = ByteBuffer.allocate(1536);
-            s.read(8, all);
-            assertArrayEquals(want, all.array());
-        }
-    }
 }

@@ -24,7 +24,7 @@ class MmapStorageTest {
         Path img = Images.sparse(dir, "m.img", 8 << 20);
         byte[] a = Images.pattern(4096, 1);
         byte[] b = Images.pattern(512, 2);
-        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("mmap", img, false))) {
             assertTrue(s.capabilities().durable());
             s.write(8, ByteBuffer.wrap(a));
             s.write(16383, ByteBuffer.wrap(b)); // last sector
@@ -40,7 +40,7 @@ class MmapStorageTest {
         long size = 3 * GIB + 4096;
         Path img = Images.sparse(dir, "big.img", size);
         long[] offsets = {GIB - 4096, 2 * GIB - 512, size - 8192, 0};
-        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
+        try (Storage s = Storages.openStorage(StorageSpec.of("mmap", img, false))) {
             assertEquals(size, s.sizeBytes());
             int seed = 20;
             for (long off : offsets) {
@@ -58,10 +58,10 @@ class MmapStorageTest {
                 assertArrayEquals(data, got, "engine read at " + off);
                 assertArrayEquals(data, Images.readIndependently(img, off, 8192), "file at " + off);
             }
-            assertNull(s.slice((GIB - 4096) / 512, 8192), "no single view across a chunk boundary");
-            ByteBuffer view = s.slice((3 * GIB) / 512, 4096);
-            assertNotNull(view);
-            assertEquals(4096, view.remaining());
+            MappedStorage m = (MappedStorage) s;
+            assertNull(m.region((GIB - 4096) / 512, 8192), "no single region across a chunk boundary");
+            assertNotNull(m.region((3 * GIB) / 512, 4096));
+            assertEquals(0, m.regionOffset((3 * GIB) / 512));
         }
         assertEquals(size, Files.size(img));
     }

@@ -25,10 +25,11 @@ class RegionTest {
         Files.write(img, new byte[1 << 20]);
         byte[] data = new byte[4096];
         new Random(3).nextBytes(data);
-        try (Storage s = Storages.open(StorageSpec.of("mmap", img, false))) {
+        try (MappedStorage s = (MappedStorage) Storages.openStorage(StorageSpec.of("mmap", img, false))) {
             ByteBuffer r = s.region(100, 4096);
             assertNotNull(r);
             r.put(s.regionOffset(100), data);
+            s.wrote(100, 4096);
             s.flush();
             ByteBuffer back = ByteBuffer.allocate(4096);
             s.read(100, back);
@@ -46,7 +47,7 @@ class RegionTest {
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
             f.setLength((1L << 30) + (1 << 20));
         }
-        try (Storage s = Storages.open(StorageSpec.of("cow", img, false))) {
+        try (MappedStorage s = (MappedStorage) Storages.openStorage(StorageSpec.of("cow", img, false))) {
             long lastSectorOfChunk0 = (1L << 30) / 512 - 1;
             assertNull(s.region(lastSectorOfChunk0, 1024), "straddles the 1 GiB boundary");
             ByteBuffer r = s.region(lastSectorOfChunk0 + 1, 512);
@@ -67,11 +68,11 @@ class RegionTest {
     void fileAndDiscardHaveNoRegions() throws Exception {
         Path img = dir.resolve("f.img");
         Files.write(img, new byte[4096]);
-        try (Storage s = Storages.open(StorageSpec.of("file", img, false))) {
-            assertNull(s.region(0, 512));
+        try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
+            assertNull(e.region(0, 512));
         }
-        try (Storage s = Storages.open(StorageSpec.discard(1 << 20))) {
-            assertNull(s.region(0, 512));
+        try (IoEngine e = Storages.open(StorageSpec.discard(1 << 20))) {
+            assertNull(e.region(0, 512));
         }
     }
 }

@@ -41,7 +41,7 @@ public final class StorageBench {
             for (String engine : new String[] {"discard", "file", "mmap", "cow"}) {
                 StorageSpec spec = engine.equals("discard") ? StorageSpec.discard(size)
                         : StorageSpec.of(engine, img, false);
-                try (Storage s = Storages.open(spec)) {
+                try (Storage s = Storages.openStorage(spec)) {
                     // warm up: JIT, and every page of the image faulted in (cow: copied) once
                     run(s, seqBuf, true, false, seconds);
                     run(s, rndBuf, false, true, seconds / 2);

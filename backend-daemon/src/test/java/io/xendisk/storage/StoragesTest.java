@@ -25,7 +25,7 @@ class StoragesTest {
     @Test
     void unknownEngineListsTheKnownOnes() {
         StorageException e = assertThrows(StorageException.class,
-                () -> Storages.open(StorageSpec.of("qcow9", dir.resolve("x"), false)));
+                () -> Storages.openStorage(StorageSpec.of("qcow9", dir.resolve("x"), false)));
         // other tests may have plugged in engines sorting after these (the registry is global)
         assertTrue(e.getMessage().startsWith("unknown storage engine 'qcow9' (known: cow, discard, file, mmap"),
                 e.getMessage());
@@ -33,7 +33,7 @@ class StoragesTest {
 
     @Test
     void newEnginesPlugInByName() {
-        Storage mine = Storages.open(StorageSpec.discard(4096));
+        Storage mine = Storages.openStorage(StorageSpec.discard(4096));
         Storages.register(new StorageEngine() {
             @Override
             public String name() {
@@ -41,12 +41,12 @@ class StoragesTest {
             }
 
             @Override
-            public Storage open(StorageSpec spec) {
+            public Storage openStorage(StorageSpec spec) {
                 return mine;
             }
         });
         assertTrue(Storages.engines().contains("zz-test-mine"));
-        assertSame(mine, Storages.open(new StorageSpec("zz-test-mine", null, false, OptionalLong.empty())));
+        assertSame(mine, Storages.openStorage(new StorageSpec("zz-test-mine", null, false, OptionalLong.empty())));
         assertThrows(IllegalArgumentException.class, () -> Storages.register(new StorageEngine() {
             @Override
             public String name() {
@@ -54,7 +54,7 @@ class StoragesTest {
             }
 
             @Override
-            public Storage open(StorageSpec spec) {
+            public Storage openStorage(StorageSpec spec) {
                 return null;
             }
         }));
@@ -64,7 +64,7 @@ class StoragesTest {
     @ValueSource(strings = {"file", "mmap", "cow"})
     void missingImageNamesThePath(String engine) {
         Path p = dir.resolve("nope.img");
-        StorageException e = assertThrows(StorageException.class, () -> Storages.open(StorageSpec.of(engine, p, false)));
+        StorageException e = assertThrows(StorageException.class, () -> Storages.openStorage(StorageSpec.of(engine, p, false)));
         assertEquals("image " + p + " not found (check --path / target=)", e.getMessage());
         assertEquals(p, e.image());
     }
@@ -72,7 +72,7 @@ class StoragesTest {
     @ParameterizedTest
     @ValueSource(strings = {"file", "mmap", "cow"})
     void directoryIsRefused(String engine) {
-        StorageException e = assertThrows(StorageException.class, () -> Storages.open(StorageSpec.of(engine, dir, false)));
+        StorageException e = assertThrows(StorageException.class, () -> Storages.openStorage(StorageSpec.of(engine, dir, false)));
         assertTrue(e.getMessage().startsWith("image " + dir + " is a directory, not a disk image"), e.getMessage());
     }
 
@@ -81,7 +81,7 @@ class StoragesTest {
     void sizeNotAMultipleOf512IsRefused(String engine) throws IOException {
         Path p = dir.resolve("odd.img");
         Files.write(p, new byte[1000]);
-        StorageException e = assertThrows(StorageException.class, () -> Storages.open(StorageSpec.of(engine, p, false)));
+        StorageException e = assertThrows(StorageException.class, () -> Storages.openStorage(StorageSpec.of(engine, p, false)));
         assertEquals("image " + p + " is 1000 bytes, not a multiple of 512 (check it is the right file,"
                 + " or grow it with truncate -s 1024)", e.getMessage());
     }
@@ -90,14 +90,14 @@ class StoragesTest {
     @ValueSource(strings = {"file", "mmap", "cow"})
     void emptyImageIsRefused(String engine) throws IOException {
         Path p = Files.createFile(dir.resolve("empty.img"));
-        StorageException e = assertThrows(StorageException.class, () -> Storages.open(StorageSpec.of(engine, p, false)));
+        StorageException e = assertThrows(StorageException.class, () -> Storages.openStorage(StorageSpec.of(engine, p, false)));
         assertTrue(e.getMessage().contains("is empty"), e.getMessage());
     }
 
     @Test
     void charDeviceIsRefused() {
         Path p = Path.of("/dev/null");
-        StorageException e = assertThrows(StorageException.class, () -> Storages.open(StorageSpec.of("file", p, false)));
+        StorageException e = assertThrows(StorageException.class, () -> Storages.openStorage(StorageSpec.of("file", p, false)));
         assertTrue(e.getMessage().contains("not a regular file or block device"), e.getMessage());
     }
 
@@ -107,7 +107,7 @@ class StoragesTest {
         Files.write(p, new byte[4096]);
         Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("---------"));
         assumeFalse(Files.isReadable(p), "running as root: permissions do not stop us");
-        StorageException e = assertThrows(StorageException.class, () -> Storages.open(StorageSpec.of("file", p, true)));
+        StorageException e = assertThrows(StorageException.class, () -> Storages.openStorage(StorageSpec.of("file", p, true)));
         assertTrue(e.getMessage().startsWith("image " + p + ": Permission denied"), e.getMessage());
     }
 
@@ -133,11 +133,11 @@ class StoragesTest {
     void imageEnginesRefuseAnExplicitSizeAndDiscardRefusesAPath() throws IOException {
         Path p = Images.sparse(dir, "s.img", 4096);
         assertThrows(StorageException.class,
-                () -> Storages.open(new StorageSpec("file", p, false, OptionalLong.of(4096))));
+                () -> Storages.openStorage(new StorageSpec("file", p, false, OptionalLong.of(4096))));
         assertThrows(StorageException.class,
-                () -> Storages.open(new StorageSpec("discard", p, false, OptionalLong.empty())));
+                () -> Storages.openStorage(new StorageSpec("discard", p, false, OptionalLong.empty())));
         assertThrows(StorageException.class,
-                () -> Storages.open(new StorageSpec("file", null, false, OptionalLong.empty())));
+                () -> Storages.openStorage(new StorageSpec("file", null, false, OptionalLong.empty())));
         assertThrows(IllegalArgumentException.class, () -> StorageSpec.discard(1000));
     }
 }

@@ -16,9 +16,9 @@ import io.xendisk.xen.EventChannelException;
 /**
  * One interdomain event channel on its own libxenevtchn handle. The ring
  * thread calls {@link #notifyRemote()} and {@link #await}; await is poll()
- * on the handle's fd plus an eventfd that {@link #close()} signals, then
- * {@code xenevtchn_pending} and {@code xenevtchn_unmask} (the kernel masks
- * a port when it delivers it).
+ * on the handle's fd plus an eventfd that {@link #wakeup()} and
+ * {@link #close()} signal, then {@code xenevtchn_pending} and
+ * {@code xenevtchn_unmask} (the kernel masks a port when it delivers it).
  *
  * <p>close() may come from another thread: it wakes a blocked await, then
  * unbinds and closes the handle once no call is using it.
@@ -35,6 +35,9 @@ public final class RealEventChannel implements EventChannel {
     private final int wakeFd;
     private final Memory pollfds = new Memory(2 * POLLFD_SIZE);
     private final Memory word = new Memory(8);
+    /** For wakeup(), which may run on any thread while await() uses {@link #word}. */
+    private final Memory wakeWord = new Memory(8);
+    private final Object wakeLock = new Object();
     private final ReentrantLock lock = new ReentrantLock();
     private final AtomicBoolean closed = new AtomicBoolean();
     private boolean notifyFailureLogged;
@@ -123,6 +126,9 @@ public final class RealEventChannel implements EventChannel {
             if (n == 0 || closed.get()) {
                 return false;
             }
+            if ((pollfds.getShort(POLLFD_SIZE + 6) & LibC.POLLIN) != 0) {
+                LibC.read(wakeFd, word, 8); // resets the eventfd's count: all wakeups so far are answered
+            }
             short revents = pollfds.getShort(6);
             if ((revents & (LibC.POLLERR | LibC.POLLNVAL)) != 0) {
                 throw new EventChannelException("domain " + domid + " port " + remotePort
@@ -145,6 +151,17 @@ public final class RealEventChannel implements EventChannel {
         }
     }
 
+    /** Not under {@link #lock}, which await holds while it polls; {@link #wakeLock} keeps the fd open meanwhile. */
+    @Override
+    public void wakeup() {
+        synchronized (wakeLock) {
+            if (!closed.get()) {
+                wakeWord.setLong(0, 1);
+                LibC.write(wakeFd, wakeWord, 8);
+            }
+        }
+    }
+
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -159,7 +176,9 @@ public final class RealEventChannel implements EventChannel {
                         LibC.describe(LibC.errno()));
             }
             lib.xenevtchn_close(handle);
-            LibC.close(wakeFd);
+            synchronized (wakeLock) {
+                LibC.close(wakeFd);
+            }
         } finally {
             lock.unlock();
         }

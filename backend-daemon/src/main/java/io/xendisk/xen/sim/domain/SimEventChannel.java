@@ -36,6 +36,8 @@ public final class SimEventChannel implements EventChannel {
     private final int port;
     private final Fifo inbox;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set by {@link #wakeup()}: the next await returns without an event. */
+    private final AtomicBoolean woken = new AtomicBoolean();
     /** Where our notifications go, for the link word it was opened for; replaced when the link changes. */
     private volatile Peer peer;
     /** The link word whose peer could not be opened: not retried (nor logged) on every kick. */
@@ -287,6 +289,9 @@ public final class SimEventChannel implements EventChannel {
                 }
                 return true;
             }
+            if (woken.getAndSet(false)) {
+                return false;
+            }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 return false;
@@ -299,6 +304,13 @@ public final class SimEventChannel implements EventChannel {
             }
             drained = true;
         }
+    }
+
+    /** A byte in our own FIFO wakes the poll; the flag tells it the wakeup was local. */
+    @Override
+    public void wakeup() {
+        woken.set(true);
+        inbox.wakeup();
     }
 
     /** Masks the port: notifications still set it pending but wake nobody, and await does not deliver. */

@@ -1,0 +1,124 @@
+package io.xendisk.storage;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A synchronous {@link Storage} on the backend's asynchronous face: every
+ * operation is done on the submitting thread and answered
+ * {@link IoEngine.Submission#EXECUTED}. The rings of a disk (its queues)
+ * take turns: a Storage serves one thread at a time, so every call into it
+ * holds this engine's lock.
+ *
+ * <p>How the data reaches the storage follows from what it is: a
+ * {@link VectoredStorage} takes the pieces as they are (the guest's pages), a
+ * {@link MappedStorage} offers its memory as regions (the copy is the I/O), any
+ * other gets one buffer the request owns.
+ */
+public final class SyncEngine implements IoEngine {
+    private final Storage storage;
+    private final VectoredStorage vectored;
+    private final MappedStorage mapped;
+    private final Capabilities caps;
+
+    public SyncEngine(Storage storage) {
+        this.storage = storage;
+        this.vectored = storage instanceof VectoredStorage v ? v : null;
+        this.mapped = storage instanceof MappedStorage m ? m : null;
+        this.caps = storage.capabilities().reachedAs(mapped != null, vectored != null);
+    }
+
+    /** The storage behind it, for tools that read a disk directly. */
+    public Storage storage() {
+        return storage;
+    }
+
+    @Override
+    public long sizeBytes() {
+        return storage.sizeBytes();
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return caps;
+    }
+
+    @Override
+    public Submission submit(IoRequest r) {
+        synchronized (this) {
+            switch (r.op()) {
+                case READ -> read(r);
+                case WRITE -> write(r);
+                case FLUSH -> storage.flush();
+                case DISCARD -> storage.discard(r.sector(), r.sectors());
+                default -> throw new IllegalArgumentException("unknown operation " + r.op());
+            }
+        }
+        return Submission.EXECUTED;
+    }
+
+    private void read(IoRequest r) {
+        if (r.inPlace()) {
+            return; // the backend copies out of the region itself
+        }
+        ByteBuffer b = r.buffer();
+        if (b != null) {
+            storage.read(r.sector(), b);
+        } else if (vectored != null) {
+            vectored.readv(r.sector(), r.pieceBuffers(), r.pieceOffsets(), r.pieceLengths(), r.pieces());
+        } else {
+            long s = r.sector();
+            for (int i = 0; i < r.pieces(); i++) {
+                storage.read(s, piece(r, i));
+                s += r.pieceLengths()[i] >>> Storage.SECTOR_SHIFT;
+            }
+        }
+    }
+
+    private void write(IoRequest r) {
+        if (r.inPlace()) {
+            mapped.wrote(r.sector(), (int) (r.sectors() << Storage.SECTOR_SHIFT));
+            return;
+        }
+        ByteBuffer b = r.buffer();
+        if (b != null) {
+            storage.write(r.sector(), b);
+        } else if (vectored != null) {
+            vectored.writev(r.sector(), r.pieceBuffers(), r.pieceOffsets(), r.pieceLengths(), r.pieces());
+        } else {
+            long s = r.sector();
+            for (int i = 0; i < r.pieces(); i++) {
+                storage.write(s, piece(r, i));
+                s += r.pieceLengths()[i] >>> Storage.SECTOR_SHIFT;
+            }
+        }
+    }
+
+    /** A view of one piece, for a storage that can neither take pieces nor was given one buffer (not the hot path). */
+    private static ByteBuffer piece(IoRequest r, int i) {
+        int off = r.pieceOffsets()[i];
+        return r.pieceBuffers()[i].duplicate().clear().position(off).limit(off + r.pieceLengths()[i]);
+    }
+
+    @Override
+    public ByteBuffer region(long sector, int bytes) {
+        return mapped == null ? null : mapped.region(sector, bytes);
+    }
+
+    @Override
+    public int regionOffset(long sector) {
+        if (mapped == null) {
+            throw new UnsupportedOperationException(storage + " has no zero-copy regions");
+        }
+        return mapped.regionOffset(sector);
+    }
+
+    @Override
+    public synchronized void close() {
+        storage.close();
+    }
+
+    @Override
+    public String toString() {
+        return storage.toString();
+    }
+}
