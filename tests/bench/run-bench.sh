@@ -4,7 +4,6 @@
 # Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mvn -B -q -DskipTests package
-mvn -B -q -pl tests test-compile
+mvn -B -q -DskipTests package   # compiles the test classes too (only their run is skipped)
 exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
   -Dxendisk.dist=src/target/xen-disk-java io.xendisk.bench.BlkifBench "$@"

@@ -3,7 +3,6 @@ package io.xendisk.backend;
 import java.nio.ByteBuffer;
 
 import io.xendisk.blkif.Blkif;
-import io.xendisk.xen.GrantCopyBatch;
 
 /**
  * The data in a buffer of the request's own (page aligned, one per pool
@@ -12,14 +11,13 @@ import io.xendisk.xen.GrantCopyBatch;
  * engine that can neither take the guest's pages nor offer its memory. The
  * buffers are allocated the first time any request needs one.
  */
-final class BouncePlacement implements Placement {
-    private final GuestCopies copies;
+final class BouncePlacement extends CopyingPlacement {
     private final int poolSize;
     private final int bytesPerRequest;
     private ByteBuffer[] buffers;
 
     BouncePlacement(GuestCopies copies, int poolSize, int maxSegments) {
-        this.copies = copies;
+        super(copies);
         this.poolSize = poolSize;
         this.bytesPerRequest = maxSegments * Blkif.PAGE_SIZE;
     }
@@ -33,16 +31,6 @@ final class BouncePlacement implements Placement {
         r.owned = b;
         r.onePiece(b, 0);
         return true;
-    }
-
-    @Override
-    public void fetch(RingRequest r, GrantCopyBatch batch) {
-        copies.copy(r, batch, false);
-    }
-
-    @Override
-    public void deliver(RingRequest r, GrantCopyBatch batch) {
-        copies.copy(r, batch, true);
     }
 
     private ByteBuffer buffer(int i) {

@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 
 import io.xendisk.blkif.Request;
 import io.xendisk.storage.IoEngine;
-import io.xendisk.xen.GrantCopyBatch;
 
 /**
  * Zero copy for an engine whose image is memory (mmap, cow): the guest's
@@ -15,13 +14,12 @@ import io.xendisk.xen.GrantCopyBatch;
  * A range the engine cannot expose in one piece (across a 1 GiB chunk) is
  * left to the next strategy.
  */
-final class ImagePlacement implements Placement {
+final class ImagePlacement extends CopyingPlacement {
     private final IoEngine engine;
-    private final GuestCopies copies;
 
     ImagePlacement(IoEngine engine, GuestCopies copies) {
+        super(copies);
         this.engine = engine;
-        this.copies = copies;
     }
 
     @Override
@@ -38,15 +36,5 @@ final class ImagePlacement implements Placement {
         r.localBase = engine.regionOffset(r.wire.sector());
         r.inPlace = true;
         return true;
-    }
-
-    @Override
-    public void fetch(RingRequest r, GrantCopyBatch batch) {
-        copies.copy(r, batch, false);
-    }
-
-    @Override
-    public void deliver(RingRequest r, GrantCopyBatch batch) {
-        copies.copy(r, batch, true);
     }
 }

@@ -35,12 +35,23 @@ public enum Abi {
     public static final int DISCARD_FLAG_OFFSET = 1;
     public static final int INDIRECT_OP_OFFSET = 1;
     public static final int INDIRECT_NR_SEGMENTS_OFFSET = 2;
-    /** blkif_request_segment: gref u32 @0, first_sect u8 @4, last_sect u8 @5; 8 bytes. */
+    /** blkif_request_segment, in a slot and in an indirect page alike: gref u32 @0, first_sect u8 @4, last_sect u8 @5; 8 bytes. */
     public static final int SEGMENT_SIZE = 8;
+    public static final int SEGMENT_GREF_OFFSET = 0;
+    public static final int SEGMENT_FIRST_SECT_OFFSET = 4;
+    public static final int SEGMENT_LAST_SECT_OFFSET = 5;
     /** Response: id u64 @0, operation u8 @8, status i16 @10 in both layouts. */
     public static final int RSP_ID_OFFSET = 0;
     public static final int RSP_OPERATION_OFFSET = 8;
     public static final int RSP_STATUS_OFFSET = 10;
+
+    /** Writes one segment descriptor at {@code off} of a little-endian buffer (a slot, or an indirect page). */
+    public static void putSegment(java.nio.ByteBuffer b, int off, int gref, int firstSect, int lastSect) {
+        b.putInt(off + SEGMENT_GREF_OFFSET, gref);
+        b.put(off + SEGMENT_FIRST_SECT_OFFSET, (byte) firstSect);
+        b.put(off + SEGMENT_LAST_SECT_OFFSET, (byte) lastSect);
+        b.putShort(off + SEGMENT_LAST_SECT_OFFSET + 1, (short) 0); // the padding, zeroed
+    }
 
     Abi(int stride, int idOffset, int sectorOffset, int segmentsOffset, int discardSectorsOffset,
         int indirectHandleOffset, int indirectGrefsOffset, int responseSize) {

@@ -71,10 +71,7 @@ public final class FrontRing {
         ring.putLong(off + abi.idOffset, id);
         ring.putLong(off + abi.sectorOffset, sector);
         for (int i = 0; i < nrSegments; i++) {
-            int s = off + abi.segmentsOffset + i * Abi.SEGMENT_SIZE;
-            ring.putInt(s, grefs[i]);
-            ring.put(s + 4, (byte) first[i]);
-            ring.put(s + 5, (byte) last[i]);
+            Abi.putSegment(ring, off + abi.segmentsOffset + i * Abi.SEGMENT_SIZE, grefs[i], first[i], last[i]);
         }
         reqProdPvt++;
     }

@@ -119,12 +119,12 @@ public final class Request {
         long sectors = 0;
         for (int i = 0; i < n; i++) {
             int o = off + i * Abi.SEGMENT_SIZE;
-            int first = b.get(o + 4) & 0xFF;
-            int last = b.get(o + 5) & 0xFF;
+            int first = b.get(o + Abi.SEGMENT_FIRST_SECT_OFFSET) & 0xFF;
+            int last = b.get(o + Abi.SEGMENT_LAST_SECT_OFFSET) & 0xFF;
             if (first > last || last >= Blkif.SECTORS_PER_PAGE) {
                 return reject(Rejection.BAD_SEGMENT);
             }
-            grefs[i] = b.getInt(o);
+            grefs[i] = b.getInt(o + Abi.SEGMENT_GREF_OFFSET);
             firstSect[i] = (byte) first;
             lastSect[i] = (byte) last;
             sectors += last - first + 1;
