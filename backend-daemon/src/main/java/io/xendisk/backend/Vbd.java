@@ -13,6 +13,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.storage.Storage;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;

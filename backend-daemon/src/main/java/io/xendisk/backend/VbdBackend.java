@@ -12,6 +12,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 import io.xendisk.xen.store.XsOps;

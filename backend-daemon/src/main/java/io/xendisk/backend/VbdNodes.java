@@ -2,6 +2,7 @@ package io.xendisk.backend;
 
 import java.util.List;
 
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XsPerm;
 

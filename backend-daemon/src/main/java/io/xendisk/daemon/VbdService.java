@@ -14,9 +14,9 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.Vbd;
-import io.xendisk.backend.XenbusState;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.blkif.Vdev;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
@@ -223,7 +223,7 @@ public final class VbdService implements AutoCloseable {
     private static boolean awaitConnected(Vbd vbd, long timeoutMs) {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         while (System.nanoTime() < deadline && !vbd.isGone()) {
-            if (vbd.state() == io.xendisk.backend.XenbusState.CONNECTED) {
+            if (vbd.state() == io.xendisk.blkif.XenbusState.CONNECTED) {
                 return true;
             }
             try {
@@ -233,7 +233,7 @@ public final class VbdService implements AutoCloseable {
                 return false;
             }
         }
-        return vbd.state() == io.xendisk.backend.XenbusState.CONNECTED;
+        return vbd.state() == io.xendisk.blkif.XenbusState.CONNECTED;
     }
 
     /** {@code disconnect <vm> <vdev>}: closes the handshake cleanly and removes the nodes. */

@@ -9,9 +9,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
-import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;

@@ -20,8 +20,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import io.xendisk.backend.BlkifFeatures;
-import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
