@@ -1,7 +1,5 @@
 package io.xendisk.guest;
 
-import io.xendisk.blkif.Vdev;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +18,10 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.Vdev;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStore;
@@ -67,7 +69,7 @@ public final class Guest implements AutoCloseable {
             if (queues < 1 || queues > MAX_QUEUES) {
                 throw new IllegalArgumentException("queues: 1.." + MAX_QUEUES + ", not " + queues);
             }
-            if (maxIndirectSegments != 0 && (maxIndirectSegments <= io.xendisk.blkif.Blkif.MAX_SEGMENTS_PER_REQUEST
+            if (maxIndirectSegments != 0 && (maxIndirectSegments <= Blkif.MAX_SEGMENTS_PER_REQUEST
                     || maxIndirectSegments > 4096)) {
                 throw new IllegalArgumentException("max indirect segments: 0 (direct requests only) or 12..4096, not "
                         + maxIndirectSegments);
@@ -84,7 +86,6 @@ public final class Guest implements AutoCloseable {
 
     private final Config config;
     private final int domid;
-    private final String home;
     private final XenStoreClient dom0;
     private final SimDomain domain;
     private final DomainLock lock;
@@ -98,7 +99,6 @@ public final class Guest implements AutoCloseable {
     private Guest(Config config, int domid, XenStoreClient dom0, SimDomain domain, DomainLock lock) {
         this.config = config;
         this.domid = domid;
-        this.home = "/local/domain/" + domid;
         this.dom0 = dom0;
         this.domain = domain;
         this.lock = lock;
@@ -153,7 +153,7 @@ public final class Guest implements AutoCloseable {
             }
         });
         control = ControlServer.start(controlPath, new GuestCommands(this)::handle);
-        devices = xs.watch(home + "/device/vbd", "guest:" + domid + ":vbd", (p, t) -> scan());
+        devices = xs.watch(BlkifNodes.frontendDevices(domid), "guest:" + domid + ":vbd", (p, t) -> scan());
         LOG.info("guest {} is domain {}", config.name(), domid);
     }
 
@@ -218,7 +218,7 @@ public final class Guest implements AutoCloseable {
             return;
         }
         try {
-            List<String> names = xs.tryDirectory(home + "/device/vbd");
+            List<String> names = xs.tryDirectory(BlkifNodes.frontendDevices(domid));
             for (String n : names) {
                 int devid;
                 try {
@@ -230,13 +230,15 @@ public final class Guest implements AutoCloseable {
                 if (fe != null && !fe.isFinished()) {
                     continue;
                 }
-                String dir = home + "/device/vbd/" + devid;
+                String dir = BlkifNodes.frontendPath(domid, devid);
                 // a device to start: complete, and Initialising (a finished one is restarted only when reset)
-                if (!"1".equals(xs.tryRead(dir + "/state").map(String::trim).orElse(""))
-                        || !xs.exists(dir + "/backend") || !xs.exists(dir + "/backend-id")) {
+                if (!XenbusState.INITIALISING.wire().equals(xs.tryRead(BlkifNodes.path(dir, BlkifNodes.STATE))
+                        .map(String::trim).orElse(""))
+                        || !xs.exists(BlkifNodes.path(dir, BlkifNodes.BACKEND))
+                        || !xs.exists(BlkifNodes.path(dir, BlkifNodes.BACKEND_ID))) {
                     continue;
                 }
-                Blkfront fresh = new Blkfront(xs, domain, home, devid, config.abi(), config.maxIndirectSegments(),
+                Blkfront fresh = new Blkfront(xs, domain, devid, config.abi(), config.maxIndirectSegments(),
                         config.queues());
                 frontends.put(devid, fresh);
                 fresh.start();
@@ -250,7 +252,7 @@ public final class Guest implements AutoCloseable {
                 }
             }
         } catch (XenStoreException e) {
-            LOG.warn("guest {}: cannot scan {}/device/vbd: {}", config.name(), home, e.getMessage());
+            LOG.warn("guest {}: cannot scan {}: {}", config.name(), BlkifNodes.frontendDevices(domid), e.getMessage());
         }
     }
 
