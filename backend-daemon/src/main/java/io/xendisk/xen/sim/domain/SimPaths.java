@@ -15,7 +15,7 @@ import java.util.List;
  * given (e.g. /dev/shm/xen-disk-java-sim).
  */
 public final class SimPaths {
-    /** Guest RAM, {@code pages * 4096} bytes; frame number = page index. */
+    /** Guest RAM, {@code pages * XenPage.SIZE} bytes; frame number = page index. */
     public static final String MEMORY = "memory";
     /** grant_entry_v1[entries]: {u16 flags, u16 domid, u32 frame}, little-endian. */
     public static final String GRANT_TABLE = "grant-table";

@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
+import io.xendisk.xen.XenPage;
+
 /**
  * A minimal simulated guest for the cross-process tests, run in its own JVM:
  * creates its domain, grants {@value #DATA_PAGES} pages holding
@@ -45,7 +47,7 @@ public final class SimGuestMain {
             StringBuilder refs = new StringBuilder();
             for (int k = 0; k < DATA_PAGES; k++) {
                 ByteBuffer page = dom.memory().page(first + k);
-                for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+                for (int i = 0; i < XenPage.SIZE; i++) {
                     page.put(i, pattern(k, i));
                 }
                 refs.append(k == 0 ? "" : ",").append(dom.grants().grantAccess(first + k, 0, true));
@@ -71,7 +73,7 @@ public final class SimGuestMain {
             }
             ByteBuffer rw = dom.memory().page(rwFrame);
             String verdict = "VERIFIED";
-            for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+            for (int i = 0; i < XenPage.SIZE; i++) {
                 if (rw.get(i) != backendPattern(i)) {
                     verdict = "MISMATCH at " + i;
                     break;
