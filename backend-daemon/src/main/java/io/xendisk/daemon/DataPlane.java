@@ -6,7 +6,6 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.backend.BlkifFeatures;
-import io.xendisk.guest.GuestReaper;
 import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
@@ -16,6 +15,7 @@ import io.xendisk.xen.real.RealPlatform;
 import io.xendisk.xen.real.SysfsBackends;
 import io.xendisk.xen.real.XenLibrary;
 import io.xendisk.xen.real.XenUnavailableException;
+import io.xendisk.xen.sim.domain.GuestReaper;
 import io.xendisk.xen.sim.domain.SimEventChannels;
 import io.xendisk.xen.sim.domain.SimGrantTable;
 import io.xendisk.xen.store.XenStoreClient;

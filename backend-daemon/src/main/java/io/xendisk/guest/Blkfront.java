@@ -13,6 +13,7 @@ import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.XenbusState;
+import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
@@ -80,7 +81,7 @@ public final class Blkfront implements AutoCloseable {
      * @param devid  the device id (the last component of the frontend directory)
      */
     public Blkfront(XenStore xs, SimDomain domain, int devid, Abi abi) {
-        this(xs, domain, devid, abi, Guest.DEFAULT_MAX_INDIRECT_SEGMENTS);
+        this(xs, domain, devid, abi, GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS);
     }
 
     /**

@@ -22,6 +22,10 @@ import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.blkif.XenbusState;
+import io.xendisk.xen.sim.domain.DomainIds;
+import io.xendisk.xen.sim.domain.DomainLock;
+import io.xendisk.xen.sim.domain.GuestControl;
+import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStore;
@@ -41,13 +45,6 @@ public final class Guest implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(Guest.class);
     /** Grant entries per guest: a frontend uses 1 + 32 x (32 + 1) with the default indirect segments. */
     static final int GRANT_ENTRIES = 8192;
-    /** Segments per INDIRECT request a frontend uses at most, as Linux blkfront's max_indirect_segments. */
-    public static final int DEFAULT_MAX_INDIRECT_SEGMENTS = 32;
-    /** Rings per disk a guest may ask for (Linux blkfront's own limit is its max_queues, 4 by default). */
-    public static final int MAX_QUEUES = 16;
-    /** Files beside the domain's own: its name and its control socket's path, for {@link GuestControl}. */
-    static final String NAME_FILE = "name";
-    static final String CONTROL_FILE = "control";
     private static final long SHUTDOWN_MS = 20_000;
 
     /**
@@ -62,12 +59,12 @@ public final class Guest implements AutoCloseable {
                          int maxIndirectSegments, int queues) {
         /** With the default indirect segments. */
         public Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket) {
-            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, DEFAULT_MAX_INDIRECT_SEGMENTS, 1);
+            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS, 1);
         }
 
         public Config {
-            if (queues < 1 || queues > MAX_QUEUES) {
-                throw new IllegalArgumentException("queues: 1.." + MAX_QUEUES + ", not " + queues);
+            if (queues < 1 || queues > GuestProgram.MAX_QUEUES) {
+                throw new IllegalArgumentException("queues: 1.." + GuestProgram.MAX_QUEUES + ", not " + queues);
             }
             if (maxIndirectSegments != 0 && (maxIndirectSegments <= Blkif.MAX_SEGMENTS_PER_REQUEST
                     || maxIndirectSegments > 4096)) {
@@ -141,8 +138,9 @@ public final class Guest implements AutoCloseable {
         Path dir = domain.dir();
         Path controlPath = config.controlSocket() != null ? config.controlSocket().toAbsolutePath()
                 : dir.resolve(GuestControl.SOCKET);
-        Files.writeString(dir.resolve(NAME_FILE), config.name() + "\n", StandardCharsets.UTF_8);
-        Files.writeString(dir.resolve(CONTROL_FILE), controlPath + "\n", StandardCharsets.UTF_8);
+        // what GuestControl finds the guest by
+        Files.writeString(dir.resolve(SimPaths.NAME), config.name() + "\n", StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve(SimPaths.CONTROL), controlPath + "\n", StandardCharsets.UTF_8);
         // the domain's files and lock exist before anyone hears of it (the reaper watches introductions)
         dom0.introduce(domid, 0, 0);
         xs = XenStoreClient.connect(domainSocket(config.xenstoreSocket(), domid));

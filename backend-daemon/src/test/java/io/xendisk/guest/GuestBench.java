@@ -13,6 +13,7 @@ import io.xendisk.blkif.Abi;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
+import io.xendisk.xen.sim.domain.GuestControl;
 
 /**
  * The workload matrix of TESTING.md over the simulated platform, printed, not

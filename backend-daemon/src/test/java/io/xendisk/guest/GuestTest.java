@@ -26,6 +26,8 @@ import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 import io.xendisk.xen.EventChannel;
 import io.xendisk.xen.GrantMapping;
+import io.xendisk.xen.sim.domain.DomainLock;
+import io.xendisk.xen.sim.domain.GuestControl;
 
 /** The guest as a whole, in this JVM: domids, control socket, shutdown, and frontends facing a scripted backend. */
 class GuestTest {

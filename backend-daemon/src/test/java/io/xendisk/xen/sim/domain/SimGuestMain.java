@@ -18,7 +18,9 @@ import io.xendisk.xen.XenPage;
  * {@code pingpong}, answers each kick with a kick {@code rounds} times, checks
  * that the writable page holds {@link #backendPattern} after the next kick
  * (prints {@code VERIFIED} or {@code MISMATCH ...}), and destroys its domain
- * when stdin closes. In mode {@code idle} it just waits to be killed.
+ * when stdin closes. In mode {@code idle} it just waits to be killed; in mode
+ * {@code locked} it also holds the domain's {@link DomainLock} and, when stdin
+ * closes, shuts down as a guest does (files removed, then the lock dropped).
  *
  * <p>Args: simdir domid mode rounds
  */
@@ -55,10 +57,17 @@ public final class SimGuestMain {
             int rwFrame = dom.memory().allocate(1);
             int rwRef = dom.grants().grantAccess(rwFrame, 0, false);
             SimEventChannel ch = dom.allocUnbound(0);
+            DomainLock lock = mode.equals("locked") ? DomainLock.acquire(simdir, domid) : null;
             System.out.println("READY " + ch.localPort() + " " + refs + " " + rwRef);
             System.out.flush();
             if (mode.equals("idle")) {
                 Thread.sleep(Long.MAX_VALUE);
+            }
+            if (lock != null) {
+                awaitStdinClosed();
+                dom.close(); // files first, then the lock, as a guest shutting down does
+                lock.close();
+                return;
             }
             for (int r = 0; r < rounds; r++) {
                 if (!ch.await(WAIT)) {
@@ -81,12 +90,16 @@ public final class SimGuestMain {
             }
             System.out.println(verdict);
             System.out.flush();
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
-                while (in.readLine() != null) {
-                    // until the test closes our stdin
-                }
-            }
+            awaitStdinClosed();
             ch.close();
+        }
+    }
+
+    private static void awaitStdinClosed() throws java.io.IOException {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+            while (in.readLine() != null) {
+                // until the test closes our stdin
+            }
         }
     }
 }
