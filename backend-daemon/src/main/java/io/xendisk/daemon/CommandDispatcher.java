@@ -2,6 +2,7 @@ package io.xendisk.daemon;
 
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
+import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.Version;
 import io.xendisk.xen.sim.domain.GuestControl;
 import io.xendisk.xen.sim.domain.GuestProgram;
@@ -103,7 +104,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
         sb.append("control socket: ").append(ctx.paths().controlSocket()).append('\n');
         sb.append("xenstore: ").append(ctx.xenstorePath());
         if (ctx.platform().platform() == Platform.SIM) {
-            SimXenstoredProcess.Status s = sim.status();
+            SimXenstoredPid.Status s = sim.status();
             sb.append(s.running() ? " (sim xenstored running, pid " + s.pid() + ")" : " (sim xenstored not running)");
         }
         sb.append('\n');
@@ -140,7 +141,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
             switch (args.get(0)) {
                 case "start": {
                     boolean was = sim.status().running();
-                    SimXenstoredProcess.Status s = sim.start();
+                    SimXenstoredPid.Status s = sim.start();
                     return ControlResponse.ok("sim xenstored " + (was ? "already running" : "started")
                             + " (pid " + s.pid() + ", socket " + s.socket() + ")\n"
                             + "XENSTORED_PATH=" + s.socket() + " xenstore-ls\n");
@@ -151,7 +152,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                             : "sim xenstored stopped (pid " + pid + ")\n");
                 }
                 case "status": {
-                    SimXenstoredProcess.Status s = sim.status();
+                    SimXenstoredPid.Status s = sim.status();
                     String text = "sim xenstored: " + s.describe() + "\n"
                             + (s.running() ? "XENSTORED_PATH=" + s.socket() + " xenstore-ls\n" : "");
                     // like systemctl status: non-zero when not running, so scripts can test it

@@ -16,6 +16,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.JavaCommand;
 import io.xendisk.api.LogTail;
 import io.xendisk.xen.sim.domain.GuestControl;
 import io.xendisk.xen.sim.domain.GuestProgram;
