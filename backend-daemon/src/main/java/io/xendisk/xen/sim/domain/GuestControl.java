@@ -21,9 +21,9 @@ import java.util.function.Consumer;
  * finds a guest's control socket by domid or name under the simdir (the
  * {@link SimPaths#NAME} and {@link SimPaths#CONTROL} files the guest keeps
  * in its domain directory), sends one command line and collects the reply
- * lines up to the final {@value #OK} / {@value #ERROR}{@code  message}. The
- * guest serves it; the daemon and tools are its clients, and need nothing
- * of the guest program but this.
+ * lines up to the last one, {@value #OK} or {@value #ERROR} and a message.
+ * The guest serves it; the daemon and tools are its clients, and need
+ * nothing of the guest program but this.
  * <pre>
  * Path sock = GuestControl.socket(simdir, "vm1");          // or socket(simdir, 3)
  * GuestControl.Reply r = GuestControl.send(sock, "run xvdb verify --size 4M");
