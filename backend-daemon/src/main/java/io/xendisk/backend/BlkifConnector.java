@@ -34,6 +34,7 @@ public final class BlkifConnector implements RingConnector {
     private final Consumer<String> onRingFailure;
     private final Runnable beforeConnect;
     private final RingJournals journals;
+    private final int domid;
     private final int devid;
     private final List<Served> served = new ArrayList<>();
 
@@ -56,17 +57,19 @@ public final class BlkifConnector implements RingConnector {
      */
     public BlkifConnector(String name, GrantTable grants, EventChannels channels, IoEngine engine,
                           Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure, Runnable beforeConnect) {
-        this(name, grants, channels, engine, limits, stats, onRingFailure, beforeConnect, RingJournals.NONE, -1);
+        this(name, grants, channels, engine, limits, stats, onRingFailure, beforeConnect, RingJournals.NONE, -1, -1);
     }
 
     /**
      * @param journals where the rings keep their response journals
+     * @param domid    the frontend's domain and
      * @param devid    the device, naming its rings' journals
      */
     public BlkifConnector(String name, GrantTable grants, EventChannels channels, IoEngine engine,
                           Request.Limits limits, VbdStats stats, Consumer<String> onRingFailure, Runnable beforeConnect,
-                          RingJournals journals, int devid) {
+                          RingJournals journals, int domid, int devid) {
         this.journals = journals;
+        this.domid = domid;
         this.devid = devid;
         this.beforeConnect = beforeConnect;
         this.name = name;
@@ -96,7 +99,7 @@ public final class BlkifConnector implements RingConnector {
                     s.evtchn = channels.bindInterdomain(ring.frontendDomid(), queue.eventChannel());
                     s.worker = new RingWorker(what, back, s.evtchn, grants, ring.frontendDomid(), engine, limits,
                             ring.persistentGrants(), stats, onRingFailure,
-                            journals.open(ring.frontendDomid(), devid, q, back.size()));
+                            journals.open(domid, devid, q, back.size()));
                 } catch (RuntimeException e) {
                     throw queues == 1 ? e : new IllegalStateException("queue " + q + ": " + e.getMessage(), e);
                 }
@@ -154,6 +157,11 @@ public final class BlkifConnector implements RingConnector {
         }
         served.clear();
         stats.queues(0);
+    }
+
+    @Override
+    public void freshRings() {
+        journals.discard(domid, devid);
     }
 
     /** True while every ring of this VBD has its thread serving it. */

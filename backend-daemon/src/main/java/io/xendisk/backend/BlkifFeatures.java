@@ -1,6 +1,7 @@
 package io.xendisk.backend;
 
 import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.BlkifNodes;
 
 /**
  * What the backend offers the frontend beyond the disk itself (blkif.h
@@ -40,14 +41,14 @@ public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirect
 
     public BlkifFeatures {
         if (maxQueues < 1 || maxQueues > MAX_QUEUES) {
-            throw new IllegalArgumentException("multi-queue-max-queues: 1.." + MAX_QUEUES + ", not " + maxQueues);
+            throw new IllegalArgumentException(BlkifNodes.MULTI_QUEUE_MAX_QUEUES + ": 1.." + MAX_QUEUES + ", not " + maxQueues);
         }
         if (maxRingPageOrder < 0 || maxRingPageOrder > MAX_RING_PAGE_ORDER) {
-            throw new IllegalArgumentException("max-ring-page-order: 0.." + MAX_RING_PAGE_ORDER + ", not " + maxRingPageOrder);
+            throw new IllegalArgumentException(BlkifNodes.MAX_RING_PAGE_ORDER + ": 0.." + MAX_RING_PAGE_ORDER + ", not " + maxRingPageOrder);
         }
         int ceiling = Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE;
         if (maxIndirectSegments != 0 && (maxIndirectSegments <= Blkif.MAX_SEGMENTS_PER_REQUEST || maxIndirectSegments > ceiling)) {
-            throw new IllegalArgumentException("feature-max-indirect-segments: 0 (off) or "
+            throw new IllegalArgumentException(BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS + ": 0 (off) or "
                     + (Blkif.MAX_SEGMENTS_PER_REQUEST + 1) + ".." + ceiling + ", not " + maxIndirectSegments);
         }
     }

@@ -2,7 +2,7 @@ package io.xendisk.backend;
 
 import java.nio.ByteBuffer;
 
-import io.xendisk.blkif.Blkif;
+import io.xendisk.xen.XenPage;
 
 /**
  * The data in a buffer of the request's own (page aligned, one per pool
@@ -19,7 +19,7 @@ final class BouncePlacement extends CopyingPlacement {
     BouncePlacement(GuestCopies copies, int poolSize, int maxSegments) {
         super(copies);
         this.poolSize = poolSize;
-        this.bytesPerRequest = maxSegments * Blkif.PAGE_SIZE;
+        this.bytesPerRequest = maxSegments * XenPage.SIZE;
     }
 
     @Override
@@ -35,8 +35,8 @@ final class BouncePlacement extends CopyingPlacement {
 
     private ByteBuffer buffer(int i) {
         if (buffers == null) {
-            ByteBuffer slab = ByteBuffer.allocateDirect(poolSize * bytesPerRequest + Blkif.PAGE_SIZE)
-                    .alignedSlice(Blkif.PAGE_SIZE);
+            ByteBuffer slab = ByteBuffer.allocateDirect(poolSize * bytesPerRequest + XenPage.SIZE)
+                    .alignedSlice(XenPage.SIZE);
             buffers = new ByteBuffer[poolSize];
             for (int j = 0; j < poolSize; j++) {
                 buffers[j] = slab.slice(j * bytesPerRequest, bytesPerRequest);

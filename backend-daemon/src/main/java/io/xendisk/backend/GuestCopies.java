@@ -4,11 +4,11 @@ import java.nio.ByteBuffer;
 
 import org.apache.logging.log4j.Logger;
 
-import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.XenPage;
 
 /**
  * Moves requests' segments between the guest's pages and local memory
@@ -122,9 +122,9 @@ final class GuestCopies {
             int len = w.indirectPageBytes(p);
             ByteBuffer page = keptPage(w.indirectGref(p));
             if (page != null) {
-                dst.put(p * Blkif.PAGE_SIZE, page, 0, len);
+                dst.put(p * XenPage.SIZE, page, 0, len);
             } else {
-                batch.add(domid, w.indirectGref(p), 0, len, false, dst, p * Blkif.PAGE_SIZE);
+                batch.add(domid, w.indirectGref(p), 0, len, false, dst, p * XenPage.SIZE);
             }
         }
         r.copyTo = batch.count();

@@ -14,6 +14,13 @@ public interface RingConnector {
     /** Stops serving: drains in-flight requests, unmaps and unbinds. Idempotent. */
     void disconnect();
 
+    /**
+     * The device is offered afresh, so the frontend sets up new rings: what a
+     * previous daemon left for resuming the old ones (response journals) is void.
+     */
+    default void freshRings() {
+    }
+
     /** A connector for a VBD whose data path is not served (yet): it only records the ring. */
     RingConnector NONE = new RingConnector() {
         @Override

@@ -1,6 +1,8 @@
 package io.xendisk.backend;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 import org.apache.logging.log4j.LogManager;
@@ -20,6 +22,22 @@ public final class RingJournals {
 
     public RingJournals(Path dir) {
         this.dir = dir;
+    }
+
+    /** Deletes the journals of every ring of VBD {@code domid/devid}. */
+    void discard(int domid, int devid) {
+        if (dir == null || devid < 0) {
+            return;
+        }
+        try (var files = Files.newDirectoryStream(dir, "vbd-" + domid + "-" + devid + "-q*")) {
+            for (Path f : files) {
+                Files.deleteIfExists(f);
+            }
+        } catch (NoSuchFileException e) {
+            // no journal was ever written
+        } catch (IOException e) {
+            LOG.warn("vbd {}/{}: could not delete old response journals in {}: {}", domid, devid, dir, e.toString());
+        }
     }
 
     /** The journal of queue {@code queue} of VBD {@code domid/devid}; null without journals or when it cannot be made. */

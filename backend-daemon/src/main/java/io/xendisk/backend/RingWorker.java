@@ -16,6 +16,7 @@ import io.xendisk.storage.StorageException;
 import io.xendisk.xen.EventChannel;
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.XenPage;
 
 /**
  * Serves one blkif ring on its own thread. The path of every request, top to
@@ -124,12 +125,12 @@ public final class RingWorker implements Runnable {
         this.completions = new Completions(evtchn);
         int indirectPageCount = Blkif.indirectPages(limits.maxIndirectSegments());
         ByteBuffer indirectSlab = indirectPageCount == 0 ? null
-                : ByteBuffer.allocateDirect(n * indirectPageCount * Blkif.PAGE_SIZE);
+                : ByteBuffer.allocateDirect(n * indirectPageCount * XenPage.SIZE);
         this.pool = new RingRequest[n];
         this.free = new int[n];
         for (int i = 0; i < n; i++) {
             ByteBuffer pages = indirectSlab == null ? null
-                    : indirectSlab.slice(i * indirectPageCount * Blkif.PAGE_SIZE, indirectPageCount * Blkif.PAGE_SIZE);
+                    : indirectSlab.slice(i * indirectPageCount * XenPage.SIZE, indirectPageCount * XenPage.SIZE);
             pool[i] = new RingRequest(i, maxSegments, pages, completions);
             free[i] = n - 1 - i;
         }

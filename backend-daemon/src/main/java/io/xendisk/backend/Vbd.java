@@ -13,6 +13,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.storage.IoEngine;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
@@ -84,7 +85,7 @@ public final class Vbd {
             if (done != null) {
                 LOG.info("{}: {}", name, done);
             }
-        }, journals, devid);
+        }, journals, domid, devid);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
                 new DiskInfo(storage.sizeSectors(), 512, ro, true), connector, new VbdBackend.Listener() {
                     @Override

@@ -12,6 +12,8 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 import io.xendisk.xen.store.XsOps;
@@ -56,11 +58,9 @@ public final class VbdBackend implements AutoCloseable {
     private final boolean awaitHotplug;
     private final String name;
     private final List<XenStore.Watch> watches = new ArrayList<>();
-    /** What the hotplug script writes once it has run (as Xen's block scripts do). */
-    public static final String HOTPLUG_STATUS = "hotplug-status";
     /** Features another backend (kernel blkback) may have offered on this node, which we do not. */
-    private static final List<String> NOT_OFFERED = List.of("max-ring-pages",
-            "feature-discard", "discard-granularity", "discard-alignment", "discard-secure");
+    private static final List<String> NOT_OFFERED = List.of(BlkifNodes.MAX_RING_PAGES, BlkifNodes.FEATURE_DISCARD,
+            BlkifNodes.DISCARD_GRANULARITY, BlkifNodes.DISCARD_ALIGNMENT, BlkifNodes.DISCARD_SECURE);
 
     private String frontendPath;
     private XenbusState state = XenbusState.INITIALISING;
@@ -107,20 +107,24 @@ public final class VbdBackend implements AutoCloseable {
      * @throws XenStoreException naming the node when the backend directory is unusable
      */
     public synchronized void start() {
-        Optional<String> fe = xs.tryRead(backendPath + "/frontend");
+        Optional<String> fe = xs.tryRead(be(BlkifNodes.FRONTEND));
         if (fe.isEmpty() || !fe.get().startsWith("/")) {
-            throw new XenStoreException(name + ": " + backendPath + "/frontend is "
+            throw new XenStoreException(name + ": " + be(BlkifNodes.FRONTEND) + " is "
                     + fe.map(v -> "'" + v + "' (not an absolute path)").orElse("missing")
                     + "; the toolstack must write the frontend path before the backend starts", null);
         }
         frontendPath = fe.get();
+        if (!XenbusState.CONNECTED.wire().equals(xs.tryRead(fe(BlkifNodes.STATE)).orElse("").trim())) {
+            // not a ring a previous daemon served and this one resumes
+            connector.freshRings();
+        }
         publishFeatures();
         String token = "xdj:" + backendPath;
-        watches.add(xs.watch(backendPath + "/state", token + ":state", (p, t) -> reconcile()));
-        watches.add(xs.watch(backendPath + "/online", token + ":online", (p, t) -> reconcile()));
-        watches.add(xs.watch(frontendPath + "/state", token + ":fe", (p, t) -> reconcile()));
+        watches.add(xs.watch(be(BlkifNodes.STATE), token + ":state", (p, t) -> reconcile()));
+        watches.add(xs.watch(be(BlkifNodes.ONLINE), token + ":online", (p, t) -> reconcile()));
+        watches.add(xs.watch(fe(BlkifNodes.STATE), token + ":fe", (p, t) -> reconcile()));
         if (awaitHotplug) {
-            watches.add(xs.watch(backendPath + "/" + HOTPLUG_STATUS, token + ":hotplug", (p, t) -> reconcile()));
+            watches.add(xs.watch(be(BlkifNodes.HOTPLUG_STATUS), token + ":hotplug", (p, t) -> reconcile()));
         }
     }
 
@@ -176,17 +180,17 @@ public final class VbdBackend implements AutoCloseable {
     }
 
     private void step() {
-        Optional<String> beState = xs.tryRead(backendPath + "/state");
+        Optional<String> beState = xs.tryRead(be(BlkifNodes.STATE));
         if (beState.isEmpty() && !xs.exists(backendPath)) {
             teardown("backend directory " + backendPath + " removed");
             return;
         }
-        Optional<String> feRaw = xs.tryRead(frontendPath + "/state");
+        Optional<String> feRaw = xs.tryRead(fe(BlkifNodes.STATE));
         if (feRaw.isEmpty()) {
             if (!xs.exists(frontendPath)) {
                 // xl destroy removes the whole domain directory: say so, it is what the user did;
                 // the toolstack may still wait for our Closed to remove the backend directory
-                abandon(xs.exists("/local/domain/" + frontendDomid)
+                abandon(xs.exists(BlkifNodes.domainPath(frontendDomid))
                         ? "frontend directory " + frontendPath + " removed"
                         : "domain " + frontendDomid + " is gone (its frontend directory " + frontendPath + " was removed)");
             }
@@ -196,12 +200,12 @@ public final class VbdBackend implements AutoCloseable {
         if (fe == null) {
             if (!feRaw.get().equals(lastBadFrontendState)) {
                 lastBadFrontendState = feRaw.get();
-                LOG.warn("{}: {}/state is '{}', not a xenbus state (0-8); ignored until the frontend writes a valid one",
-                        name, frontendPath, feRaw.get());
+                LOG.warn("{}: {} is '{}', not a xenbus state (0-8); ignored until the frontend writes a valid one",
+                        name, fe(BlkifNodes.STATE), feRaw.get());
             }
             return;
         }
-        boolean online = !"0".equals(xs.tryRead(backendPath + "/online").orElse("1").trim());
+        boolean online = isOnline();
         XenbusState be = XenbusState.parse(beState.orElse(""));
         if (!toolstackClose && (!online || (be == XenbusState.CLOSING && state != XenbusState.CLOSING))) {
             toolstackClose = true;
@@ -216,12 +220,13 @@ public final class VbdBackend implements AutoCloseable {
                 if (state == XenbusState.CLOSED || state == XenbusState.CONNECTED) {
                     // frontend reset (reboot, kexec, driver reload): offer the device again
                     disconnectRing();
-                    publishFeatures();
+                    offerAgain();
                 }
             }
             case INITIALISED, CONNECTED -> {
                 if (state == XenbusState.INIT_WAIT) {
-                    if (awaitHotplug && !"connected".equals(xs.tryRead(backendPath + "/" + HOTPLUG_STATUS).orElse("").trim())) {
+                    if (awaitHotplug && !BlkifNodes.HOTPLUG_CONNECTED.equals(
+                            xs.tryRead(be(BlkifNodes.HOTPLUG_STATUS)).orElse("").trim())) {
                         return; // the hotplug script has not run yet
                     }
                     connect();
@@ -234,7 +239,7 @@ public final class VbdBackend implements AutoCloseable {
                     }
                 } else if (state == XenbusState.CLOSED) {
                     // went Closed -> Initialised without passing Initialising
-                    publishFeatures();
+                    offerAgain();
                     connect();
                 }
             }
@@ -288,7 +293,7 @@ public final class VbdBackend implements AutoCloseable {
         LOG.warn("{}: frontend did not close within {} ms of the toolstack's request; closing anyway", name, CLOSE_GRACE_MS);
         try {
             setState(XenbusState.CLOSED);
-            boolean online = !"0".equals(xs.tryRead(backendPath + "/online").orElse("1").trim());
+            boolean online = isOnline();
             if (!online) {
                 teardown("closed by the toolstack (online=0)");
             }
@@ -297,21 +302,27 @@ public final class VbdBackend implements AutoCloseable {
         }
     }
 
+    /** The device offered again after a frontend reset: its old rings are gone for good. */
+    private void offerAgain() {
+        connector.freshRings();
+        publishFeatures();
+    }
+
     private void publishFeatures() {
         xs.transaction(t -> {
             if (disk.flush()) {
-                t.write(backendPath + "/feature-flush-cache", "1");
+                t.write(be(BlkifNodes.FEATURE_FLUSH_CACHE), BlkifNodes.ON);
             }
-            t.write(backendPath + "/feature-barrier", "0");
+            t.write(be(BlkifNodes.FEATURE_BARRIER), BlkifNodes.OFF);
             // a node we do not offer may have been written by another backend before us (kernel
             // blkback probes every backend/vbd): an absent node is what says "not offered"
-            optional(t, "multi-queue-max-queues", features.maxQueues() > 1 ? features.maxQueues() : 0);
-            optional(t, "max-ring-page-order", features.maxRingPageOrder());
-            optional(t, "feature-max-indirect-segments", features.maxIndirectSegments());
-            optional(t, "feature-persistent", features.persistentGrants() ? 1 : 0);
+            optional(t, BlkifNodes.MULTI_QUEUE_MAX_QUEUES, features.maxQueues() > 1 ? features.maxQueues() : 0);
+            optional(t, BlkifNodes.MAX_RING_PAGE_ORDER, features.maxRingPageOrder());
+            optional(t, BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS, features.maxIndirectSegments());
+            optional(t, BlkifNodes.FEATURE_PERSISTENT, features.persistentGrants() ? 1 : 0);
             for (String n : NOT_OFFERED) {
-                if (t.exists(backendPath + "/" + n)) {
-                    t.rm(backendPath + "/" + n);
+                if (t.exists(be(n))) {
+                    t.rm(be(n));
                 }
             }
             writeState(t, XenbusState.INIT_WAIT);
@@ -324,9 +335,9 @@ public final class VbdBackend implements AutoCloseable {
     /** Writes {@code node} when {@code value} is non-zero, removes it otherwise. */
     private void optional(XsOps t, String node, int value) {
         if (value != 0) {
-            t.write(backendPath + "/" + node, Integer.toString(value));
-        } else if (t.exists(backendPath + "/" + node)) {
-            t.rm(backendPath + "/" + node);
+            t.write(be(node), Integer.toString(value));
+        } else if (t.exists(be(node))) {
+            t.rm(be(node));
         }
     }
 
@@ -346,10 +357,10 @@ public final class VbdBackend implements AutoCloseable {
         }
         ring = r;
         xs.transaction(t -> {
-            t.write(backendPath + "/sectors", Long.toString(disk.sectors()));
-            t.write(backendPath + "/info", Integer.toString(disk.infoBits()));
-            t.write(backendPath + "/sector-size", Integer.toString(disk.sectorSize()));
-            t.write(backendPath + "/physical-sector-size", Integer.toString(disk.sectorSize()));
+            t.write(be(BlkifNodes.SECTORS), Long.toString(disk.sectors()));
+            t.write(be(BlkifNodes.INFO), Integer.toString(disk.infoBits()));
+            t.write(be(BlkifNodes.SECTOR_SIZE), Integer.toString(disk.sectorSize()));
+            t.write(be(BlkifNodes.PHYSICAL_SECTOR_SIZE), Integer.toString(disk.sectorSize()));
             writeState(t, XenbusState.CONNECTED);
             return null;
         });
@@ -395,52 +406,54 @@ public final class VbdBackend implements AutoCloseable {
 
     private FrontendRing readRing() throws BadFrontendException {
         String fe = frontendPath;
-        int queues = (int) number(fe, "multi-queue-num-queues", 1, 1, 0xFFFF);
+        int queues = (int) number(fe, BlkifNodes.MULTI_QUEUE_NUM_QUEUES, 1, 1, 0xFFFF);
         if (queues > features.maxQueues()) {
-            throw new BadFrontendException(fe + "/multi-queue-num-queues is " + queues
-                    + " but this backend offers at most " + features.maxQueues() + " (multi-queue-max-queues)");
+            throw new BadFrontendException(BlkifNodes.path(fe, BlkifNodes.MULTI_QUEUE_NUM_QUEUES) + " is " + queues
+                    + " but this backend offers at most " + features.maxQueues() + " ("
+                    + BlkifNodes.MULTI_QUEUE_MAX_QUEUES + ")");
         }
-        int order = (int) number(fe, "ring-page-order", 0, 0, 31);
+        int order = (int) number(fe, BlkifNodes.RING_PAGE_ORDER, 0, 0, 31);
         if (order > features.maxRingPageOrder()) {
-            throw new BadFrontendException(fe + "/ring-page-order is " + order
+            throw new BadFrontendException(BlkifNodes.path(fe, BlkifNodes.RING_PAGE_ORDER) + " is " + order
                     + " but this backend offers at most " + features.maxRingPageOrder());
         }
         // blkif.h: one queue keeps its keys in the frontend's directory, several under queue-N/
         List<FrontendRing.Queue> rings = new ArrayList<>();
         for (int q = 0; q < queues; q++) {
-            rings.add(readQueue(queues == 1 ? fe : fe + "/queue-" + q, order));
+            rings.add(readQueue(BlkifNodes.queueDir(fe, queues, q), order));
         }
-        String protocol = xs.tryRead(fe + "/protocol").orElse(null);
+        String protocol = xs.tryRead(BlkifNodes.path(fe, BlkifNodes.PROTOCOL)).orElse(null);
         Abi abi = Abi.ofProtocol(protocol);
         if (abi == null) {
-            throw new BadFrontendException(fe + "/protocol is '" + protocol
+            throw new BadFrontendException(BlkifNodes.path(fe, BlkifNodes.PROTOCOL) + " is '" + protocol
                     + "'; supported: x86_64-abi, x86_32-abi (or no node for the native ABI)");
         }
         // blkif.h: persistent grants are used only when both ends offer them
         boolean persistent = features.persistentGrants()
-                && "1".equals(xs.tryRead(fe + "/feature-persistent").map(String::trim).orElse("0"));
+                && BlkifNodes.isOn(xs.tryRead(BlkifNodes.path(fe, BlkifNodes.FEATURE_PERSISTENT)).orElse(null));
         return new FrontendRing(frontendDomid, rings, abi, persistent);
     }
 
     private FrontendRing.Queue readQueue(String dir, int order) throws BadFrontendException {
         List<Integer> refs = new ArrayList<>();
-        if (order == 0 && xs.exists(dir + "/ring-ref")) {
-            refs.add((int) number(dir, "ring-ref", -1, 0, 0xFFFFFFFFL));
+        if (order == 0 && xs.exists(BlkifNodes.path(dir, BlkifNodes.RING_REF))) {
+            refs.add((int) number(dir, BlkifNodes.RING_REF, -1, 0, 0xFFFFFFFFL));
         } else {
             for (int i = 0; i < (1 << order); i++) {
-                refs.add((int) number(dir, "ring-ref" + i, -1, 0, 0xFFFFFFFFL));
+                refs.add((int) number(dir, BlkifNodes.ringRef(i), -1, 0, 0xFFFFFFFFL));
             }
         }
-        int port = (int) number(dir, "event-channel", -1, 1, 0xFFFFFFFEL);
+        int port = (int) number(dir, BlkifNodes.EVENT_CHANNEL, -1, 1, 0xFFFFFFFEL);
         return new FrontendRing.Queue(refs, port);
     }
 
     /** A decimal node in [min, max]; {@code dflt} when absent, or -1 to make it mandatory. */
     private long number(String dir, String node, long dflt, long min, long max) throws BadFrontendException {
-        Optional<String> v = xs.tryRead(dir + "/" + node);
+        String path = BlkifNodes.path(dir, node);
+        Optional<String> v = xs.tryRead(path);
         if (v.isEmpty()) {
             if (dflt < 0) {
-                throw new BadFrontendException(dir + "/" + node + " is missing; the frontend must publish it before Initialised");
+                throw new BadFrontendException(path + " is missing; the frontend must publish it before Initialised");
             }
             return dflt;
         }
@@ -451,7 +464,7 @@ public final class VbdBackend implements AutoCloseable {
             }
             return n;
         } catch (NumberFormatException e) {
-            throw new BadFrontendException(dir + "/" + node + " is '" + v.get() + "', expected a number from "
+            throw new BadFrontendException(path + " is '" + v.get() + "', expected a number from "
                     + min + " to " + max);
         }
     }
@@ -473,10 +486,10 @@ public final class VbdBackend implements AutoCloseable {
 
     private void writeState(XsOps t, XenbusState s) {
         // writing into a directory the toolstack already removed would recreate it
-        if (!t.exists(backendPath + "/frontend")) {
+        if (!t.exists(be(BlkifNodes.FRONTEND))) {
             throw new XenStoreException(name + ": backend directory " + backendPath + " is gone", null);
         }
-        t.write(backendPath + "/state", s.wire());
+        t.write(be(BlkifNodes.STATE), s.wire());
     }
 
     private void changed(XenbusState s) {
@@ -544,6 +557,19 @@ public final class VbdBackend implements AutoCloseable {
             }
             closeWatches();
         }
+    }
+
+    /** "0" in online asks us to close; no node (or anything else) means stay. */
+    private boolean isOnline() {
+        return !BlkifNodes.OFF.equals(xs.tryRead(be(BlkifNodes.ONLINE)).orElse("1").trim());
+    }
+
+    private String be(String node) {
+        return BlkifNodes.path(backendPath, node);
+    }
+
+    private String fe(String node) {
+        return BlkifNodes.path(frontendPath, node);
     }
 
     private static final class BadFrontendException extends Exception {

@@ -2,6 +2,8 @@ package io.xendisk.backend;
 
 import java.util.List;
 
+import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XsPerm;
 
@@ -19,11 +21,11 @@ public final class VbdNodes {
     }
 
     public static String backendPath(int backendDomid, int domid, int devid) {
-        return "/local/domain/" + backendDomid + "/backend/" + KIND + "/" + domid + "/" + devid;
+        return BlkifNodes.backendPath(backendDomid, KIND, domid, devid);
     }
 
     public static String frontendPath(int domid, int devid) {
-        return "/local/domain/" + domid + "/device/vbd/" + devid;
+        return BlkifNodes.frontendPath(domid, devid);
     }
 
     /**
@@ -39,25 +41,25 @@ public final class VbdNodes {
             t.rm(fe);
             t.mkdir(fe);
             t.setPermissions(fe, List.of(new XsPerm(domid, XsPerm.Access.NONE), new XsPerm(backendDomid, XsPerm.Access.READ)));
-            t.write(fe + "/backend", be);
-            t.write(fe + "/backend-id", Integer.toString(backendDomid));
-            t.write(fe + "/virtual-device", Integer.toString(devid));
-            t.write(fe + "/device-type", "disk");
-            t.write(fe + "/state", XenbusState.INITIALISING.wire());
+            t.write(BlkifNodes.path(fe, BlkifNodes.BACKEND), be);
+            t.write(BlkifNodes.path(fe, BlkifNodes.BACKEND_ID), Integer.toString(backendDomid));
+            t.write(BlkifNodes.path(fe, BlkifNodes.VIRTUAL_DEVICE), Integer.toString(devid));
+            t.write(BlkifNodes.path(fe, BlkifNodes.DEVICE_TYPE), BlkifNodes.DISK);
+            t.write(BlkifNodes.path(fe, BlkifNodes.STATE), XenbusState.INITIALISING.wire());
             t.rm(be);
             t.mkdir(be);
             t.setPermissions(be, List.of(new XsPerm(backendDomid, XsPerm.Access.NONE), new XsPerm(domid, XsPerm.Access.READ)));
-            t.write(be + "/frontend", fe);
-            t.write(be + "/frontend-id", Integer.toString(domid));
-            t.write(be + "/online", "1");
-            t.write(be + "/removable", "0");
-            t.write(be + "/bootable", "1");
-            t.write(be + "/state", XenbusState.INITIALISING.wire());
-            t.write(be + "/dev", vdev);
-            t.write(be + "/type", KIND);
-            t.write(be + "/mode", readOnly ? "r" : "w");
-            t.write(be + "/device-type", "disk");
-            t.write(be + "/params", params);
+            t.write(BlkifNodes.path(be, BlkifNodes.FRONTEND), fe);
+            t.write(BlkifNodes.path(be, BlkifNodes.FRONTEND_ID), Integer.toString(domid));
+            t.write(BlkifNodes.path(be, BlkifNodes.ONLINE), BlkifNodes.ON);
+            t.write(BlkifNodes.path(be, BlkifNodes.REMOVABLE), BlkifNodes.OFF);
+            t.write(BlkifNodes.path(be, BlkifNodes.BOOTABLE), BlkifNodes.ON);
+            t.write(BlkifNodes.path(be, BlkifNodes.STATE), XenbusState.INITIALISING.wire());
+            t.write(BlkifNodes.path(be, BlkifNodes.DEV), vdev);
+            t.write(BlkifNodes.path(be, BlkifNodes.TYPE), KIND);
+            t.write(BlkifNodes.path(be, BlkifNodes.MODE), BlkifNodes.mode(readOnly));
+            t.write(BlkifNodes.path(be, BlkifNodes.DEVICE_TYPE), BlkifNodes.DISK);
+            t.write(BlkifNodes.path(be, BlkifNodes.PARAMS), params);
             return null;
         });
     }
@@ -65,11 +67,11 @@ public final class VbdNodes {
     /** Asks for a hot-unplug as libxl does: online=0 and Closing, in one transaction. */
     public static void requestClose(XenStore xs, String backendPath) {
         xs.transaction(t -> {
-            if (t.exists(backendPath + "/frontend")) {
-                t.write(backendPath + "/online", "0");
-                String s = t.tryRead(backendPath + "/state").orElse("");
+            if (t.exists(BlkifNodes.path(backendPath, BlkifNodes.FRONTEND))) {
+                t.write(BlkifNodes.path(backendPath, BlkifNodes.ONLINE), BlkifNodes.OFF);
+                String s = t.tryRead(BlkifNodes.path(backendPath, BlkifNodes.STATE)).orElse("");
                 if (!XenbusState.CLOSED.wire().equals(s)) {
-                    t.write(backendPath + "/state", XenbusState.CLOSING.wire());
+                    t.write(BlkifNodes.path(backendPath, BlkifNodes.STATE), XenbusState.CLOSING.wire());
                 }
             }
             return null;

@@ -5,6 +5,8 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
+import io.xendisk.xen.XenPage;
+
 /**
  * The backend's view of a shared blkif ring (the BACK_RING macros of
  * xen/io/ring.h) over a direct or mapped buffer holding the ring pages.
@@ -35,7 +37,7 @@ public final class BackRing {
         if (!area.isDirect()) {
             throw new IllegalArgumentException("ring must be a direct or mapped buffer");
         }
-        if (area.capacity() < pages * Blkif.PAGE_SIZE) {
+        if (area.capacity() < pages * XenPage.SIZE) {
             throw new IllegalArgumentException("ring buffer of " + area.capacity() + " bytes is smaller than "
                     + pages + " pages");
         }

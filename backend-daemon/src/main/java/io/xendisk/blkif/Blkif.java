@@ -1,5 +1,7 @@
 package io.xendisk.blkif;
 
+import io.xendisk.xen.XenPage;
+
 /** Protocol constants of xen/io/blkif.h. */
 public final class Blkif {
     public static final int OP_READ = 0;
@@ -19,12 +21,11 @@ public final class Blkif {
     /** BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST: grefs of indirect pages in one INDIRECT request. */
     public static final int MAX_INDIRECT_PAGES_PER_REQUEST = 8;
     /** Segment descriptors (8 bytes each) in one indirect page. */
-    public static final int SEGMENTS_PER_INDIRECT_PAGE = 4096 / 8;
+    public static final int SEGMENTS_PER_INDIRECT_PAGE = XenPage.SIZE / Abi.SEGMENT_SIZE;
     /** Sector quantities on the ring are always 512-byte units (PROTOCOL.md §1.2). */
     public static final int SECTOR_SIZE = 512;
     public static final int SECTOR_SHIFT = 9;
-    public static final int PAGE_SIZE = 4096;
-    public static final int SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
+    public static final int SECTORS_PER_PAGE = XenPage.SIZE / SECTOR_SIZE;
 
     private Blkif() {
     }

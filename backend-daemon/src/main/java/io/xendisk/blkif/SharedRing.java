@@ -1,5 +1,7 @@
 package io.xendisk.blkif;
 
+import io.xendisk.xen.XenPage;
+
 /**
  * Layout of {@code struct blkif_sring} (xen/io/ring.h): four free-running
  * 32-bit indices, 48 bytes of padding, then the entries. The same for both ABIs.
@@ -22,7 +24,7 @@ public final class SharedRing {
         if (pages < 1) {
             throw new IllegalArgumentException("a ring needs at least one page: " + pages);
         }
-        int n = (pages * Blkif.PAGE_SIZE - HEADER_SIZE) / abi.stride;
+        int n = (pages * XenPage.SIZE - HEADER_SIZE) / abi.stride;
         return Integer.highestOneBit(n);
     }
 

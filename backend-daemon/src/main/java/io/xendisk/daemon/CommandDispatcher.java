@@ -1,9 +1,11 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlRequest;
-import io.xendisk.guest.Guest;
 import io.xendisk.api.ControlResponse;
+import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.Version;
+import io.xendisk.xen.sim.domain.GuestControl;
+import io.xendisk.xen.sim.domain.GuestProgram;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -102,7 +104,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
         sb.append("control socket: ").append(ctx.paths().controlSocket()).append('\n');
         sb.append("xenstore: ").append(ctx.xenstorePath());
         if (ctx.platform().platform() == Platform.SIM) {
-            SimXenstoredProcess.Status s = sim.status();
+            SimXenstoredPid.Status s = sim.status();
             sb.append(s.running() ? " (sim xenstored running, pid " + s.pid() + ")" : " (sim xenstored not running)");
         }
         sb.append('\n');
@@ -139,7 +141,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
             switch (args.get(0)) {
                 case "start": {
                     boolean was = sim.status().running();
-                    SimXenstoredProcess.Status s = sim.start();
+                    SimXenstoredPid.Status s = sim.start();
                     return ControlResponse.ok("sim xenstored " + (was ? "already running" : "started")
                             + " (pid " + s.pid() + ", socket " + s.socket() + ")\n"
                             + "XENSTORED_PATH=" + s.socket() + " xenstore-ls\n");
@@ -150,7 +152,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                             : "sim xenstored stopped (pid " + pid + ")\n");
                 }
                 case "status": {
-                    SimXenstoredProcess.Status s = sim.status();
+                    SimXenstoredPid.Status s = sim.status();
                     String text = "sim xenstored: " + s.describe() + "\n"
                             + (s.running() ? "XENSTORED_PATH=" + s.socket() + " xenstore-ls\n" : "");
                     // like systemctl status: non-zero when not running, so scripts can test it
@@ -178,7 +180,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                         return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]"
                                 + " [--max-indirect-segments 32] [--queues 1]");
                     }
-                    int mib = intOption(req, "memory-mib", 64);
+                    int mib = intOption(req, "memory-mib", GuestProgram.DEFAULT_MEMORY_MIB);
                     if (mib < 4 || mib > 65536) {
                         return usage("--memory-mib must be a number of MiB from 4 to 65536, got '" + req.option("memory-mib") + "'");
                     }
@@ -186,14 +188,14 @@ public final class CommandDispatcher implements ControlServer.Handler {
                     if (!abi.equals("x86_64") && !abi.equals("x86_32")) {
                         return usage("--abi must be x86_64 or x86_32, got '" + abi + "'");
                     }
-                    int indirect = intOption(req, "max-indirect-segments", Guest.DEFAULT_MAX_INDIRECT_SEGMENTS);
+                    int indirect = intOption(req, "max-indirect-segments", GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS);
                     if (indirect != 0 && (indirect < 12 || indirect > 4096)) {
                         return usage("--max-indirect-segments must be 0 (direct requests only) or 12 to 4096, got '"
                                 + req.option("max-indirect-segments") + "'");
                     }
                     int queues = intOption(req, "queues", 1);
-                    if (queues < 1 || queues > Guest.MAX_QUEUES) {
-                        return usage("--queues must be a number of rings per disk from 1 to " + Guest.MAX_QUEUES
+                    if (queues < 1 || queues > GuestProgram.MAX_QUEUES) {
+                        return usage("--queues must be a number of rings per disk from 1 to " + GuestProgram.MAX_QUEUES
                                 + ", got '" + req.option("queues") + "'");
                     }
                     sim.start();
@@ -221,7 +223,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                         return usage("'sim run' needs: sim run GUEST VDEV WORKLOAD [ARGS...]");
                     }
                     java.nio.file.Path socket = guests.controlSocket(a.get(1));
-                    io.xendisk.guest.GuestControl.Reply r = io.xendisk.guest.GuestControl.send(socket,
+                    GuestControl.Reply r = GuestControl.send(socket,
                             "run " + String.join(" ", a.subList(2, a.size())));
                     String text = r.text().isEmpty() || r.text().endsWith("\n") ? r.text() : r.text() + "\n";
                     return r.ok() ? ControlResponse.ok(text)

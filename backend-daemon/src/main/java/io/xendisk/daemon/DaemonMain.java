@@ -1,6 +1,8 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.SimXenstoredPid;
+import io.xendisk.api.UnixSockets;
 import io.xendisk.api.Version;
 import io.xendisk.xml.XmlInvalidException;
 import org.apache.logging.log4j.LogManager;
@@ -12,13 +14,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The daemon process: {@code xen-disk-java daemon} (foreground, what systemd
- * runs) or started in the background by the CLI with {@code --detached}.
+ * runs; the launcher script runs this class for it) or started in the
+ * background by the CLI with {@code --detached}, by this class's name.
  *
  * <p>Startup: the config file (DaemonSettings), log file, run dir (0700), the one-per-host lock, platform choice,
  * the sim xenstored on the sim platform, then the control socket. SIGTERM,
@@ -52,6 +56,11 @@ public final class DaemonMain {
                         + "' (usage: daemon [--platform sim|xen|auto])");
                 return 2;
             }
+        }
+        if (platform != null && !List.of("sim", "xen", "auto").contains(platform)) {
+            System.err.println("xen-disk-java daemon: unknown platform '" + platform
+                    + "' for --platform: use sim, xen or auto");
+            return 2;
         }
         return run(platform, detached);
     }
@@ -157,7 +166,7 @@ public final class DaemonMain {
 
     private static void startSim(SimXenstoredProcess sim, Logger log) {
         try {
-            SimXenstoredProcess.Status s = sim.start();
+            SimXenstoredPid.Status s = sim.start();
             log.info("sim xenstored {}", s.describe());
         } catch (SimXenstoredProcess.SimException e) {
             // the daemon stays useful (status, sim start later) without it
@@ -170,7 +179,7 @@ public final class DaemonMain {
         if (!Files.exists(socket)) {
             return true;
         }
-        if (PlatformDetector.answers(socket)) {
+        if (UnixSockets.answers(socket)) {
             log.error("xen-disk-java: something answers on {} although the daemon lock was free;"
                     + " stop that process or remove the socket", socket);
             return false;

@@ -7,7 +7,6 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.RingJournals;
-import io.xendisk.guest.GuestReaper;
 import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.EventChannels;
 import io.xendisk.xen.GrantTable;
@@ -17,6 +16,7 @@ import io.xendisk.xen.real.RealPlatform;
 import io.xendisk.xen.real.SysfsBackends;
 import io.xendisk.xen.real.XenLibrary;
 import io.xendisk.xen.real.XenUnavailableException;
+import io.xendisk.xen.sim.domain.GuestReaper;
 import io.xendisk.xen.sim.domain.SimEventChannels;
 import io.xendisk.xen.sim.domain.SimGrantTable;
 import io.xendisk.xen.store.XenStoreClient;

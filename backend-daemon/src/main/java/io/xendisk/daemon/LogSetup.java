@@ -7,21 +7,11 @@ import java.net.URL;
 import java.nio.file.Path;
 
 /**
- * Chooses the Log4j2 configuration of our processes. The CLI's is quiet
- * (libraries reach stderr with warnings at most); the daemon's writes one line
- * per event into daemon.log, plus stderr when in the foreground.
+ * Chooses the daemon's Log4j2 configuration: one line per event into
+ * daemon.log, plus stderr when in the foreground.
  */
 public final class LogSetup {
-    static final String CLI_CONFIG = "classpath:io/xendisk/daemon/log4j2-cli.xml";
-
     private LogSetup() {
-    }
-
-    /** For the CLI: call first thing in main, before anything logs. An explicit -Dlog4j2.configurationFile wins. */
-    public static void forCli() {
-        if (System.getProperty("log4j2.configurationFile") == null) {
-            System.setProperty("log4j2.configurationFile", CLI_CONFIG);
-        }
     }
 
     /** {@link #configure(Path, boolean, String)} at level info. */

@@ -1,10 +1,8 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.UnixSockets;
 
-import java.io.IOException;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -12,7 +10,7 @@ import java.util.function.Predicate;
 
 /**
  * Chooses sim or xen. Explicit choice: {@code --platform} (passed in), else
- * {@value #PLATFORM_ENV}. Otherwise real Xen when {@code /dev/xen/privcmd}
+ * {@value ControlPaths#PLATFORM_ENV}. Otherwise real Xen when {@code /dev/xen/privcmd}
  * exists and a xenstored is reachable, else the simulated platform.
  *
  * <p>The xenstored socket is found as libxenstore finds it, so our daemon and
@@ -23,7 +21,6 @@ import java.util.function.Predicate;
  * <p>The file system probes are injected so the rules can be tested on any host.
  */
 public final class PlatformDetector {
-    public static final String PLATFORM_ENV = "XEN_DISK_JAVA_PLATFORM";
     public static final String DEFAULT_XENSTORED_SOCKET = "/run/xenstored/socket";
 
     private final Map<String, String> env;
@@ -51,7 +48,7 @@ public final class PlatformDetector {
     /** The detector for this host and process environment. */
     public static PlatformDetector forHost(ControlPaths paths) {
         return new PlatformDetector(System.getenv(), Path.of("/dev"), Files::exists,
-                PlatformDetector::answers, paths.simXenstoredSocket());
+                UnixSockets::answers, paths.simXenstoredSocket());
     }
 
     /**
@@ -70,8 +67,8 @@ public final class PlatformDetector {
     public PlatformChoice choose(String requested, String source) throws PlatformException {
         String value = requested;
         if (value == null || value.isBlank()) {
-            value = env.get(PLATFORM_ENV);
-            source = PLATFORM_ENV + "=" + value;
+            value = env.get(ControlPaths.PLATFORM_ENV);
+            source = ControlPaths.PLATFORM_ENV + "=" + value;
         }
         if (value == null || value.isBlank() || value.trim().equalsIgnoreCase("auto")) {
             return auto();
@@ -141,18 +138,5 @@ public final class PlatformDetector {
 
     private Path xenbus() {
         return devDir.resolve("xen/xenbus");
-    }
-
-    /** True if a unix socket at {@code path} accepts a connection. */
-    public static boolean answers(Path path) {
-        if (!Files.exists(path)) {
-            return false;
-        }
-        try {
-            SocketChannel.open(UnixDomainSocketAddress.of(path)).close();
-            return true;
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
     }
 }

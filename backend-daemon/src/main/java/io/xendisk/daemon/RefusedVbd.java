@@ -12,6 +12,7 @@ import io.xendisk.backend.FrontendRing;
 import io.xendisk.backend.RingConnector;
 import io.xendisk.backend.VbdBackend;
 import io.xendisk.backend.VbdNodes;
+import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
@@ -77,9 +78,9 @@ final class RefusedVbd {
     void start() {
         xs.transaction(t -> {
             // never recreate a directory the toolstack already removed
-            if (t.exists(backendPath + "/frontend")) {
-                t.write(backendPath + "/hotplug-error", why);
-                t.write(backendPath + "/hotplug-status", "error");
+            if (t.exists(BlkifNodes.path(backendPath, BlkifNodes.FRONTEND))) {
+                t.write(BlkifNodes.path(backendPath, BlkifNodes.HOTPLUG_ERROR), why);
+                t.write(BlkifNodes.path(backendPath, BlkifNodes.HOTPLUG_STATUS), BlkifNodes.HOTPLUG_FAILED);
             }
             return null;
         });

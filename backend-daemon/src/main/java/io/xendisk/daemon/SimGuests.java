@@ -10,26 +10,27 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.JavaCommand;
 import io.xendisk.api.LogTail;
-import io.xendisk.guest.GuestControl;
+import io.xendisk.xen.sim.domain.GuestControl;
+import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.sim.domain.SimPaths;
 
 /**
- * Simulated guests as separate processes ({@value #MAIN_CLASS}), started
- * detached like the sim xenstored so they outlive the CLI; each logs to
- * {@code guest-NAME.log} in the log directory.
+ * Simulated guests as separate processes, started detached like the sim
+ * xenstored so they outlive the CLI; each logs to {@code guest-NAME.log} in
+ * the log directory. The guest program is another module's: it is started
+ * by its class name ({@link GuestProgram#MAIN_CLASS}) from the class path
+ * and spoken to through {@link GuestControl}, so the daemon is built without it.
  */
 public final class SimGuests {
-    public static final String MAIN_CLASS = "io.xendisk.guest.GuestMain";
     private static final Logger LOG = LogManager.getLogger(SimGuests.class);
-    private static final Pattern READY = Pattern.compile("guest (\\S+) domid (\\d+) ready");
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final long START_TIMEOUT_MS = 30_000;
     private static final long STOP_TIMEOUT_MS = 15_000;
@@ -60,12 +61,15 @@ public final class SimGuests {
             throw new SimXenstoredProcess.SimException("a simulated guest named '" + name + "' is already running");
         }
         Path log = paths.logDir().resolve("guest-" + name + ".log");
-        List<String> args = new ArrayList<>(List.of("--name", name, "--xenstore", paths.simXenstoredSocket().toString(),
-                "--simdir", paths.simDir().toString(), "--memory-mib", Integer.toString(memoryMib), "--abi", abi,
-                "--max-indirect-segments", Integer.toString(maxIndirectSegments), "--queues", Integer.toString(queues)));
+        if (!available()) {
+            throw new SimXenstoredProcess.SimException("the simulated guest (" + GuestProgram.MAIN_CLASS
+                    + ") is not on the class path; the distribution ships it as lib/sim-guest-*.jar");
+        }
+        List<String> args = GuestProgram.args(name, paths.simXenstoredSocket(), paths.simDir(), memoryMib, abi,
+                maxIndirectSegments, queues);
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
-        cmd.addAll(JavaCommand.of(List.of("-XX:+UseSerialGC", "-Xshare:auto"), MAIN_CLASS, args));
+        cmd.addAll(JavaCommand.of(List.of("-XX:+UseSerialGC", "-Xshare:auto"), GuestProgram.MAIN_CLASS, args));
         long startOffset;
         Process p;
         try {
@@ -79,10 +83,10 @@ public final class SimGuests {
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MS);
         while (System.nanoTime() < deadline) {
-            Matcher m = READY.matcher(since(log, startOffset));
-            if (m.find()) {
-                LOG.info("sim guest {} started: domain {}, pid {}", name, m.group(2), p.pid());
-                return new Guest(name, Integer.parseInt(m.group(2)), p.pid());
+            Optional<GuestProgram.Ready> ready = GuestProgram.findReady(since(log, startOffset));
+            if (ready.isPresent()) {
+                LOG.info("sim guest {} started: domain {}, pid {}", name, ready.get().domid(), p.pid());
+                return new Guest(name, ready.get().domid(), p.pid());
             }
             if (!p.isAlive()) {
                 throw new SimXenstoredProcess.SimException("guest " + name + " exited with status " + p.exitValue()
@@ -101,7 +105,7 @@ public final class SimGuests {
         try {
             for (int domid : SimPaths.guestDomids(paths.simDir())) {
                 Optional<ProcessHandle> proc = process(domid);
-                String name = read(SimPaths.domain(paths.simDir(), domid).resolve("name")).orElse("?");
+                String name = read(SimPaths.domain(paths.simDir(), domid).resolve(SimPaths.NAME)).orElse("?");
                 proc.ifPresent(h -> out.add(new Guest(name, domid, h.pid())));
             }
         } catch (IOException e) {
@@ -139,6 +143,16 @@ public final class SimGuests {
             throw new IllegalArgumentException("no simulated guest named '" + nameOrDomid + "'");
         }
         return GuestControl.socket(paths.simDir(), d.getAsInt());
+    }
+
+    /** Whether the guest program is on our class path (it is another module's jar). */
+    static boolean available() {
+        try {
+            Class.forName(GuestProgram.MAIN_CLASS, false, SimGuests.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 
     private Optional<ProcessHandle> process(int domid) {

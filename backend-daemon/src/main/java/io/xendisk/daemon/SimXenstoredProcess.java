@@ -1,13 +1,15 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.JavaCommand;
 import io.xendisk.api.LogTail;
+import io.xendisk.api.SimXenstoredPid;
+import io.xendisk.api.UnixSockets;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -18,24 +20,16 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The simulated platform's xenstored as a separate process
- * ({@value #MAIN_CLASS}), started detached in its own session so that it
- * outlives a daemon crash and the xenstore contents with it. Its pid file and
- * socket live in the run directory's {@code sim/}; its output goes to
+ * ({@value SimXenstoredPid#MAIN_CLASS}), started detached in its own session so
+ * that it outlives a daemon crash and the xenstore contents with it. Its pid
+ * file and socket live in the run directory's {@code sim/}
+ * ({@link SimXenstoredPid}, which the CLI reads too); its output goes to
  * {@code xenstored.log} in the log directory.
  */
 public final class SimXenstoredProcess {
-    public static final String MAIN_CLASS = "io.xendisk.xen.sim.XenstoredMain";
+    private static final String MAIN_CLASS = SimXenstoredPid.MAIN_CLASS;
     private static final Logger LOG = LogManager.getLogger(SimXenstoredProcess.class);
     private static final long START_TIMEOUT_MS = 20_000;
-    private static final long STOP_TIMEOUT_MS = 10_000;
-
-    /** A snapshot of the sim xenstored: running or not, its pid (or -1) and socket. */
-    public record Status(boolean running, long pid, Path socket) {
-        /** "running (pid 42, socket /run/...)" or "not running". */
-        public String describe() {
-            return running ? "running (pid " + pid + ", socket " + socket + ")" : "not running";
-        }
-    }
 
     /** Starting or stopping failed; the message says why and what to do. */
     public static final class SimException extends Exception {
@@ -47,9 +41,11 @@ public final class SimXenstoredProcess {
     }
 
     private final ControlPaths paths;
+    private final SimXenstoredPid pid;
 
     public SimXenstoredProcess(ControlPaths paths) {
         this.paths = paths;
+        this.pid = new SimXenstoredPid(paths);
     }
 
     public Path socket() {
@@ -67,10 +63,8 @@ public final class SimXenstoredProcess {
     }
 
     /** Running means: the pid file names a live process and the socket answers. */
-    public Status status() {
-        Optional<ProcessHandle> proc = process();
-        boolean running = proc.isPresent() && PlatformDetector.answers(socket());
-        return new Status(running, proc.map(ProcessHandle::pid).orElse(-1L), socket());
+    public SimXenstoredPid.Status status() {
+        return pid.status();
     }
 
     /**
@@ -79,8 +73,8 @@ public final class SimXenstoredProcess {
      *
      * @return the status after starting; {@code started} tells whether we started it
      */
-    public synchronized Status start() throws SimException {
-        Status now = status();
+    public synchronized SimXenstoredPid.Status start() throws SimException {
+        SimXenstoredPid.Status now = status();
         if (now.running()) {
             return now;
         }
@@ -88,7 +82,7 @@ public final class SimXenstoredProcess {
             throw new SimException("the simulated xenstored (" + MAIN_CLASS + ") is not part of this build;"
                     + " build a version with the sim platform");
         }
-        Optional<ProcessHandle> old = process();
+        Optional<ProcessHandle> old = pid.process();
         if (old.isPresent()) {
             // alive but not answering: hung or still starting; don't start a second one on its socket
             throw new SimException("sim xenstored pid " + old.get().pid() + " is alive but " + socket()
@@ -126,9 +120,9 @@ public final class SimXenstoredProcess {
         LOG.info("starting sim xenstored pid {} on {}", p.pid(), socket());
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MS);
         while (System.nanoTime() < deadline) {
-            if (PlatformDetector.answers(socket())) {
+            if (UnixSockets.answers(socket())) {
                 LOG.info("sim xenstored pid {} answers on {}", p.pid(), socket());
-                return new Status(true, p.pid(), socket());
+                return new SimXenstoredPid.Status(true, p.pid(), socket());
             }
             if (!p.isAlive()) {
                 throw new SimException("the sim xenstored exited with status " + p.exitValue()
@@ -149,58 +143,16 @@ public final class SimXenstoredProcess {
      * @return the pid stopped, or -1 if none was running
      */
     public synchronized long stop() throws SimException {
-        Optional<ProcessHandle> proc = process();
-        long pid = -1;
-        if (proc.isPresent()) {
-            ProcessHandle h = proc.get();
-            pid = h.pid();
-            LOG.info("stopping sim xenstored pid {}", pid);
-            h.destroy();
-            if (!awaitExit(h, STOP_TIMEOUT_MS)) {
-                LOG.warn("sim xenstored pid {} ignored SIGTERM for {} s; killing it", pid, STOP_TIMEOUT_MS / 1000);
-                h.destroyForcibly();
-                if (!awaitExit(h, STOP_TIMEOUT_MS)) {
-                    throw new SimException("sim xenstored pid " + pid + " survives SIGKILL; check it with ps");
-                }
-            }
-        }
+        pid.process().ifPresent(h -> LOG.info("stopping sim xenstored pid {}", h.pid()));
         try {
-            Files.deleteIfExists(paths.simXenstoredPidFile());
-            if (!PlatformDetector.answers(socket())) {
-                Files.deleteIfExists(socket());
-            }
+            return pid.stop(LOG::warn);
         } catch (IOException e) {
-            throw new SimException("sim xenstored stopped but its files remain: " + e);
+            throw new SimException(e.getMessage());
         }
-        return pid;
     }
 
-    /** The live process named by the pid file, if it is really a sim xenstored. */
-    private Optional<ProcessHandle> process() {
-        long pid;
-        try {
-            pid = Long.parseLong(Files.readString(paths.simXenstoredPidFile(), StandardCharsets.US_ASCII).trim());
-        } catch (IOException | NumberFormatException e) {
-            return Optional.empty();
-        }
-        // a pid file outliving a reboot may name an unrelated process now
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
-                .filter(h -> h.info().commandLine().map(c -> c.contains(MAIN_CLASS)).orElse(true));
-    }
-
-    /**
-     * Polls rather than using onExit(): it is not our child once a daemon
-     * restarted, and the JDK's onExit() for non-children polls with long sleeps.
-     */
     static boolean awaitExit(ProcessHandle h, long timeoutMs) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (h.isAlive()) {
-            if (System.nanoTime() > deadline || Thread.currentThread().isInterrupted()) {
-                return false;
-            }
-            sleep(20);
-        }
-        return true;
+        return SimXenstoredPid.awaitExit(h, timeoutMs);
     }
 
     static void sleep(long ms) {

@@ -15,9 +15,10 @@ import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.RingJournals;
 import io.xendisk.backend.Vbd;
-import io.xendisk.backend.XenbusState;
 import io.xendisk.backend.VbdNodes;
+import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.Vdev;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
@@ -227,7 +228,7 @@ public final class VbdService implements AutoCloseable {
     private static boolean awaitConnected(Vbd vbd, long timeoutMs) {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         while (System.nanoTime() < deadline && !vbd.isGone()) {
-            if (vbd.state() == io.xendisk.backend.XenbusState.CONNECTED) {
+            if (vbd.state() == io.xendisk.blkif.XenbusState.CONNECTED) {
                 return true;
             }
             try {
@@ -237,7 +238,7 @@ public final class VbdService implements AutoCloseable {
                 return false;
             }
         }
-        return vbd.state() == io.xendisk.backend.XenbusState.CONNECTED;
+        return vbd.state() == io.xendisk.blkif.XenbusState.CONNECTED;
     }
 
     /** {@code disconnect <vm> <vdev>}: closes the handshake cleanly and removes the nodes. */
@@ -289,18 +290,19 @@ public final class VbdService implements AutoCloseable {
      */
     public void adopt(int domid, int devid) {
         String key = domid + "/" + devid;
-        String be = "/local/domain/" + BACKEND_DOMID + "/backend/vbd/" + domid + "/" + devid;
+        String be = BlkifNodes.backendPath(BACKEND_DOMID, BlkifNodes.TOOLSTACK_KIND, domid, devid);
         if (vbds.containsKey(key) || refused.containsKey(key)) {
             return;
         }
-        Optional<String> params = xs.tryRead(be + "/params");
-        if (params.isEmpty() || !xs.exists(be + "/frontend")) {
+        Optional<String> params = xs.tryRead(BlkifNodes.path(be, BlkifNodes.PARAMS));
+        if (params.isEmpty() || !xs.exists(BlkifNodes.path(be, BlkifNodes.FRONTEND))) {
             LOG.warn("vbd {}: {} has no params or frontend node; not a device the toolstack finished writing", key, be);
             return;
         }
-        boolean readOnly = xs.tryRead(be + "/mode").orElse("w").trim().startsWith("r");
-        String vdev = xs.tryRead(be + "/dev").orElse(Vdev.name(devid));
-        boolean wasConnected = XenbusState.CONNECTED.wire().equals(xs.tryRead(be + "/state").orElse("").trim());
+        boolean readOnly = BlkifNodes.isReadOnly(xs.tryRead(BlkifNodes.path(be, BlkifNodes.MODE)).orElse(BlkifNodes.MODE_READ_WRITE));
+        String vdev = xs.tryRead(BlkifNodes.path(be, BlkifNodes.DEV)).orElse(Vdev.name(devid));
+        boolean wasConnected = XenbusState.CONNECTED.wire().equals(
+                xs.tryRead(BlkifNodes.path(be, BlkifNodes.STATE)).orElse("").trim());
         IoEngine storage;
         StorageSpec spec;
         try {
@@ -330,8 +332,8 @@ public final class VbdService implements AutoCloseable {
         try {
             vbd.start();
             xs.transaction(t -> {
-                if (t.exists(be + "/frontend")) {
-                    t.write(be + "/" + READY_NODE, "ready");
+                if (t.exists(BlkifNodes.path(be, BlkifNodes.FRONTEND))) {
+                    t.write(BlkifNodes.path(be, READY_NODE), "ready");
                 }
                 return null;
             });
@@ -370,7 +372,7 @@ public final class VbdService implements AutoCloseable {
      * that is gone are removed.
      */
     public void recover() {
-        String base = "/local/domain/" + BACKEND_DOMID + "/backend/" + VbdNodes.KIND;
+        String base = BlkifNodes.backendKindPath(BACKEND_DOMID, VbdNodes.KIND);
         for (String d : xs.tryDirectory(base)) {
             for (String n : xs.tryDirectory(base + "/" + d)) {
                 if (!d.matches("\\d{1,5}") || !n.matches("\\d{1,9}")) {
@@ -390,15 +392,15 @@ public final class VbdService implements AutoCloseable {
         if (vbds.containsKey(key) || refused.containsKey(key)) {
             return;
         }
-        String fe = xs.tryRead(be + "/frontend").orElse(VbdNodes.frontendPath(domid, devid));
-        if (!xs.exists("/local/domain/" + domid)) {
+        String fe = xs.tryRead(BlkifNodes.path(be, BlkifNodes.FRONTEND)).orElse(VbdNodes.frontendPath(domid, devid));
+        if (!xs.exists(BlkifNodes.domainPath(domid))) {
             LOG.info("vbd {}: its guest is gone; removing the nodes a previous daemon left", key);
             VbdNodes.remove(xs, be, fe);
             return;
         }
-        boolean readOnly = xs.tryRead(be + "/mode").orElse("w").trim().startsWith("r");
-        String vdev = xs.tryRead(be + "/dev").orElse(Vdev.name(devid));
-        String params = xs.tryRead(be + "/params").orElse("");
+        boolean readOnly = BlkifNodes.isReadOnly(xs.tryRead(BlkifNodes.path(be, BlkifNodes.MODE)).orElse(BlkifNodes.MODE_READ_WRITE));
+        String vdev = xs.tryRead(BlkifNodes.path(be, BlkifNodes.DEV)).orElse(Vdev.name(devid));
+        String params = xs.tryRead(BlkifNodes.path(be, BlkifNodes.PARAMS)).orElse("");
         IoEngine storage;
         StorageSpec spec;
         try {
@@ -472,7 +474,7 @@ public final class VbdService implements AutoCloseable {
     private void reapDeadDomains() {
         for (Vbd v : vbds.values()) {
             try {
-                if (!xs.exists("/local/domain/" + v.domid()) || !xs.isDomainIntroduced(v.domid())) {
+                if (!xs.exists(BlkifNodes.domainPath(v.domid())) || !xs.isDomainIntroduced(v.domid())) {
                     v.abandon("domain " + v.domid() + " is gone");
                 }
             } catch (XenStoreException e) {
@@ -485,7 +487,7 @@ public final class VbdService implements AutoCloseable {
     private int resolveDomain(String vm) {
         if (vm.matches("\\d{1,5}")) {
             int d = Integer.parseInt(vm);
-            if (!xs.exists("/local/domain/" + d)) {
+            if (!xs.exists(BlkifNodes.domainPath(d))) {
                 throw new IllegalArgumentException("no domain " + d + " (is the guest running? 'xl list' or 'xen-disk-java sim guests')");
             }
             return d;
@@ -507,7 +509,7 @@ public final class VbdService implements AutoCloseable {
     }
 
     private String firstFreeVdev(int domid) {
-        List<String> used = xs.tryDirectory("/local/domain/" + domid + "/device/vbd");
+        List<String> used = xs.tryDirectory(BlkifNodes.frontendDevices(domid));
         for (int disk = 1; disk < 26; disk++) { // xvda is the guest's root disk by convention
             String name = Vdev.xvdName(disk);
             if (!used.contains(Integer.toString(Vdev.devid(name))) && !vbds.containsKey(domid + "/" + Vdev.devid(name))) {

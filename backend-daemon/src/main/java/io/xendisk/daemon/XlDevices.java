@@ -9,6 +9,7 @@ import java.util.concurrent.Executors;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 
@@ -42,7 +43,7 @@ final class XlDevices implements AutoCloseable {
     XlDevices(XenStore xs, VbdService service, int backendDomid) {
         this.xs = xs;
         this.service = service;
-        this.base = "/local/domain/" + backendDomid + "/backend/vbd";
+        this.base = BlkifNodes.backendKindPath(backendDomid, BlkifNodes.TOOLSTACK_KIND);
         this.watch = xs.watch(base, "xdj:xl-devices", (path, token) -> changed(path));
     }
 
@@ -81,14 +82,14 @@ final class XlDevices implements AutoCloseable {
         String key = d + "/" + n;
         String dir = base + "/" + d + "/" + n;
         try {
-            if (!xs.exists(dir + "/frontend")) {
+            if (!xs.exists(BlkifNodes.path(dir, BlkifNodes.FRONTEND))) {
                 checked.remove(key); // removed (or not written yet): look again when it comes back
                 return;
             }
             if (!checked.add(key)) {
                 return;
             }
-            Optional<String> script = xs.tryRead(dir + "/script");
+            Optional<String> script = xs.tryRead(BlkifNodes.path(dir, BlkifNodes.SCRIPT));
             if (script.isPresent() && isOurs(script.get())) {
                 service.adopt(Integer.parseInt(d), Integer.parseInt(n));
             }

@@ -56,7 +56,7 @@ public final class GrantCopyBatch {
         if (count == capacity) {
             throw new IllegalStateException("grant copy batch full (" + capacity + " segments)");
         }
-        if (pageOffset < 0 || len <= 0 || pageOffset + len > 4096) {
+        if (pageOffset < 0 || len <= 0 || pageOffset + len > XenPage.SIZE) {
             throw new IllegalArgumentException("segment exceeds its page: offset " + pageOffset + " len " + len);
         }
         int i = count++;

@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 
 /** Pages of another domain mapped into this process; {@link #close()} unmaps them. */
 public interface GrantMapping extends AutoCloseable {
-    /** The mapped pages, contiguous, {@code pages * 4096} bytes. Invalid after close. */
+    /** The mapped pages, contiguous, {@code pages * XenPage.SIZE} bytes. Invalid after close. */
     ByteBuffer buffer();
 
     int pages();

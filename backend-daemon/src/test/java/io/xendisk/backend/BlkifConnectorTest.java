@@ -91,7 +91,7 @@ class BlkifConnectorTest {
         grants = new SimGrantTable(dir);
         connector = new BlkifConnector("vbd 7/51728", grants, new SimEventChannels(dir), storage,
                 new Request.Limits(DISK_SECTORS, false, false, maxIndirect), stats, failures::add, () -> { },
-                new RingJournals(dir.resolve("rings")), 51728);
+                new RingJournals(dir.resolve("rings")), DOMID, 51728);
         beforeConnect.accept(guest.memory().page(ringFrame));
         connector.connect(new FrontendRing(DOMID, List.of(ringRef), port.localPort(), abi, persistent));
         assertTrue(connector.serving());
@@ -753,16 +753,25 @@ class BlkifConnectorTest {
     }
 
     @Test
-    void aJournalThatDoesNotMatchTheRingIsIgnored() throws Exception {
+    void theJournalOfReplacedRingsIsDroppedWhenTheDeviceIsOfferedAgain() throws Exception {
         beforeConnect = ringPage -> {
-            // a batch of an earlier ring: this fresh ring has published no requests
-            try (ResponseJournal j = ResponseJournal.open(dir.resolve("rings/vbd-" + DOMID + "-51728-q0"), 32)) {
+            // a batch of the ring before: this fresh ring starts at rsp_prod 0 too
+            Path file = dir.resolve("rings/vbd-" + DOMID + "-51728-q0");
+            try (ResponseJournal j = ResponseJournal.open(file, 32)) {
                 j.begin();
                 j.record(0, 9, Blkif.OP_WRITE, Blkif.RSP_OKAY);
                 j.commit(0, 1);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
+            BackRing fresh = new BackRing(ringPage, Abi.X86_64, 1);
+            try (ResponseJournal j = ResponseJournal.open(file, 32)) {
+                assertEquals(0, j.replay(fresh), "no request published: nothing to answer");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            connector.freshRings(); // what the handshake does when it offers the device (InitWait)
+            assertFalse(Files.exists(file), "dropped with the device offered afresh");
         };
         start(Abi.X86_64);
         Page r = page(false);

@@ -201,6 +201,7 @@ class VbdBackendTest {
     void fullHandshakeThenCloseThenReconnect() {
         awaitBackendState(2);
         assertEquals("1", be("feature-flush-cache"));
+        assertEquals(1, connector.freshRings.get(), "offering the device voids what was kept to resume old rings");
         // the guest can read what we published
         assertEquals("2", guest.read(BE + "/state"));
 
@@ -226,6 +227,7 @@ class VbdBackendTest {
         // guest reboot: the frontend starts over from Initialising
         guest.write(FE + "/state", "1");
         awaitBackendState(2);
+        assertEquals(2, connector.freshRings.get(), "offered again");
         frontendPublishesRing("10", "11", "x86_32-abi");
         guest.write(FE + "/state", "3");
         awaitBackendState(4);
@@ -392,11 +394,34 @@ class VbdBackendTest {
         assertTrue(vbd.lastError().contains("grant 8 of domain 5"), vbd.lastError());
     }
 
+    /** A daemon restarted under a connected frontend resumes its ring: what was kept to resume it stays. */
+    @Test
+    void aBackendStartedUnderAConnectedFrontendResumesAndKeepsWhatResumingNeeds() {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        guest.write(FE + "/state", "4");
+        int offered = connector.freshRings.get();
+        vbd.close(); // the daemon is gone; its successor finds the frontend Connected
+        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true), connector, listener);
+        vbd.start();
+        await(() -> connector.connected.size() == 2, "the ring connected again");
+        assertEquals(List.of(8), connector.connected.get(1).ringRefs());
+        assertEquals(offered, connector.freshRings.get(), "the journals of the ring it resumes are kept");
+    }
+
     /** Records what the state machine asked of the data path. */
     private static final class RecordingConnector implements RingConnector {
         final List<FrontendRing> connected = new CopyOnWriteArrayList<>();
         final AtomicInteger disconnects = new AtomicInteger();
+        final AtomicInteger freshRings = new AtomicInteger();
         volatile String failWith;
+
+        @Override
+        public void freshRings() {
+            freshRings.incrementAndGet();
+        }
 
         @Override
         public void connect(FrontendRing ring) throws Exception {

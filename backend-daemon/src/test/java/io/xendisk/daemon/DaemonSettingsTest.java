@@ -36,7 +36,7 @@ class DaemonSettingsTest {
 
     @Test
     void withoutAFileTheDefaultsApply() throws Exception {
-        DaemonSettings s = DaemonSettings.load(Map.of(DaemonSettings.CONFIG_ENV, dir.resolve("none.xml").toString()));
+        DaemonSettings s = DaemonSettings.load(Map.of(ControlPaths.CONFIG_ENV, dir.resolve("none.xml").toString()));
         assertEquals(ControlPaths.defaults().runDir(), s.paths().runDir());
         assertEquals(ControlPaths.defaults().logDir(), s.paths().logDir());
         assertEquals("info", s.logLevel());
@@ -46,12 +46,12 @@ class DaemonSettingsTest {
     @Test
     void theFileMovesTheDefaultsAndTheEnvironmentWins() throws Exception {
         Path f = config("<run-dir>/run/from-file</run-dir><log-dir>/var/log/from-file</log-dir><log-level>debug</log-level>\n");
-        DaemonSettings fileOnly = DaemonSettings.load(Map.of(DaemonSettings.CONFIG_ENV, f.toString()));
+        DaemonSettings fileOnly = DaemonSettings.load(Map.of(ControlPaths.CONFIG_ENV, f.toString()));
         assertEquals(Path.of("/run/from-file"), fileOnly.paths().runDir());
         assertEquals(Path.of("/var/log/from-file"), fileOnly.paths().logDir());
         assertEquals("debug", fileOnly.logLevel());
 
-        DaemonSettings envWins = DaemonSettings.load(Map.of(DaemonSettings.CONFIG_ENV, f.toString(),
+        DaemonSettings envWins = DaemonSettings.load(Map.of(ControlPaths.CONFIG_ENV, f.toString(),
                 ControlPaths.RUNDIR_ENV, "/tmp/env-run"));
         assertEquals(Path.of("/tmp/env-run"), envWins.paths().runDir());
         assertEquals(Path.of("/var/log/from-file"), envWins.paths().logDir());
@@ -60,13 +60,13 @@ class DaemonSettingsTest {
     @Test
     void platformCommandLineOverEnvironmentOverFile() throws Exception {
         Path f = config("<platform>xen</platform>\n");
-        Map<String, String> env = Map.of(DaemonSettings.CONFIG_ENV, f.toString());
+        Map<String, String> env = Map.of(ControlPaths.CONFIG_ENV, f.toString());
         DaemonSettings s = DaemonSettings.load(env);
         // the file asks for xen, which this host cannot give: the message says where the choice came from
         PlatformException e = assertThrows(PlatformException.class, () -> s.choosePlatform(noXen(), null, env));
         assertTrue(e.getMessage().contains("(<platform>xen</platform> in " + f + ")"), e.getMessage());
         assertEquals(Platform.SIM, s.choosePlatform(noXen(), "sim", env).platform());
-        Map<String, String> envSim = Map.of(DaemonSettings.CONFIG_ENV, f.toString(), PlatformDetector.PLATFORM_ENV, "sim");
+        Map<String, String> envSim = Map.of(ControlPaths.CONFIG_ENV, f.toString(), ControlPaths.PLATFORM_ENV, "sim");
         assertEquals(Platform.SIM, s.choosePlatform(noXen(envSim), null, envSim).platform());
     }
 
@@ -74,7 +74,7 @@ class DaemonSettingsTest {
     void anInvalidFileIsRefusedWithItsLine() throws Exception {
         Path f = config("<log-level>loud</log-level>\n");
         XmlInvalidException e = assertThrows(XmlInvalidException.class,
-                () -> DaemonSettings.load(Map.of(DaemonSettings.CONFIG_ENV, f.toString())));
+                () -> DaemonSettings.load(Map.of(ControlPaths.CONFIG_ENV, f.toString())));
         assertTrue(e.getMessage().startsWith(f + ":2:"), e.getMessage());
         assertTrue(e.getMessage().endsWith("invalid <log-level>loud</log-level>; use error, warn, info, debug or trace"),
                 e.getMessage());

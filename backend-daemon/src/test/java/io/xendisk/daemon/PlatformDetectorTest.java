@@ -1,5 +1,7 @@
 package io.xendisk.daemon;
 
+import io.xendisk.api.ControlPaths;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -71,11 +73,11 @@ class PlatformDetectorTest {
         files.add(DEV.resolve("xen/privcmd"));
         sockets.add(Path.of("/run/xenstored/socket"));
         assertEquals(Platform.SIM, detector(Map.of()).choose("sim").platform());
-        PlatformChoice fromEnv = detector(Map.of(PlatformDetector.PLATFORM_ENV, "sim")).choose(null);
+        PlatformChoice fromEnv = detector(Map.of(ControlPaths.PLATFORM_ENV, "sim")).choose(null);
         assertEquals(Platform.SIM, fromEnv.platform());
-        assertTrue(fromEnv.reason().contains(PlatformDetector.PLATFORM_ENV), fromEnv.reason());
+        assertTrue(fromEnv.reason().contains(ControlPaths.PLATFORM_ENV), fromEnv.reason());
         // the option overrides the environment
-        assertEquals(Platform.XEN, detector(Map.of(PlatformDetector.PLATFORM_ENV, "sim")).choose("xen").platform());
+        assertEquals(Platform.XEN, detector(Map.of(ControlPaths.PLATFORM_ENV, "sim")).choose("xen").platform());
     }
 
     @Test
@@ -99,7 +101,7 @@ class PlatformDetectorTest {
     @Test
     void unknownPlatformIsRejected() {
         PlatformException e = assertThrows(PlatformException.class,
-                () -> detector(Map.of(PlatformDetector.PLATFORM_ENV, "kvm")).choose(null));
+                () -> detector(Map.of(ControlPaths.PLATFORM_ENV, "kvm")).choose(null));
         assertTrue(e.getMessage().contains("unknown platform 'kvm'"), e.getMessage());
     }
 }

@@ -1,6 +1,7 @@
 package io.xendisk.cli;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.api.JavaCommand;
 import io.xendisk.api.LogTail;
 import org.apache.commons.exec.CommandLine;
 import org.apache.commons.exec.DefaultExecuteResultHandler;
@@ -9,6 +10,7 @@ import org.apache.commons.exec.PumpStreamHandler;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +19,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts the daemon in the background when none runs. The daemon gets its own
+ * Starts the daemon, a program of its own that the CLI knows only by its main
+ * class ({@value #DAEMON_MAIN}), in the background when none runs. The daemon gets its own
  * session ({@code setsid}), stdin from /dev/null and stdout/stderr appended to
  * daemon.log, so it survives the CLI's exit and a Ctrl+C in the CLI's terminal.
  * Commons Exec runs a tiny {@code sh} that sets up the redirections and execs
@@ -93,15 +96,59 @@ public final class DaemonLauncher {
 
     /** {@code java -cp <our class path> DaemonMain --detached [--platform P]}. */
     static List<String> daemonCommand(String platform) {
-        String java = ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-                DAEMON_MAIN, "--detached"));
-        if (platform != null) {
-            cmd.add("--platform");
-            cmd.add(platform);
+        return JavaCommand.of(List.of(), DAEMON_MAIN, daemonArgs(platform, true));
+    }
+
+    private static List<String> daemonArgs(String platform, boolean detached) {
+        List<String> args = new ArrayList<>();
+        if (detached) {
+            args.add("--detached");
         }
-        return cmd;
+        if (platform != null) {
+            args.add("--platform");
+            args.add(platform);
+        }
+        return args;
+    }
+
+    /**
+     * {@code xen-disk-java daemon} when this CLI was started without the
+     * launcher script (which runs the daemon's main class itself): the daemon
+     * as a child in the foreground, on our terminal, stopped with us.
+     *
+     * @return the daemon's exit status
+     */
+    static int runInForeground(String platform, PrintStream err) {
+        Process p;
+        try {
+            p = new ProcessBuilder(JavaCommand.of(List.of(), DAEMON_MAIN, daemonArgs(platform, false)))
+                    .inheritIO().start();
+        } catch (IOException e) {
+            err.println("xen-disk-java: cannot start the daemon (" + DAEMON_MAIN + "): " + e);
+            return 1;
+        }
+        // SIGTERM or SIGINT to us: pass it on and let the daemon stop cleanly before we exit
+        Thread stop = new Thread(() -> {
+            p.destroy();
+            try {
+                p.waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "daemon-stop");
+        Runtime.getRuntime().addShutdownHook(stop);
+        try {
+            return p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(stop);
+            } catch (IllegalStateException e) {
+                // shutting down already: the hook runs
+            }
+        }
     }
 
     private static long sizeOf(Path file) {

@@ -3,13 +3,11 @@ package io.xendisk.cli;
 import io.xendisk.api.ControlPaths;
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
+import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.Version;
 import io.xendisk.cli.hook.LibvirtHook;
 import io.xendisk.cli.install.InstallCommand;
 import io.xendisk.cli.libvirt.LibvirtVerbs;
-import io.xendisk.daemon.DaemonMain;
-import io.xendisk.daemon.DaemonSettings;
-import io.xendisk.daemon.LogSetup;
 import io.xendisk.xml.XmlInvalidException;
 
 import java.io.IOException;
@@ -22,8 +20,10 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The {@code xen-disk-java} command. {@code daemon} runs the daemon in this
- * process; {@code help} and {@code --version} answer locally; the libvirt
+ * The {@code xen-disk-java} command. {@code daemon} is the daemon's own main
+ * class, which the launcher script runs directly (this class only runs it as
+ * a child when started without the launcher); {@code help} and
+ * {@code --version} answer locally; the libvirt
  * verbs (attach-disk, detach-disk, domblklist), the libvirt hook and
  * install/uninstall run here and reach the daemon only when they need it;
  * every other verb is sent to the running daemon, which is started in the
@@ -32,6 +32,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Main {
     private static final long STOP_TIMEOUT_MS = 20_000;
+    /** Not log4j2.xml: an auto-discovered file would apply to every main class on the class path. */
+    private static final String LOG_CONFIG = "classpath:io/xendisk/cli/log4j2-cli.xml";
 
     private final Map<String, String> env;
     private final InputStream in;
@@ -51,7 +53,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        LogSetup.forCli();
+        // before anything logs; an explicit -Dlog4j2.configurationFile wins
+        if (System.getProperty("log4j2.configurationFile") == null) {
+            System.setProperty("log4j2.configurationFile", LOG_CONFIG);
+        }
         int status = new Main(System.getenv(), System.in, System.out, System.err).run(args);
         System.out.flush();
         // exit explicitly: the launcher's watcher thread must not keep the CLI alive
@@ -79,7 +84,7 @@ public final class Main {
                 out.println("xen-disk-java " + Version.get());
                 return ControlResponse.OK;
             case "daemon":
-                return DaemonMain.run(args.platform(), false);
+                return DaemonLauncher.runInForeground(args.platform(), err);
             case "attach-disk":
             case "detach-disk":
             case "domblklist":
@@ -103,7 +108,7 @@ public final class Main {
     /** The daemon's paths as the daemon computes them (environment over config file over defaults), or null if the file is bad. */
     private ControlPaths paths() {
         try {
-            return DaemonSettings.loadForClient(env).paths();
+            return ControlPaths.forClient(env);
         } catch (XmlInvalidException e) {
             err.println("xen-disk-java: invalid configuration:\n" + e.getMessage());
             return null;
@@ -118,9 +123,9 @@ public final class Main {
         SocketDaemonLink link = new SocketDaemonLink(paths, args.platform(), err);
         ControlClient client = link.client();
         String platform = args.platform();
-        if (platform == null && env.get("XEN_DISK_JAVA_PLATFORM") != null
-                && !env.get("XEN_DISK_JAVA_PLATFORM").isBlank()) {
-            platform = env.get("XEN_DISK_JAVA_PLATFORM");
+        String fromEnv = env.get(ControlPaths.PLATFORM_ENV);
+        if (platform == null && fromEnv != null && !fromEnv.isBlank()) {
+            platform = fromEnv;
         }
         Map<String, String> options = new java.util.LinkedHashMap<>(args.options());
         options.remove("foreground"); // the CLI's own business
@@ -187,17 +192,17 @@ public final class Main {
         }
     }
 
-    private static ControlResponse simWithoutDaemon(ControlPaths paths, String action) {
-        io.xendisk.daemon.SimXenstoredProcess sim = new io.xendisk.daemon.SimXenstoredProcess(paths);
+    private ControlResponse simWithoutDaemon(ControlPaths paths, String action) {
+        SimXenstoredPid sim = new SimXenstoredPid(paths);
         if (action.equals("status")) {
-            io.xendisk.daemon.SimXenstoredProcess.Status st = sim.status();
+            SimXenstoredPid.Status st = sim.status();
             return new ControlResponse(st.running() ? ControlResponse.OK : 3, "sim xenstored: " + st.describe()
                     + "\n" + (st.running() ? "XENSTORED_PATH=" + st.socket() + " xenstore-ls\n" : ""), "");
         }
         try {
-            long pid = sim.stop();
+            long pid = sim.stop(note -> err.println("xen-disk-java: " + note));
             return ControlResponse.ok(pid < 0 ? "sim xenstored was not running\n" : "sim xenstored stopped (pid " + pid + ")\n");
-        } catch (io.xendisk.daemon.SimXenstoredProcess.SimException e) {
+        } catch (IOException e) {
             return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
         }
     }

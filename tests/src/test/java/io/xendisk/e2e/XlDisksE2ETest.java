@@ -22,8 +22,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import io.xendisk.blkif.Vdev;
-import io.xendisk.guest.GuestControl;
 import io.xendisk.xen.sim.domain.GrantEntries;
+import io.xendisk.xen.sim.domain.GuestControl;
 import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStoreClient;
 import io.xendisk.xen.store.XsPerm;

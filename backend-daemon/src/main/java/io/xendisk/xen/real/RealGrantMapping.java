@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import com.sun.jna.Pointer;
 
 import io.xendisk.xen.GrantMapping;
+import io.xendisk.xen.XenPage;
 
 /** Pages of a guest mapped through gntdev; close() unmaps them (xengnttab_unmap). */
 final class RealGrantMapping implements GrantMapping {
@@ -20,7 +21,7 @@ final class RealGrantMapping implements GrantMapping {
         this.table = table;
         this.address = address;
         this.pages = pages;
-        this.buffer = address.getByteBuffer(0, (long) pages * RealGrantTable.PAGE_SIZE);
+        this.buffer = address.getByteBuffer(0, (long) pages * XenPage.SIZE);
         this.what = what;
     }
 

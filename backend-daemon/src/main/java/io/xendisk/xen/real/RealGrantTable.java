@@ -12,6 +12,7 @@ import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
 import io.xendisk.xen.GrantMapping;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.XenPage;
 
 /**
  * The GrantTable port on real Xen: libxengnttab over /dev/xen/gntdev.
@@ -26,7 +27,6 @@ import io.xendisk.xen.GrantTable;
  */
 public final class RealGrantTable implements GrantTable {
     private static final Logger LOG = LogManager.getLogger(RealGrantTable.class);
-    public static final int PAGE_SIZE = 4096;
     /**
      * Grants mappable at once by this handle: ring pages and persistently mapped data pages
      * (1056 per ring with 32-segment requests) of all VBDs. Linux's gntdev no longer limits a
@@ -118,7 +118,7 @@ public final class RealGrantTable implements GrantTable {
         mapped.addAndGet(-pages);
         if (closed) {
             // the handle is gone (and gntdev released its grants); just give the address range back
-            LibC.munmap(address, (long) pages * PAGE_SIZE);
+            LibC.munmap(address, (long) pages * XenPage.SIZE);
             return;
         }
         if (lib.xengnttab_unmap(handle, address, pages) != 0) {

@@ -5,6 +5,8 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
+import io.xendisk.xen.XenPage;
+
 /**
  * Layout of a grant table in Xen's grant_entry_v1 format
  * (xen/include/public/grant_table.h): 8 bytes per entry, {@code u16 flags}
@@ -33,7 +35,7 @@ public final class GrantEntries {
     public static final short GNTST_BAD_PAGE = -9;
 
     /** Default table size: 32 frames of v1 entries, Xen's default max_grant_frames. */
-    public static final int DEFAULT_ENTRIES = 32 * 4096 / ENTRY_SIZE;
+    public static final int DEFAULT_ENTRIES = 32 * XenPage.SIZE / ENTRY_SIZE;
 
     private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 

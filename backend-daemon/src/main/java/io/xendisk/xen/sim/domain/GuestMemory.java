@@ -2,6 +2,8 @@ package io.xendisk.xen.sim.domain;
 
 import java.nio.ByteBuffer;
 
+import io.xendisk.xen.XenPage;
+
 /**
  * A simulated guest's RAM as its own process sees it: the {@code memory}
  * file mapped shared, addressed by frame number (page index). Pages are
@@ -10,9 +12,6 @@ import java.nio.ByteBuffer;
  * last one handed out.
  */
 public final class GuestMemory {
-    /** Bytes in a page. */
-    public static final int PAGE_SIZE = PageFile.PAGE_SIZE;
-
     private final int domid;
     private final PageFile file;
     private int next;
@@ -29,7 +28,7 @@ public final class GuestMemory {
         return file.pages();
     }
 
-    /** A live little-endian view of page {@code frame}, {@value #PAGE_SIZE} bytes. */
+    /** A live little-endian view of page {@code frame}, {@value XenPage#SIZE} bytes. */
     public ByteBuffer page(int frame) {
         return pages(frame, 1);
     }

@@ -8,17 +8,17 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
+import io.xendisk.xen.XenPage;
+
 /**
- * A file of 4 KiB pages mapped shared (MAP_SHARED) into this process, so
+ * A file of Xen pages ({@link XenPage#SIZE}) mapped shared (MAP_SHARED) into this process, so
  * every process mapping it sees the same bytes. Java 17 cannot map more than
  * 2 GiB in one buffer, so the file is mapped in 1 GiB chunks; a page never
  * straddles two chunks. Unmapped by the GC (no munmap in Java 17).
  */
 final class PageFile {
-    static final int PAGE_SIZE = 4096;
-    private static final int PAGE_SHIFT = 12;
     private static final int CHUNK_SHIFT = 30;
-    private static final int PAGES_PER_CHUNK_SHIFT = CHUNK_SHIFT - PAGE_SHIFT;
+    private static final int PAGES_PER_CHUNK_SHIFT = CHUNK_SHIFT - XenPage.SHIFT;
     private static final int PAGE_IN_CHUNK_MASK = (1 << PAGES_PER_CHUNK_SHIFT) - 1;
 
     private final Path path;
@@ -35,7 +35,7 @@ final class PageFile {
     static PageFile create(Path path, int pages) throws IOException {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
-            ch.write(ByteBuffer.allocate(1), (long) pages * PAGE_SIZE - 1); // sparse: tmpfs allocates on touch
+            ch.write(ByteBuffer.allocate(1), (long) pages * XenPage.SIZE - 1); // sparse: tmpfs allocates on touch
             return map(path, ch, pages);
         }
     }
@@ -44,15 +44,15 @@ final class PageFile {
     static PageFile open(Path path) throws IOException {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long size = ch.size();
-            if (size == 0 || size % PAGE_SIZE != 0 || size / PAGE_SIZE > Integer.MAX_VALUE) {
-                throw new IOException(path + ": size " + size + " is not a whole number of 4096-byte pages");
+            if (size == 0 || size % XenPage.SIZE != 0 || size / XenPage.SIZE > Integer.MAX_VALUE) {
+                throw new IOException(path + ": size " + size + " is not a whole number of " + XenPage.SIZE + "-byte pages");
             }
-            return map(path, ch, (int) (size / PAGE_SIZE));
+            return map(path, ch, (int) (size / XenPage.SIZE));
         }
     }
 
     private static PageFile map(Path path, FileChannel ch, int pages) throws IOException {
-        long size = (long) pages * PAGE_SIZE;
+        long size = (long) pages * XenPage.SIZE;
         int n = (int) ((size + (1L << CHUNK_SHIFT) - 1) >>> CHUNK_SHIFT);
         MappedByteBuffer[] chunks = new MappedByteBuffer[n];
         for (int i = 0; i < n; i++) {
@@ -78,7 +78,7 @@ final class PageFile {
 
     /** Byte offset of {@code frame} inside its chunk. */
     int offset(int frame) {
-        return (frame & PAGE_IN_CHUNK_MASK) << PAGE_SHIFT;
+        return (frame & PAGE_IN_CHUNK_MASK) << XenPage.SHIFT;
     }
 
     /** True when frames {@code first .. first+count-1} lie in one chunk (one contiguous buffer). */
@@ -88,6 +88,6 @@ final class PageFile {
 
     /** A live view of {@code count} pages from {@code frame} (must be in one chunk), little-endian. */
     ByteBuffer slice(int frame, int count) {
-        return chunk(frame).slice(offset(frame), count * PAGE_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        return chunk(frame).slice(offset(frame), count * XenPage.SIZE).order(ByteOrder.LITTLE_ENDIAN);
     }
 }

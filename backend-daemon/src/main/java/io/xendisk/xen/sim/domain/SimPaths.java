@@ -10,12 +10,13 @@ import java.util.List;
 /**
  * Where a simulated domain's shared files live: {@code <simdir>/dom<domid>/}
  * holding {@code memory}, {@code grant-table}, {@code evtchn},
- * {@code evtchn-<port>} FIFOs and {@code pid}. The guest process and the
- * backend find each other only through these names and the simdir both were
- * given (e.g. /dev/shm/xen-disk-java-sim).
+ * {@code evtchn-<port>} FIFOs and {@code pid}; a guest program adds
+ * {@code name}, {@code control} and {@code alive.lock} ({@link DomainLock}).
+ * The guest process and the backend find each other only through these
+ * names and the simdir both were given (e.g. /dev/shm/xen-disk-java-sim).
  */
 public final class SimPaths {
-    /** Guest RAM, {@code pages * 4096} bytes; frame number = page index. */
+    /** Guest RAM, {@code pages * XenPage.SIZE} bytes; frame number = page index. */
     public static final String MEMORY = "memory";
     /** grant_entry_v1[entries]: {u16 flags, u16 domid, u32 frame}, little-endian. */
     public static final String GRANT_TABLE = "grant-table";
@@ -23,6 +24,10 @@ public final class SimPaths {
     public static final String EVTCHN = "evtchn";
     /** Process id of the domain's owner, written last: the domain is complete once it exists. */
     public static final String PID = "pid";
+    /** The guest's name, for tools that look a guest up by name ({@link GuestControl}). */
+    public static final String NAME = "name";
+    /** The path of the guest's control socket, when the guest chose one ({@link GuestControl}). */
+    public static final String CONTROL = "control";
     /** Highest domid a simulated domain may have (DOMID_FIRST_RESERVED - 1). */
     public static final int MAX_DOMID = 0x7FEF;
 

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
 import io.xendisk.xen.GrantMapping;
+import io.xendisk.xen.XenPage;
 
 class SimGrantTableTest {
     private static final int GUEST = 7;
@@ -50,7 +51,7 @@ class SimGrantTableTest {
     private int filledPage() {
         int frame = guest.memory().allocate(1);
         ByteBuffer page = guest.memory().page(frame);
-        for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+        for (int i = 0; i < XenPage.SIZE; i++) {
             page.put(i, pattern(frame, i));
         }
         return frame;
@@ -89,7 +90,7 @@ class SimGrantTableTest {
         assertEquals(0, grants.copy(batch));
 
         ByteBuffer page = guest.memory().page(frame);
-        for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+        for (int i = 0; i < XenPage.SIZE; i++) {
             byte expected = i >= 512 && i < 1536 ? (byte) ((4096 + i - 512) ^ 0x5A) : 0;
             assertEquals(expected, page.get(i), "guest byte " + i);
         }
@@ -172,7 +173,7 @@ class SimGrantTableTest {
         try (GrantMapping m = grants.map(GUEST, new int[] {ref}, true)) {
             ByteBuffer ring = m.buffer();
             assertEquals(1, m.pages());
-            assertEquals(GuestMemory.PAGE_SIZE, ring.capacity());
+            assertEquals(XenPage.SIZE, ring.capacity());
 
             guestView.putInt(0, 0x11223344);
             assertEquals(0x11223344, ring.getInt(0), "guest write seen through the mapping");
@@ -214,7 +215,7 @@ class SimGrantTableTest {
         try (GrantMapping m = grants.map(GUEST, refs, true)) {
             assertEquals(4, m.pages());
             for (int i = 0; i < 4; i++) {
-                assertEquals(10 + i, m.buffer().get(i * GuestMemory.PAGE_SIZE));
+                assertEquals(10 + i, m.buffer().get(i * XenPage.SIZE));
             }
         }
     }

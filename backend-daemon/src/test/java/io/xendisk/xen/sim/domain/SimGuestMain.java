@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
+import io.xendisk.xen.XenPage;
+
 /**
  * A minimal simulated guest for the cross-process tests, run in its own JVM:
  * creates its domain, grants {@value #DATA_PAGES} pages holding
@@ -16,7 +18,9 @@ import java.util.concurrent.TimeUnit;
  * {@code pingpong}, answers each kick with a kick {@code rounds} times, checks
  * that the writable page holds {@link #backendPattern} after the next kick
  * (prints {@code VERIFIED} or {@code MISMATCH ...}), and destroys its domain
- * when stdin closes. In mode {@code idle} it just waits to be killed.
+ * when stdin closes. In mode {@code idle} it just waits to be killed; in mode
+ * {@code locked} it also holds the domain's {@link DomainLock} and, when stdin
+ * closes, shuts down as a guest does (files removed, then the lock dropped).
  *
  * <p>Args: simdir domid mode rounds
  */
@@ -45,7 +49,7 @@ public final class SimGuestMain {
             StringBuilder refs = new StringBuilder();
             for (int k = 0; k < DATA_PAGES; k++) {
                 ByteBuffer page = dom.memory().page(first + k);
-                for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+                for (int i = 0; i < XenPage.SIZE; i++) {
                     page.put(i, pattern(k, i));
                 }
                 refs.append(k == 0 ? "" : ",").append(dom.grants().grantAccess(first + k, 0, true));
@@ -53,10 +57,17 @@ public final class SimGuestMain {
             int rwFrame = dom.memory().allocate(1);
             int rwRef = dom.grants().grantAccess(rwFrame, 0, false);
             SimEventChannel ch = dom.allocUnbound(0);
+            DomainLock lock = mode.equals("locked") ? DomainLock.acquire(simdir, domid) : null;
             System.out.println("READY " + ch.localPort() + " " + refs + " " + rwRef);
             System.out.flush();
             if (mode.equals("idle")) {
                 Thread.sleep(Long.MAX_VALUE);
+            }
+            if (lock != null) {
+                awaitStdinClosed();
+                dom.close(); // files first, then the lock, as a guest shutting down does
+                lock.close();
+                return;
             }
             for (int r = 0; r < rounds; r++) {
                 if (!ch.await(WAIT)) {
@@ -71,7 +82,7 @@ public final class SimGuestMain {
             }
             ByteBuffer rw = dom.memory().page(rwFrame);
             String verdict = "VERIFIED";
-            for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+            for (int i = 0; i < XenPage.SIZE; i++) {
                 if (rw.get(i) != backendPattern(i)) {
                     verdict = "MISMATCH at " + i;
                     break;
@@ -79,12 +90,16 @@ public final class SimGuestMain {
             }
             System.out.println(verdict);
             System.out.flush();
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
-                while (in.readLine() != null) {
-                    // until the test closes our stdin
-                }
-            }
+            awaitStdinClosed();
             ch.close();
+        }
+    }
+
+    private static void awaitStdinClosed() throws java.io.IOException {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+            while (in.readLine() != null) {
+                // until the test closes our stdin
+            }
         }
     }
 }

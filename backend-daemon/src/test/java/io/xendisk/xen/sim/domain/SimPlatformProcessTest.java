@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.xendisk.xen.EventChannelException;
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
+import io.xendisk.xen.XenPage;
 
 /** The backend (this JVM) against a simulated guest in a second JVM ({@link SimGuestMain}). */
 class SimPlatformProcessTest {
@@ -88,15 +89,15 @@ class SimPlatformProcessTest {
         SimEventChannel ch = new SimEventChannels(simdir).bindInterdomain(GUEST, port);
         assertTrue(ch.await(0), "binding raises our port once");
 
-        ByteBuffer local = ByteBuffer.allocateDirect(SimGuestMain.DATA_PAGES * GuestMemory.PAGE_SIZE);
+        ByteBuffer local = ByteBuffer.allocateDirect(SimGuestMain.DATA_PAGES * XenPage.SIZE);
         GrantCopyBatch batch = new GrantCopyBatch(8);
         for (int k = 0; k < dataRefs.length; k++) {
-            batch.add(GUEST, dataRefs[k], 0, GuestMemory.PAGE_SIZE, false, local, k * GuestMemory.PAGE_SIZE);
+            batch.add(GUEST, dataRefs[k], 0, XenPage.SIZE, false, local, k * XenPage.SIZE);
         }
         assertEquals(0, grants.copy(batch));
         for (int k = 0; k < dataRefs.length; k++) {
-            for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
-                if (local.get(k * GuestMemory.PAGE_SIZE + i) != SimGuestMain.pattern(k, i)) {
+            for (int i = 0; i < XenPage.SIZE; i++) {
+                if (local.get(k * XenPage.SIZE + i) != SimGuestMain.pattern(k, i)) {
                     throw new AssertionError("page " + k + " byte " + i + " differs from the guest's pattern");
                 }
             }
@@ -110,12 +111,12 @@ class SimPlatformProcessTest {
             assertTrue(ch.await(WAIT), "pong " + r);
         }
 
-        ByteBuffer out = ByteBuffer.allocateDirect(GuestMemory.PAGE_SIZE);
-        for (int i = 0; i < GuestMemory.PAGE_SIZE; i++) {
+        ByteBuffer out = ByteBuffer.allocateDirect(XenPage.SIZE);
+        for (int i = 0; i < XenPage.SIZE; i++) {
             out.put(i, SimGuestMain.backendPattern(i));
         }
         batch.clear();
-        batch.add(GUEST, rwRef, 0, GuestMemory.PAGE_SIZE, true, out, 0);
+        batch.add(GUEST, rwRef, 0, XenPage.SIZE, true, out, 0);
         assertEquals(0, grants.copy(batch));
         ch.notifyRemote();
         assertEquals("VERIFIED", line("VERIFIED"));
@@ -138,7 +139,7 @@ class SimPlatformProcessTest {
         SimEventChannels channels = new SimEventChannels(simdir);
         SimEventChannel ch = channels.bindInterdomain(GUEST, port);
         assertTrue(ch.await(0));
-        ByteBuffer local = ByteBuffer.allocateDirect(GuestMemory.PAGE_SIZE);
+        ByteBuffer local = ByteBuffer.allocateDirect(XenPage.SIZE);
         GrantCopyBatch batch = new GrantCopyBatch(1);
         batch.add(GUEST, dataRefs[0], 0, 64, false, local, 0);
         assertEquals(0, grants.copy(batch));

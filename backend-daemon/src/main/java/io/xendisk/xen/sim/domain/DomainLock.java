@@ -1,12 +1,10 @@
-package io.xendisk.guest;
+package io.xendisk.xen.sim.domain;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-
-import io.xendisk.xen.sim.domain.SimPaths;
 
 /**
  * The liveness mark of a simulated guest: an exclusive lock on

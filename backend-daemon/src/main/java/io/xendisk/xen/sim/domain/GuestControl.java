@@ -1,4 +1,4 @@
-package io.xendisk.guest;
+package io.xendisk.xen.sim.domain;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,12 +16,14 @@ import java.util.List;
 import java.util.OptionalInt;
 import java.util.function.Consumer;
 
-import io.xendisk.xen.sim.domain.SimPaths;
-
 /**
- * Client of a simulated guest's control socket, for the CLI: finds the
- * guest by domid or name under the simdir, sends one command line and
- * collects the reply lines up to the final {@code OK} / {@code ERROR ...}.
+ * The simulated platform's line to a guest program, as a console is on Xen:
+ * finds a guest's control socket by domid or name under the simdir (the
+ * {@link SimPaths#NAME} and {@link SimPaths#CONTROL} files the guest keeps
+ * in its domain directory), sends one command line and collects the reply
+ * lines up to the last one, {@value #OK} or {@value #ERROR} and a message.
+ * The guest serves it; the daemon and tools are its clients, and need
+ * nothing of the guest program but this.
  * <pre>
  * Path sock = GuestControl.socket(simdir, "vm1");          // or socket(simdir, 3)
  * GuestControl.Reply r = GuestControl.send(sock, "run xvdb verify --size 4M");
@@ -31,6 +33,10 @@ import io.xendisk.xen.sim.domain.SimPaths;
 public final class GuestControl {
     /** The default control socket's name in the domain directory. */
     public static final String SOCKET = "control.sock";
+    /** The last line of a command that succeeded. */
+    public static final String OK = "OK";
+    /** How the last line of a command that failed starts; the message follows after a space. */
+    public static final String ERROR = "ERROR";
 
     private GuestControl() {
     }
@@ -58,7 +64,7 @@ public final class GuestControl {
     public static Path socket(Path simdir, int domid) {
         Path dir = SimPaths.domain(simdir, domid);
         try {
-            String recorded = Files.readString(dir.resolve(Guest.CONTROL_FILE), StandardCharsets.UTF_8).trim();
+            String recorded = Files.readString(dir.resolve(SimPaths.CONTROL), StandardCharsets.UTF_8).trim();
             if (!recorded.isEmpty()) {
                 return Path.of(recorded);
             }
@@ -88,7 +94,7 @@ public final class GuestControl {
     public static OptionalInt findDomid(Path simdir, String name) {
         try {
             for (int domid : SimPaths.guestDomids(simdir)) {
-                Path f = SimPaths.domain(simdir, domid).resolve(Guest.NAME_FILE);
+                Path f = SimPaths.domain(simdir, domid).resolve(SimPaths.NAME);
                 if (Files.isRegularFile(f) && Files.readString(f, StandardCharsets.UTF_8).trim().equals(name)) {
                     return OptionalInt.of(domid);
                 }
@@ -127,11 +133,12 @@ public final class GuestControl {
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
             List<String> lines = new ArrayList<>();
             for (String l; (l = in.readLine()) != null;) {
-                if (l.equals("OK")) {
+                if (l.equals(OK)) {
                     return new Reply(lines, null);
                 }
-                if (l.startsWith("ERROR")) {
-                    return new Reply(lines, l.length() > 6 ? l.substring(6) : "unspecified error");
+                if (l.startsWith(ERROR)) {
+                    return new Reply(lines, l.length() > ERROR.length() + 1 ? l.substring(ERROR.length() + 1)
+                            : "unspecified error");
                 }
                 lines.add(l);
                 progress.accept(l);

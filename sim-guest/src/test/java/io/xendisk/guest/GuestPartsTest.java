@@ -1,12 +1,12 @@
 package io.xendisk.guest;
 
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -14,6 +14,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.xen.sim.domain.GuestProgram;
 
 /** The small parts: the latency histogram, the pattern, argument parsing. */
 class GuestPartsTest {
@@ -77,6 +78,17 @@ class GuestPartsTest {
         assertEquals(Abi.X86_32, c.abi());
         assertEquals(32, c.memoryMib());
         assertEquals(null, c.controlSocket());
+    }
+
+    /** The daemon knows this program only through GuestProgram: its class name, its options, its ready line. */
+    @Test
+    void theProgramIsWhatThePlatformStartsByName() {
+        assertEquals(GuestProgram.MAIN_CLASS, GuestMain.class.getName());
+        Guest.Config c = GuestMain.parse(GuestProgram.args("vm", Path.of("/run/xs"), Path.of("/dev/shm/x"), 48, "x86_32",
+                0, 3).toArray(String[]::new));
+        assertEquals(new Guest.Config("vm", Path.of("/run/xs"), Path.of("/dev/shm/x"), 48, Abi.X86_32, null, 0, 3), c);
+        assertEquals(new GuestProgram.Ready("vm", 7),
+                GuestProgram.findReady("12:00:00 INFO Guest: up\n" + GuestProgram.readyLine("vm", 7) + "\n").orElseThrow());
     }
 
     @Test

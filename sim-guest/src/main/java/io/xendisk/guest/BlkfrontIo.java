@@ -7,6 +7,7 @@ import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.FrontRing;
 import io.xendisk.blkif.SharedRing;
+import io.xendisk.xen.XenPage;
 import io.xendisk.xen.sim.domain.GuestMemory;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.sim.domain.SimEventChannel;
@@ -30,7 +31,7 @@ import io.xendisk.xen.sim.domain.SimEventChannel;
  */
 public final class BlkfrontIo implements AutoCloseable {
     /** Bytes one direct request can carry: 11 segments of a page each. */
-    public static final int MAX_REQUEST_BYTES = Blkif.MAX_SEGMENTS_PER_REQUEST * Blkif.PAGE_SIZE;
+    public static final int MAX_REQUEST_BYTES = Blkif.MAX_SEGMENTS_PER_REQUEST * XenPage.SIZE;
     /** How long {@link #complete} polls the ring before sleeping on the event channel. */
     private static final long SPIN_NANOS = 20_000;
 
@@ -197,7 +198,7 @@ public final class BlkfrontIo implements AutoCloseable {
 
     /** Bytes one request can carry. */
     public int maxRequestBytes() {
-        return maxSegments * Blkif.PAGE_SIZE;
+        return maxSegments * XenPage.SIZE;
     }
 
     /** The slot's data pages, little-endian; a request's data starts at offset 0. */
@@ -269,8 +270,7 @@ public final class BlkfrontIo implements AutoCloseable {
         ByteBuffer d = indirect[slot];
         int written = Math.min(Math.min(nrSegments, segGrefs.length), d.capacity() / Abi.SEGMENT_SIZE);
         for (int i = 0; i < written; i++) {
-            int o = i * Abi.SEGMENT_SIZE;
-            d.putInt(o, segGrefs[i]).put(o + 4, (byte) firstSect[i]).put(o + 5, (byte) lastSect[i]).putShort(o + 6, (short) 0);
+            Abi.putSegment(d, i * Abi.SEGMENT_SIZE, segGrefs[i], firstSect[i], lastSect[i]);
         }
         ring.putIndirect(indirectOp, slot, sector, handle, nrSegments, pageGrefs);
         started(slot, indirectOp);

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Test;
 
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
+import io.xendisk.xen.sim.domain.GuestControl;
+import io.xendisk.xen.sim.domain.GuestReaper;
 
 /**
  * GuestMain in its own JVM, the xenstored and the backend in this one: the

@@ -15,11 +15,13 @@ import org.apache.logging.log4j.core.config.builder.api.ConfigurationBuilderFact
 import org.apache.logging.log4j.core.config.builder.impl.BuiltConfiguration;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.store.XenStoreException;
 import sun.misc.Signal;
 
 /**
- * A simulated guest in its own process: a domain whose RAM is a file, with a
+ * A simulated guest in its own process ({@link GuestProgram#MAIN_CLASS}, the
+ * name the daemon starts it by): a domain whose RAM is a file, with a
  * userspace blkfront for each disk a toolstack gives it.
  * <pre>
  * GuestMain --name NAME --xenstore SOCKET --simdir DIR [--memory-mib 64]
@@ -67,7 +69,7 @@ public final class GuestMain {
             System.err.println("guest " + config.name() + ": cannot start: " + e.getMessage());
             return 1;
         }
-        System.out.println("guest " + guest.name() + " domid " + guest.domid() + " ready");
+        System.out.println(GuestProgram.readyLine(guest.name(), guest.domid()));
         System.out.flush();
         try {
             stop.await();
@@ -84,9 +86,9 @@ public final class GuestMain {
         Path xenstore = null;
         Path simdir = null;
         Path control = null;
-        int memory = 64;
+        int memory = GuestProgram.DEFAULT_MEMORY_MIB;
         Abi abi = Abi.X86_64;
-        int indirect = Guest.DEFAULT_MAX_INDIRECT_SEGMENTS;
+        int indirect = GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS;
         int queues = 1;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -105,32 +107,32 @@ public final class GuestMain {
                 throw new IllegalArgumentException("option " + a + " needs a value");
             }
             switch (key) {
-                case "--name" -> name = value;
-                case "--xenstore" -> xenstore = Path.of(value);
-                case "--simdir" -> simdir = Path.of(value);
-                case "--control" -> control = Path.of(value);
-                case "--memory-mib" -> {
+                case GuestProgram.NAME -> name = value;
+                case GuestProgram.XENSTORE -> xenstore = Path.of(value);
+                case GuestProgram.SIMDIR -> simdir = Path.of(value);
+                case GuestProgram.CONTROL -> control = Path.of(value);
+                case GuestProgram.MEMORY_MIB -> {
                     try {
                         memory = Integer.parseInt(value);
                     } catch (NumberFormatException e) {
                         throw new IllegalArgumentException("--memory-mib '" + value + "' is not a number");
                     }
                 }
-                case "--max-indirect-segments" -> {
+                case GuestProgram.MAX_INDIRECT_SEGMENTS -> {
                     try {
                         indirect = Integer.parseInt(value);
                     } catch (NumberFormatException e) {
                         throw new IllegalArgumentException("--max-indirect-segments '" + value + "' is not a number");
                     }
                 }
-                case "--queues" -> {
+                case GuestProgram.QUEUES -> {
                     try {
                         queues = Integer.parseInt(value);
                     } catch (NumberFormatException e) {
                         throw new IllegalArgumentException("--queues '" + value + "' is not a number");
                     }
                 }
-                case "--abi" -> abi = switch (value) {
+                case GuestProgram.ABI -> abi = switch (value) {
                     case "x86_64", "x86_64-abi" -> Abi.X86_64;
                     case "x86_32", "x86_32-abi" -> Abi.X86_32;
                     default -> throw new IllegalArgumentException("--abi '" + value + "': use x86_64 or x86_32");

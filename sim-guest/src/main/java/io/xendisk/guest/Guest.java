@@ -1,7 +1,5 @@
 package io.xendisk.guest;
 
-import io.xendisk.blkif.Vdev;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +18,14 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.Vdev;
+import io.xendisk.blkif.XenbusState;
+import io.xendisk.xen.sim.domain.DomainIds;
+import io.xendisk.xen.sim.domain.DomainLock;
+import io.xendisk.xen.sim.domain.GuestControl;
+import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStore;
@@ -39,13 +45,6 @@ public final class Guest implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(Guest.class);
     /** Grant entries per guest: a frontend uses 1 + 32 x (32 + 1) with the default indirect segments. */
     static final int GRANT_ENTRIES = 8192;
-    /** Segments per INDIRECT request a frontend uses at most, as Linux blkfront's max_indirect_segments. */
-    public static final int DEFAULT_MAX_INDIRECT_SEGMENTS = 32;
-    /** Rings per disk a guest may ask for (Linux blkfront's own limit is its max_queues, 4 by default). */
-    public static final int MAX_QUEUES = 16;
-    /** Files beside the domain's own: its name and its control socket's path, for {@link GuestControl}. */
-    static final String NAME_FILE = "name";
-    static final String CONTROL_FILE = "control";
     private static final long SHUTDOWN_MS = 20_000;
 
     /**
@@ -60,14 +59,14 @@ public final class Guest implements AutoCloseable {
                          int maxIndirectSegments, int queues) {
         /** With the default indirect segments. */
         public Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket) {
-            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, DEFAULT_MAX_INDIRECT_SEGMENTS, 1);
+            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS, 1);
         }
 
         public Config {
-            if (queues < 1 || queues > MAX_QUEUES) {
-                throw new IllegalArgumentException("queues: 1.." + MAX_QUEUES + ", not " + queues);
+            if (queues < 1 || queues > GuestProgram.MAX_QUEUES) {
+                throw new IllegalArgumentException("queues: 1.." + GuestProgram.MAX_QUEUES + ", not " + queues);
             }
-            if (maxIndirectSegments != 0 && (maxIndirectSegments <= io.xendisk.blkif.Blkif.MAX_SEGMENTS_PER_REQUEST
+            if (maxIndirectSegments != 0 && (maxIndirectSegments <= Blkif.MAX_SEGMENTS_PER_REQUEST
                     || maxIndirectSegments > 4096)) {
                 throw new IllegalArgumentException("max indirect segments: 0 (direct requests only) or 12..4096, not "
                         + maxIndirectSegments);
@@ -84,7 +83,6 @@ public final class Guest implements AutoCloseable {
 
     private final Config config;
     private final int domid;
-    private final String home;
     private final XenStoreClient dom0;
     private final SimDomain domain;
     private final DomainLock lock;
@@ -98,7 +96,6 @@ public final class Guest implements AutoCloseable {
     private Guest(Config config, int domid, XenStoreClient dom0, SimDomain domain, DomainLock lock) {
         this.config = config;
         this.domid = domid;
-        this.home = "/local/domain/" + domid;
         this.dom0 = dom0;
         this.domain = domain;
         this.lock = lock;
@@ -141,8 +138,9 @@ public final class Guest implements AutoCloseable {
         Path dir = domain.dir();
         Path controlPath = config.controlSocket() != null ? config.controlSocket().toAbsolutePath()
                 : dir.resolve(GuestControl.SOCKET);
-        Files.writeString(dir.resolve(NAME_FILE), config.name() + "\n", StandardCharsets.UTF_8);
-        Files.writeString(dir.resolve(CONTROL_FILE), controlPath + "\n", StandardCharsets.UTF_8);
+        // what GuestControl finds the guest by
+        Files.writeString(dir.resolve(SimPaths.NAME), config.name() + "\n", StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve(SimPaths.CONTROL), controlPath + "\n", StandardCharsets.UTF_8);
         // the domain's files and lock exist before anyone hears of it (the reaper watches introductions)
         dom0.introduce(domid, 0, 0);
         xs = XenStoreClient.connect(domainSocket(config.xenstoreSocket(), domid));
@@ -153,7 +151,7 @@ public final class Guest implements AutoCloseable {
             }
         });
         control = ControlServer.start(controlPath, new GuestCommands(this)::handle);
-        devices = xs.watch(home + "/device/vbd", "guest:" + domid + ":vbd", (p, t) -> scan());
+        devices = xs.watch(BlkifNodes.frontendDevices(domid), "guest:" + domid + ":vbd", (p, t) -> scan());
         LOG.info("guest {} is domain {}", config.name(), domid);
     }
 
@@ -218,7 +216,7 @@ public final class Guest implements AutoCloseable {
             return;
         }
         try {
-            List<String> names = xs.tryDirectory(home + "/device/vbd");
+            List<String> names = xs.tryDirectory(BlkifNodes.frontendDevices(domid));
             for (String n : names) {
                 int devid;
                 try {
@@ -230,13 +228,15 @@ public final class Guest implements AutoCloseable {
                 if (fe != null && !fe.isFinished()) {
                     continue;
                 }
-                String dir = home + "/device/vbd/" + devid;
+                String dir = BlkifNodes.frontendPath(domid, devid);
                 // a device to start: complete, and Initialising (a finished one is restarted only when reset)
-                if (!"1".equals(xs.tryRead(dir + "/state").map(String::trim).orElse(""))
-                        || !xs.exists(dir + "/backend") || !xs.exists(dir + "/backend-id")) {
+                if (!XenbusState.INITIALISING.wire().equals(xs.tryRead(BlkifNodes.path(dir, BlkifNodes.STATE))
+                        .map(String::trim).orElse(""))
+                        || !xs.exists(BlkifNodes.path(dir, BlkifNodes.BACKEND))
+                        || !xs.exists(BlkifNodes.path(dir, BlkifNodes.BACKEND_ID))) {
                     continue;
                 }
-                Blkfront fresh = new Blkfront(xs, domain, home, devid, config.abi(), config.maxIndirectSegments(),
+                Blkfront fresh = new Blkfront(xs, domain, devid, config.abi(), config.maxIndirectSegments(),
                         config.queues());
                 frontends.put(devid, fresh);
                 fresh.start();
@@ -250,7 +250,7 @@ public final class Guest implements AutoCloseable {
                 }
             }
         } catch (XenStoreException e) {
-            LOG.warn("guest {}: cannot scan {}/device/vbd: {}", config.name(), home, e.getMessage());
+            LOG.warn("guest {}: cannot scan {}: {}", config.name(), BlkifNodes.frontendDevices(domid), e.getMessage());
         }
     }
 

@@ -1,4 +1,4 @@
-package io.xendisk.guest;
+package io.xendisk.xen.sim.domain;
 
 import java.io.IOException;
 import java.nio.channels.AsynchronousCloseException;
@@ -18,7 +18,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
-import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreClient;
 import io.xendisk.xen.store.XenStoreException;

@@ -18,14 +18,16 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.BackRing;
 import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 import io.xendisk.xen.EventChannel;
 import io.xendisk.xen.GrantMapping;
+import io.xendisk.xen.sim.domain.DomainLock;
+import io.xendisk.xen.sim.domain.GuestControl;
 
 /** The guest as a whole, in this JVM: domids, control socket, shutdown, and frontends facing a scripted backend. */
 class GuestTest {

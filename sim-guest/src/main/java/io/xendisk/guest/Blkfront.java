@@ -9,9 +9,11 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
-import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.XenbusState;
+import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
@@ -47,7 +49,6 @@ public final class Blkfront implements AutoCloseable {
 
     private final XenStore xs;
     private final SimDomain domain;
-    private final String home;
     private final String fePath;
     private final int devid;
     private final Abi abi;
@@ -77,27 +78,25 @@ public final class Blkfront implements AutoCloseable {
 
     /**
      * @param xs     the guest's own xenstore connection
-     * @param home   the guest's domain path, /local/domain/N
      * @param devid  the device id (the last component of the frontend directory)
      */
-    public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi) {
-        this(xs, domain, home, devid, abi, Guest.DEFAULT_MAX_INDIRECT_SEGMENTS);
+    public Blkfront(XenStore xs, SimDomain domain, int devid, Abi abi) {
+        this(xs, domain, devid, abi, GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS);
     }
 
     /**
      * @param maxIndirectSegments the most segments per INDIRECT request this frontend uses
      *                            (if the backend offers them); 0 for direct requests only
      */
-    public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi, int maxIndirectSegments) {
-        this(xs, domain, home, devid, abi, maxIndirectSegments, 1);
+    public Blkfront(XenStore xs, SimDomain domain, int devid, Abi abi, int maxIndirectSegments) {
+        this(xs, domain, devid, abi, maxIndirectSegments, 1);
     }
 
     /**
      * @param maxQueues the most rings this frontend sets up (Linux: one per vCPU, at most 4 by
      *                  default), if the backend offers several
      */
-    public Blkfront(XenStore xs, SimDomain domain, String home, int devid, Abi abi, int maxIndirectSegments,
-                    int maxQueues) {
+    public Blkfront(XenStore xs, SimDomain domain, int devid, Abi abi, int maxIndirectSegments, int maxQueues) {
         if (maxQueues < 1) {
             throw new IllegalArgumentException("queues: at least 1, not " + maxQueues);
         }
@@ -109,8 +108,7 @@ public final class Blkfront implements AutoCloseable {
         this.maxIndirectSegments = maxIndirectSegments;
         this.xs = xs;
         this.domain = domain;
-        this.home = home;
-        this.fePath = home + "/device/vbd/" + devid;
+        this.fePath = BlkifNodes.frontendPath(domain.domid(), devid);
         this.devid = devid;
         this.abi = abi;
         this.name = "blkfront " + domain.domid() + "/" + devid;
@@ -313,9 +311,9 @@ public final class Blkfront implements AutoCloseable {
 
     private void run() {
         try {
-            backendPath = xs.read(fePath + "/backend");
-            backendId = Integer.parseInt(xs.read(fePath + "/backend-id").trim());
-            beWatch = xs.watch(backendPath + "/state", "blkfront:" + domain.domid() + ":" + devid + ":"
+            backendPath = xs.read(fe(BlkifNodes.BACKEND));
+            backendId = Integer.parseInt(xs.read(fe(BlkifNodes.BACKEND_ID)).trim());
+            beWatch = xs.watch(be(BlkifNodes.STATE), "blkfront:" + domain.domid() + ":" + devid + ":"
                     + System.identityHashCode(this), (p, t) -> kick());
             long seen = -1;
             while (!finished) {
@@ -346,7 +344,7 @@ public final class Blkfront implements AutoCloseable {
     }
 
     private void step() throws InterruptedException {
-        Optional<String> raw = xs.tryRead(backendPath + "/state");
+        Optional<String> raw = xs.tryRead(be(BlkifNodes.STATE));
         XenbusState be = raw.map(XenbusState::parse).orElse(null);
         if (be == null) {
             return; // backend not there yet, or writing garbage: wait
@@ -392,11 +390,11 @@ public final class Blkfront implements AutoCloseable {
      * transaction (flat for one ring, under queue-N/ for several), then Initialised.
      */
     private void talkToBackend() {
-        flushCache = flag("feature-flush-cache");
-        barrier = flag("feature-barrier");
+        flushCache = flag(BlkifNodes.FEATURE_FLUSH_CACHE);
+        barrier = flag(BlkifNodes.FEATURE_BARRIER);
         // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
-        xs.tryRead(backendPath + "/max-ring-page-order");
-        Long offeredQueues = numberQuietly("multi-queue-max-queues");
+        xs.tryRead(be(BlkifNodes.MAX_RING_PAGE_ORDER));
+        Long offeredQueues = numberQuietly(BlkifNodes.MULTI_QUEUE_MAX_QUEUES);
         int queues = (int) Math.max(1, Math.min(maxQueues, offeredQueues == null ? 1 : offeredQueues));
         int segments = segmentsPerRequest();
         List<BlkfrontIo> made = new ArrayList<>();
@@ -412,22 +410,20 @@ public final class Blkfront implements AutoCloseable {
         rings = List.copyOf(made);
         boolean published = xs.transaction(t -> {
             // the toolstack may have removed the device meanwhile: never recreate its directory
-            if (!t.exists(fePath + "/backend")) {
+            if (!t.exists(fe(BlkifNodes.BACKEND))) {
                 return false;
             }
-            if (queues == 1) {
-                t.write(fePath + "/ring-ref", Integer.toString(made.get(0).ringRef()));
-                t.write(fePath + "/event-channel", Integer.toString(made.get(0).eventChannel()));
-            } else {
-                t.write(fePath + "/multi-queue-num-queues", Integer.toString(queues));
-                for (int q = 0; q < queues; q++) {
-                    t.write(fePath + "/queue-" + q + "/ring-ref", Integer.toString(made.get(q).ringRef()));
-                    t.write(fePath + "/queue-" + q + "/event-channel", Integer.toString(made.get(q).eventChannel()));
-                }
+            if (queues > 1) {
+                t.write(fe(BlkifNodes.MULTI_QUEUE_NUM_QUEUES), Integer.toString(queues));
             }
-            t.write(fePath + "/protocol", abi.protocol());
+            for (int q = 0; q < queues; q++) {
+                String dir = BlkifNodes.queueDir(fePath, queues, q);
+                t.write(BlkifNodes.path(dir, BlkifNodes.RING_REF), Integer.toString(made.get(q).ringRef()));
+                t.write(BlkifNodes.path(dir, BlkifNodes.EVENT_CHANNEL), Integer.toString(made.get(q).eventChannel()));
+            }
+            t.write(fe(BlkifNodes.PROTOCOL), abi.protocol());
             // every page stays granted for the life of the ring, so the backend may keep them mapped
-            t.write(fePath + "/feature-persistent", "1");
+            t.write(fe(BlkifNodes.FEATURE_PERSISTENT), BlkifNodes.ON);
             return true;
         });
         if (!published) {
@@ -442,9 +438,9 @@ public final class Blkfront implements AutoCloseable {
 
     /** blkfront_connect: the disk's properties are mandatory. */
     private void connect() {
-        Long sectors = number("sectors");
-        Long info = number("info");
-        Long sectorSize = number("sector-size");
+        Long sectors = number(BlkifNodes.SECTORS);
+        Long info = number(BlkifNodes.INFO);
+        Long sectorSize = number(BlkifNodes.SECTOR_SIZE);
         if (sectors == null || info == null || sectorSize == null) {
             return; // fatal already reported
         }
@@ -455,7 +451,7 @@ public final class Blkfront implements AutoCloseable {
     }
 
     private void rereadSize() {
-        Long sectors = numberQuietly("sectors");
+        Long sectors = numberQuietly(BlkifNodes.SECTORS);
         DiskProperties d = disk;
         if (d != null && sectors != null && sectors != d.sectors()) {
             LOG.info("{}: backend resized the disk from {} to {} sectors", name, d.sectors(), sectors);
@@ -468,7 +464,7 @@ public final class Blkfront implements AutoCloseable {
      * the backend's feature-max-indirect-segments (as blkfront_setup_indirect).
      */
     private int segmentsPerRequest() {
-        Long offered = numberQuietly("feature-max-indirect-segments");
+        Long offered = numberQuietly(BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS);
         int direct = Blkif.MAX_SEGMENTS_PER_REQUEST;
         if (offered == null || offered <= direct || maxIndirectSegments <= direct) {
             return direct;
@@ -477,15 +473,15 @@ public final class Blkfront implements AutoCloseable {
     }
 
     private boolean flag(String node) {
-        return "1".equals(xs.tryRead(backendPath + "/" + node).map(String::trim).orElse("0"));
+        return BlkifNodes.isOn(xs.tryRead(be(node)).orElse(null));
     }
 
     /** A mandatory decimal node of the backend; null after reporting it as fatal. */
     private Long number(String node) {
-        Optional<String> v = xs.tryRead(backendPath + "/" + node);
+        Optional<String> v = xs.tryRead(be(node));
         if (v.isEmpty()) {
-            fatal(backendPath + "/" + node + " is missing; the backend must write sectors, info and sector-size "
-                    + "before it goes Connected");
+            fatal(be(node) + " is missing; the backend must write " + BlkifNodes.SECTORS + ", " + BlkifNodes.INFO
+                    + " and " + BlkifNodes.SECTOR_SIZE + " before it goes Connected");
             return null;
         }
         try {
@@ -495,14 +491,14 @@ public final class Blkfront implements AutoCloseable {
             }
             return n;
         } catch (NumberFormatException e) {
-            fatal(backendPath + "/" + node + " is '" + v.get() + "', not a non-negative number");
+            fatal(be(node) + " is '" + v.get() + "', not a non-negative number");
             return null;
         }
     }
 
     private Long numberQuietly(String node) {
         try {
-            return Long.parseLong(xs.tryRead(backendPath + "/" + node).orElse("").trim());
+            return Long.parseLong(xs.tryRead(be(node)).orElse("").trim());
         } catch (NumberFormatException e) {
             return null;
         }
@@ -513,7 +509,7 @@ public final class Blkfront implements AutoCloseable {
         error = why;
         LOG.error("{}: {}", name, why);
         try {
-            xs.write(home + "/error/device/vbd/" + devid + "/error", why);
+            xs.write(BlkifNodes.frontendErrorPath(domain.domid(), devid), why);
         } catch (XenStoreException e) {
             LOG.warn("{}: cannot write the error node: {}", name, e.getMessage());
         }
@@ -544,7 +540,7 @@ public final class Blkfront implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_ACK_MS);
         long seen = -1;
         while (System.nanoTime() < deadline) {
-            XenbusState be = xs.tryRead(backendPath + "/state").map(XenbusState::parse).orElse(null);
+            XenbusState be = xs.tryRead(be(BlkifNodes.STATE)).map(XenbusState::parse).orElse(null);
             if (be == null || be == XenbusState.CLOSING || be == XenbusState.CLOSED) {
                 return;
             }
@@ -604,10 +600,10 @@ public final class Blkfront implements AutoCloseable {
             try {
                 boolean written = xs.transaction(t -> {
                     // never recreate a directory the toolstack removed
-                    if (!t.exists(fePath + "/backend")) {
+                    if (!t.exists(fe(BlkifNodes.BACKEND))) {
                         return false;
                     }
-                    t.write(fePath + "/state", s.wire());
+                    t.write(fe(BlkifNodes.STATE), s.wire());
                     return true;
                 });
                 if (!written) {
@@ -628,6 +624,14 @@ public final class Blkfront implements AutoCloseable {
             finished = true;
             signal.notifyAll();
         }
+    }
+
+    private String fe(String node) {
+        return BlkifNodes.path(fePath, node);
+    }
+
+    private String be(String node) {
+        return BlkifNodes.path(backendPath, node);
     }
 
     @Override

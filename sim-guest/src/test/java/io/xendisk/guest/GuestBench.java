@@ -13,6 +13,7 @@ import io.xendisk.blkif.Abi;
 import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
+import io.xendisk.xen.sim.domain.GuestControl;
 
 /**
  * The workload matrix of TESTING.md over the simulated platform, printed, not
@@ -21,8 +22,8 @@ import io.xendisk.storage.Storages;
  * guest in this JVM ({@code inproc}) or in its own ({@code process}, as in
  * production).
  *
- * <p>Run: {@code mvn -o -q -pl backend-daemon test-compile}, then
- * {@code java -cp backend-daemon/target/classes:backend-daemon/target/test-classes:JARS
+ * <p>Run: {@code mvn -o -q -pl sim-guest -am test-compile}, then
+ * {@code java -cp backend-daemon/target/classes:sim-guest/target/classes:sim-guest/target/test-classes:JARS
  * io.xendisk.guest.GuestBench [inproc|process] [discard|file|mmap] [sizeMiB=256] [seconds=2]}
  * (JARS: jna, log4j-api, log4j-core from ~/.m2). Everything lives under /dev/shm.
  */

@@ -1,10 +1,15 @@
-package io.xendisk.daemon;
+package io.xendisk.api;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The command that starts another JVM on this process's java and class path. */
+/**
+ * The command that starts another JVM on this process's java and class path:
+ * how our programs start one another by main class name (the CLI its daemon,
+ * the daemon the sim xenstored and simulated guests) without depending on
+ * each other's code.
+ */
 public final class JavaCommand {
     private JavaCommand() {
     }

@@ -1,6 +1,10 @@
-package io.xendisk.backend;
+package io.xendisk.blkif;
 
-/** The xenbus device states (xen/io/xenbus.h), written as decimal strings to {@code <dir>/state}. */
+/**
+ * The xenbus device states (xen/io/xenbus.h), written as decimal strings to
+ * {@code <dir>/state}. Protocol, not either end's logic: the backend's
+ * handshake and the simulated frontend read and write the same values.
+ */
 public enum XenbusState {
     UNKNOWN, INITIALISING, INIT_WAIT, INITIALISED, CONNECTED, CLOSING, CLOSED, RECONFIGURING, RECONFIGURED;
 

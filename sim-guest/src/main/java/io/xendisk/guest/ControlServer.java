@@ -19,6 +19,8 @@ import java.util.function.Consumer;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.xen.sim.domain.GuestControl;
+
 /**
  * The guest's control socket: a unix socket where each line a client sends
  * is one command; the reply is any number of text lines, then a last line
@@ -98,13 +100,13 @@ final class ControlServer implements AutoCloseable {
                 }
                 try {
                     handler.handle(line.trim(), sink);
-                    send(out, "OK");
+                    send(out, GuestControl.OK);
                 } catch (Exception e) {
                     String msg = e.getMessage() == null ? e.toString() : e.getMessage();
                     if (!(e instanceof IllegalArgumentException || e instanceof BlkfrontException)) {
                         LOG.warn("control command '{}' failed", line, e);
                     }
-                    send(out, "ERROR " + msg.replace('\n', ' '));
+                    send(out, GuestControl.ERROR + " " + msg.replace('\n', ' '));
                 }
             }
         } catch (IOException | java.io.UncheckedIOException e) {

@@ -1,4 +1,4 @@
-package io.xendisk.guest;
+package io.xendisk.xen.sim.domain;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -7,7 +7,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStoreClient;
 import io.xendisk.xen.store.XsPerm;
 
@@ -19,7 +18,7 @@ import io.xendisk.xen.store.XsPerm;
  * starting at once never get the same domid (the loser's commit conflicts
  * and it picks again).
  */
-final class DomainIds {
+public final class DomainIds {
     private DomainIds() {
     }
 
@@ -29,7 +28,7 @@ final class DomainIds {
      * {@code domid} nodes that only dom0 may change.
      * @throws IllegalStateException when the name is taken or no domid is free
      */
-    static int reserve(XenStoreClient dom0, String name, Path simdir) {
+    public static int reserve(XenStoreClient dom0, String name, Path simdir) {
         if (name.isEmpty() || name.chars().anyMatch(c -> c < 0x21 || c > 0x7E)) {
             throw new IllegalArgumentException("guest name '" + name + "' must be non-empty printable ASCII without spaces");
         }
