@@ -2,6 +2,7 @@ package io.xendisk.backend;
 
 import java.util.List;
 
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XsPerm;
 
@@ -19,11 +20,11 @@ public final class VbdNodes {
     }
 
     public static String backendPath(int backendDomid, int domid, int devid) {
-        return "/local/domain/" + backendDomid + "/backend/" + KIND + "/" + domid + "/" + devid;
+        return VbdPaths.backend(backendDomid, KIND, domid, devid);
     }
 
     public static String frontendPath(int domid, int devid) {
-        return "/local/domain/" + domid + "/device/vbd/" + devid;
+        return VbdPaths.frontend(domid, devid);
     }
 
     /**

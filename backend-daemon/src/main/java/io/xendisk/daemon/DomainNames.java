@@ -2,6 +2,7 @@ package io.xendisk.daemon;
 
 import java.util.Optional;
 
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.xen.store.XenStore;
 
 /**
@@ -64,11 +65,11 @@ final class DomainNames {
 
     /** Whether domain {@code domid} has its directory in xenstore (the toolstack made it and has not removed it). */
     boolean exists(int domid) {
-        return xs.exists("/local/domain/" + domid);
+        return xs.exists(VbdPaths.domain(domid));
     }
 
     /** The name the toolstack gave domain {@code domid}, if any. */
     Optional<String> name(int domid) {
-        return xs.tryRead("/local/domain/" + domid + "/name");
+        return xs.tryRead(VbdPaths.domain(domid) + "/name");
     }
 }

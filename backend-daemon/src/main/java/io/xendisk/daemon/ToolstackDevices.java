@@ -8,6 +8,7 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.backend.XenbusState;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
@@ -44,7 +45,7 @@ final class ToolstackDevices {
          * libxl's {@code backend/vbd}: the toolstack owns the nodes and removes them; a
          * Connected one was served by a previous daemon, any other is new.
          */
-        TOOLSTACK("vbd", false, "closed", "detach it and attach it again"),
+        TOOLSTACK(VbdPaths.KIND, false, "closed", "detach it and attach it again"),
         /** Our own backend kind: a previous daemon made the nodes for a {@code connect}, which we now own. */
         PREVIOUS_DAEMON(VbdNodes.KIND, true, "unplugged", "connect it again");
 
@@ -85,10 +86,10 @@ final class ToolstackDevices {
      * made (it died or was killed); the nodes of a guest that is gone are removed.
      */
     void recover() {
-        String base = "/local/domain/" + VbdService.BACKEND_DOMID + "/backend/" + Origin.PREVIOUS_DAEMON.kind;
+        String base = VbdPaths.backends(VbdService.BACKEND_DOMID, Origin.PREVIOUS_DAEMON.kind);
         for (String d : xs.tryDirectory(base)) {
             for (String n : xs.tryDirectory(base + "/" + d)) {
-                if (!d.matches("\\d{1,5}") || !n.matches("\\d{1,9}")) {
+                if (!VbdPaths.isDomid(d) || !VbdPaths.isDevid(n)) {
                     continue;
                 }
                 try {
@@ -103,7 +104,7 @@ final class ToolstackDevices {
     /** The one path: read the device, open its storage, take it from the kernel, serve it or refuse it. */
     private void take(Origin origin, int domid, int devid) {
         String key = domid + "/" + devid;
-        String be = "/local/domain/" + VbdService.BACKEND_DOMID + "/backend/" + origin.kind + "/" + domid + "/" + devid;
+        String be = VbdPaths.backend(VbdService.BACKEND_DOMID, origin.kind, domid, devid);
         if (table.has(domid, devid)) {
             return;
         }

@@ -11,6 +11,7 @@ import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.backend.XenbusState;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
@@ -254,7 +255,7 @@ public final class VbdService implements AutoCloseable {
     }
 
     private String firstFreeVdev(int domid) {
-        List<String> used = xs.tryDirectory("/local/domain/" + domid + "/device/vbd");
+        List<String> used = xs.tryDirectory(VbdPaths.frontends(VbdPaths.domain(domid)));
         for (int disk = 1; disk < 26; disk++) { // xvda is the guest's root disk by convention
             String name = Vdev.xvdName(disk);
             int devid = Vdev.devid(name);

@@ -9,6 +9,7 @@ import java.util.concurrent.Executors;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 
@@ -42,7 +43,7 @@ final class XlDevices implements AutoCloseable {
     XlDevices(XenStore xs, VbdService service, int backendDomid) {
         this.xs = xs;
         this.service = service;
-        this.base = "/local/domain/" + backendDomid + "/backend/vbd";
+        this.base = VbdPaths.backends(backendDomid, VbdPaths.KIND);
         this.watch = xs.watch(base, "xdj:xl-devices", (path, token) -> changed(path));
     }
 
@@ -75,7 +76,7 @@ final class XlDevices implements AutoCloseable {
     }
 
     private void check(String d, String n) {
-        if (!d.matches("\\d{1,5}") || !n.matches("\\d{1,9}")) {
+        if (!VbdPaths.isDomid(d) || !VbdPaths.isDevid(n)) {
             return;
         }
         String key = d + "/" + n;

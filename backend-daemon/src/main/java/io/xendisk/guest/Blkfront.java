@@ -12,6 +12,7 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.backend.XenbusState;
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
@@ -110,7 +111,7 @@ public final class Blkfront implements AutoCloseable {
         this.xs = xs;
         this.domain = domain;
         this.home = home;
-        this.fePath = home + "/device/vbd/" + devid;
+        this.fePath = VbdPaths.frontend(home, devid);
         this.devid = devid;
         this.abi = abi;
         this.name = "blkfront " + domain.domid() + "/" + devid;
@@ -513,7 +514,7 @@ public final class Blkfront implements AutoCloseable {
         error = why;
         LOG.error("{}: {}", name, why);
         try {
-            xs.write(home + "/error/device/vbd/" + devid + "/error", why);
+            xs.write(VbdPaths.frontendError(home, devid), why);
         } catch (XenStoreException e) {
             LOG.warn("{}: cannot write the error node: {}", name, e.getMessage());
         }

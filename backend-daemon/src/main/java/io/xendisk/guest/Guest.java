@@ -20,6 +20,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Abi;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.sim.domain.SimPaths;
 import io.xendisk.xen.store.XenStore;
@@ -153,7 +154,7 @@ public final class Guest implements AutoCloseable {
             }
         });
         control = ControlServer.start(controlPath, new GuestCommands(this)::handle);
-        devices = xs.watch(home + "/device/vbd", "guest:" + domid + ":vbd", (p, t) -> scan());
+        devices = xs.watch(VbdPaths.frontends(home), "guest:" + domid + ":vbd", (p, t) -> scan());
         LOG.info("guest {} is domain {}", config.name(), domid);
     }
 
@@ -218,7 +219,7 @@ public final class Guest implements AutoCloseable {
             return;
         }
         try {
-            List<String> names = xs.tryDirectory(home + "/device/vbd");
+            List<String> names = xs.tryDirectory(VbdPaths.frontends(home));
             for (String n : names) {
                 int devid;
                 try {
@@ -230,7 +231,7 @@ public final class Guest implements AutoCloseable {
                 if (fe != null && !fe.isFinished()) {
                     continue;
                 }
-                String dir = home + "/device/vbd/" + devid;
+                String dir = VbdPaths.frontend(home, devid);
                 // a device to start: complete, and Initialising (a finished one is restarted only when reset)
                 if (!"1".equals(xs.tryRead(dir + "/state").map(String::trim).orElse(""))
                         || !xs.exists(dir + "/backend") || !xs.exists(dir + "/backend-id")) {
