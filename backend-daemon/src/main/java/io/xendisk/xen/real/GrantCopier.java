@@ -1,12 +1,11 @@
 package io.xendisk.xen.real;
 
 import java.nio.ByteBuffer;
-import java.util.IdentityHashMap;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 
+import io.xendisk.os.BufferAddresses;
 import io.xendisk.xen.GrantCopyBatch;
 
 /**
@@ -32,7 +31,7 @@ final class GrantCopier {
     /** Buffers whose addresses we remember; a ring uses a few (bounce slab slices, image chunks). */
     private static final int ADDRESS_CACHE_MAX = 4096;
 
-    private final IdentityHashMap<ByteBuffer, Long> addresses = new IdentityHashMap<>();
+    private final BufferAddresses addresses = new BufferAddresses(ADDRESS_CACHE_MAX);
     private Memory segs;
     private int[] batchIndex;
     /** errno-like detail of the last failed call, for logs. */
@@ -53,21 +52,7 @@ final class GrantCopier {
 
     /** The native address of a direct buffer's index 0; remembered per buffer. */
     long address(ByteBuffer buf) {
-        Long a = addresses.get(buf);
-        if (a != null) {
-            return a;
-        }
-        Pointer p = Native.getDirectBufferPointer(buf);
-        if (p == null) {
-            return 0;
-        }
-        // JNI GetDirectBufferAddress: the address of index 0, whatever the buffer's position
-        long v = Pointer.nativeValue(p);
-        if (addresses.size() >= ADDRESS_CACHE_MAX) {
-            addresses.clear();
-        }
-        addresses.put(buf, v);
-        return v;
+        return addresses.of(buf);
     }
 
     /** Forgets the remembered buffers (their memory may be unmapped after this). */
