@@ -16,10 +16,9 @@ import io.xendisk.xen.GrantCopyBatch;
  * allocates nothing once the buffers have been seen.
  *
  * <p>The local side is checked here (the kernel would happily copy into any
- * of our memory): the range must lie inside the buffer's capacity (offsets
- * are absolute; position and limit are the caller's business), and a
- * read-only buffer cannot receive guest data. Such segments fail with
- * GNTST_general_error and are not passed to the kernel.
+ * of our memory) by {@link GrantCopyBatch#localUsable}, and must be a direct
+ * buffer. Such segments fail with GNTST_general_error and are not passed to
+ * the kernel.
  */
 final class GrantCopier {
     /** What runs the copy: {@code xengnttab_grant_copy(h, count, segs)}; 0 on success. */
@@ -78,7 +77,7 @@ final class GrantCopier {
             int len = batch.len(i);
             boolean toGuest = batch.toGuest(i);
             long base = local != null && local.isDirect() ? address(local) : 0;
-            if (base == 0 || off < 0 || off > local.capacity() - len || (!toGuest && local.isReadOnly())) {
+            if (base == 0 || !batch.localUsable(i)) {
                 batch.setStatus(i, GrantCopyBatch.GNTST_GENERAL_ERROR);
                 failed++;
                 continue;
