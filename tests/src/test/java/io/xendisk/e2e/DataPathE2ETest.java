@@ -19,7 +19,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The happy paths across real processes: one daemon, the sim xenstored and two
@@ -38,7 +37,7 @@ class DataPathE2ETest {
     @BeforeAll
     static void startGuests() throws Exception {
         Dist.assertBuilt("bin/xen-disk-java");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         // two rings per disk, as a 2-vCPU Linux guest takes of the 4 queues the daemon offers
         g64 = dist.guest("g64", "--queues", "2");
