@@ -13,6 +13,7 @@ import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
@@ -190,7 +191,7 @@ public final class VbdBackend implements AutoCloseable {
             if (!xs.exists(frontendPath)) {
                 // xl destroy removes the whole domain directory: say so, it is what the user did;
                 // the toolstack may still wait for our Closed to remove the backend directory
-                abandon(xs.exists(BlkifNodes.domainPath(frontendDomid))
+                abandon(xs.exists(VbdPaths.domain(frontendDomid))
                         ? "frontend directory " + frontendPath + " removed"
                         : "domain " + frontendDomid + " is gone (its frontend directory " + frontendPath + " was removed)");
             }

@@ -3,6 +3,7 @@ package io.xendisk.backend;
 import java.util.List;
 
 import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XsPerm;
@@ -21,11 +22,11 @@ public final class VbdNodes {
     }
 
     public static String backendPath(int backendDomid, int domid, int devid) {
-        return BlkifNodes.backendPath(backendDomid, KIND, domid, devid);
+        return VbdPaths.backend(backendDomid, KIND, domid, devid);
     }
 
     public static String frontendPath(int domid, int devid) {
-        return BlkifNodes.frontendPath(domid, devid);
+        return VbdPaths.frontend(domid, devid);
     }
 
     /**

@@ -9,12 +9,7 @@ package io.xendisk.blkif;
  * with Linux. Names only: reading, writing and validating stay with each end.
  */
 public final class BlkifNodes {
-    // --- where the directories are
-
-    /** The frontend kind of a virtual disk: /local/domain/&lt;domid&gt;/device/vbd/&lt;devid&gt;. */
-    public static final String FRONTEND_KIND = "vbd";
-    /** The toolstack's backend kind for disks, claimed by kernel blkback: backend/vbd/&lt;domid&gt;/&lt;devid&gt;. */
-    public static final String TOOLSTACK_KIND = "vbd";
+    // (where the directories are: VbdPaths)
 
     // --- nodes of both directories
 
@@ -122,39 +117,6 @@ public final class BlkifNodes {
      */
     public static String queueDir(String deviceDir, int queues, int q) {
         return queues == 1 ? deviceDir : path(deviceDir, queue(q));
-    }
-
-    /** A guest's home, /local/domain/&lt;domid&gt;. */
-    public static String domainPath(int domid) {
-        return "/local/domain/" + domid;
-    }
-
-    /** The directory of a guest's virtual disks: /local/domain/&lt;domid&gt;/device/vbd. */
-    public static String frontendDevices(int domid) {
-        return domainPath(domid) + "/device/" + FRONTEND_KIND;
-    }
-
-    /** The frontend directory of disk {@code devid} of guest {@code domid}. */
-    public static String frontendPath(int domid, int devid) {
-        return frontendDevices(domid) + "/" + devid;
-    }
-
-    /** The backend directories of one kind of the backend domain: /local/domain/&lt;backend&gt;/backend/&lt;kind&gt;. */
-    public static String backendKindPath(int backendDomid, String kind) {
-        return domainPath(backendDomid) + "/backend/" + kind;
-    }
-
-    /** The backend directory of disk {@code devid} of guest {@code domid}, of backend kind {@code kind}. */
-    public static String backendPath(int backendDomid, String kind, int domid, int devid) {
-        return backendKindPath(backendDomid, kind) + "/" + domid + "/" + devid;
-    }
-
-    /**
-     * Where a frontend reports a fatal error (Linux's xenbus_dev_fatal):
-     * {@code error/device/vbd/<devid>/error} in its domain's home.
-     */
-    public static String frontendErrorPath(int domid, int devid) {
-        return domainPath(domid) + "/error/device/" + FRONTEND_KIND + "/" + devid + "/error";
     }
 
     /** The {@value #MODE} value of a disk. */

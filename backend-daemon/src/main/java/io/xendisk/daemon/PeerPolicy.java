@@ -1,11 +1,12 @@
 package io.xendisk.daemon;
 
-import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 
 import java.util.Optional;
 import java.util.OptionalLong;
+
+import io.xendisk.os.LibC;
 
 /**
  * Who may use the control socket: root, or the user the daemon itself runs as
@@ -22,7 +23,7 @@ public final class PeerPolicy {
 
     /** The policy for this process: root plus our own uid. */
     public static PeerPolicy forThisProcess() {
-        return new PeerPolicy(LibC.INSTANCE.geteuid());
+        return new PeerPolicy(LibC.geteuid());
     }
 
     /**
@@ -42,12 +43,12 @@ public final class PeerPolicy {
     /** Resolves a user name through NSS (getpwnam), as the JDK resolved the uid to it. */
     static OptionalLong uidOf(String userName) {
         try {
-            Pointer pw = LibC.INSTANCE.getpwnam(userName);
+            Pointer pw = LibC.getpwnam(userName);
             if (pw != null) {
                 // struct passwd { char *pw_name; char *pw_passwd; uid_t pw_uid; ... }
                 return OptionalLong.of(Integer.toUnsignedLong(pw.getInt(2L * Native.POINTER_SIZE)));
             }
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
+        } catch (LinkageError | RuntimeException e) {
             // no usable libc binding: fall through to the name itself
         }
         if (!userName.isEmpty() && userName.chars().allMatch(Character::isDigit)) {
@@ -58,13 +59,5 @@ public final class PeerPolicy {
             }
         }
         return "root".equals(userName) ? OptionalLong.of(0) : OptionalLong.empty();
-    }
-
-    private interface LibC extends Library {
-        LibC INSTANCE = Native.load("c", LibC.class);
-
-        Pointer getpwnam(String name);
-
-        int geteuid();
     }
 }

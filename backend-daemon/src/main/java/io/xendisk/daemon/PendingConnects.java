@@ -9,8 +9,6 @@ import java.util.function.Predicate;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
-import io.xendisk.api.ControlRequest;
-
 /**
  * Connects waiting for a guest that is not created yet ({@code connect
  * --at-start}): each is run the moment a domain of its guest's name exists
@@ -20,24 +18,24 @@ import io.xendisk.api.ControlRequest;
 final class PendingConnects {
     private static final Logger LOG = LogManager.getLogger(PendingConnects.class);
 
-    private record Pending(String vm, String vdev, ControlRequest request, long deadline) {
+    private record Pending(String vm, String vdev, ConnectSpec request, long deadline) {
     }
 
     private final Predicate<String> exists;
-    private final Consumer<ControlRequest> connect;
+    private final Consumer<ConnectSpec> connect;
     private final List<Pending> pending = new ArrayList<>();
 
     /**
      * @param exists  whether a domain of this name exists now
      * @param connect connects a request whose domain now exists
      */
-    PendingConnects(Predicate<String> exists, Consumer<ControlRequest> connect) {
+    PendingConnects(Predicate<String> exists, Consumer<ConnectSpec> connect) {
         this.exists = exists;
         this.connect = connect;
     }
 
     /** Adds (or replaces) the connect of disk {@code vdev} for guest {@code vm}, for {@code seconds}; runs it if due. */
-    void add(String vm, String vdev, ControlRequest request, long seconds) {
+    void add(String vm, String vdev, ConnectSpec request, long seconds) {
         synchronized (pending) {
             pending.removeIf(p -> p.vm().equals(vm) && p.vdev().equals(vdev));
             pending.add(new Pending(vm, vdev, request, System.nanoTime() + seconds * 1_000_000_000L));

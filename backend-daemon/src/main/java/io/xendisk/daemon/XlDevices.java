@@ -10,6 +10,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.xen.store.XenStore;
 import io.xendisk.xen.store.XenStoreException;
 
@@ -43,7 +44,7 @@ final class XlDevices implements AutoCloseable {
     XlDevices(XenStore xs, VbdService service, int backendDomid) {
         this.xs = xs;
         this.service = service;
-        this.base = BlkifNodes.backendKindPath(backendDomid, BlkifNodes.TOOLSTACK_KIND);
+        this.base = VbdPaths.backends(backendDomid, VbdPaths.KIND);
         this.watch = xs.watch(base, "xdj:xl-devices", (path, token) -> changed(path));
     }
 
@@ -76,7 +77,7 @@ final class XlDevices implements AutoCloseable {
     }
 
     private void check(String d, String n) {
-        if (!d.matches("\\d{1,5}") || !n.matches("\\d{1,9}")) {
+        if (!VbdPaths.isDomid(d) || !VbdPaths.isDevid(n)) {
             return;
         }
         String key = d + "/" + n;

@@ -1,75 +1,89 @@
 package io.xendisk.storage;
 
-import com.sun.jna.Library;
-import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 
+import io.xendisk.os.LibC;
+
 /**
- * The few libc calls the JDK does not offer: opening an image read-only and
- * mapping it MAP_PRIVATE (the JDK insists on a writable channel for that),
- * hole punching, madvise. Interface mapping is enough: none of these is on the
- * per-request path except discard, which is rare.
- *
- * <p>Constants are Linux's generic values (x86_64 and aarch64 agree on all).
+ * The libc calls the engines make, as they name them: opening an image
+ * read-only and mapping it MAP_PRIVATE (the JDK insists on a writable channel
+ * for that), hole punching, madvise. The binding itself is {@link LibC},
+ * shared with the platforms; this is only the engines' view of it.
  */
 final class Posix {
-    static final int O_RDONLY = 0;
-    static final int O_RDWR = 2;
-    static final int O_CLOEXEC = 0x80000;
+    static final int O_RDONLY = LibC.O_RDONLY;
+    static final int O_RDWR = LibC.O_RDWR;
+    static final int O_CLOEXEC = LibC.O_CLOEXEC;
 
-    static final int SEEK_END = 2;
+    static final int SEEK_END = LibC.SEEK_END;
 
-    static final int PROT_READ = 1;
-    static final int PROT_WRITE = 2;
-    static final int MAP_PRIVATE = 2;
-    static final int MAP_NORESERVE = 0x4000;
+    static final int PROT_READ = LibC.PROT_READ;
+    static final int PROT_WRITE = LibC.PROT_WRITE;
+    static final int MAP_PRIVATE = LibC.MAP_PRIVATE;
+    static final int MAP_NORESERVE = LibC.MAP_NORESERVE;
 
-    static final int MADV_DONTNEED = 4;
+    static final int MADV_DONTNEED = LibC.MADV_DONTNEED;
 
-    static final int FALLOC_FL_KEEP_SIZE = 1;
-    static final int FALLOC_FL_PUNCH_HOLE = 2;
+    static final int FALLOC_FL_KEEP_SIZE = LibC.FALLOC_FL_KEEP_SIZE;
+    static final int FALLOC_FL_PUNCH_HOLE = LibC.FALLOC_FL_PUNCH_HOLE;
 
-    static final int EINTR = 4;
-    static final int EINVAL = 22;
-    static final int EOPNOTSUPP = 95;
-    static final int ENOSYS = 38;
+    static final int EINTR = LibC.EINTR;
+    static final int EINVAL = LibC.EINVAL;
+    static final int EOPNOTSUPP = LibC.EOPNOTSUPP;
+    static final int ENOSYS = LibC.ENOSYS;
 
     /** Page size used for madvise alignment; 4 KiB on every platform Xen runs dom0 on. */
     static final long PAGE_SIZE = 4096;
 
-    interface LibC extends Library {
-        int open(String path, int flags);
+    /** The calls, as {@code Posix.C.open(...)}: each goes straight to {@link LibC}. */
+    static final class Calls {
+        private Calls() {
+        }
 
-        int close(int fd);
+        int open(String path, int flags) {
+            return LibC.open(path, flags, 0);
+        }
 
-        long lseek(int fd, long offset, int whence);
+        int close(int fd) {
+            return LibC.close(fd);
+        }
 
-        Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
+        long lseek(int fd, long offset, int whence) {
+            return LibC.lseek(fd, offset, whence);
+        }
 
-        int munmap(Pointer addr, long length);
+        Pointer mmap(Pointer addr, long length, int prot, int flags, int fd, long offset) {
+            return LibC.mmap(addr, length, prot, flags, fd, offset);
+        }
 
-        int madvise(Pointer addr, long length, int advice);
+        int munmap(Pointer addr, long length) {
+            return LibC.munmap(addr, length);
+        }
 
-        int fallocate(int fd, int mode, long offset, long length);
+        int madvise(Pointer addr, long length, int advice) {
+            return LibC.madvise(addr, length, advice);
+        }
 
-        String strerror(int errnum);
+        int fallocate(int fd, int mode, long offset, long length) {
+            return LibC.fallocate(fd, mode, offset, length);
+        }
     }
 
-    static final LibC C = Native.load("c", LibC.class);
+    static final Calls C = new Calls();
 
     private Posix() {
     }
 
     /** errno of the last native call on this thread (JNA preserves it per call). */
     static int errno() {
-        return Native.getLastError();
+        return LibC.errno();
     }
 
     static String strerror(int errno) {
-        return C.strerror(errno);
+        return LibC.strerror(errno);
     }
 
     static boolean mmapFailed(Pointer p) {
-        return p == null || Pointer.nativeValue(p) == -1L;
+        return LibC.mmapFailed(p);
     }
 }

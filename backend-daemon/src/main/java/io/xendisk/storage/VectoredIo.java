@@ -2,11 +2,11 @@ package io.xendisk.storage;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.IdentityHashMap;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
-import com.sun.jna.Pointer;
+
+import io.xendisk.os.BufferAddresses;
+import io.xendisk.os.LibC;
 
 /**
  * preadv/pwritev on an image's file descriptor: one system call moves every
@@ -21,22 +21,11 @@ final class VectoredIo {
     /** Buffers whose addresses we remember: a ring's frontend has about a thousand pages. */
     private static final int ADDRESS_CACHE_MAX = 8192;
 
-    /** The hot path: one direct-mapped call per request. */
-    private static final class Calls {
-        static {
-            Native.register(Calls.class, "c");
-        }
-
-        static native long preadv(int fd, Pointer iov, int iovcnt, long offset);
-
-        static native long pwritev(int fd, Pointer iov, int iovcnt, long offset);
-    }
-
     private final Path image;
     private final int fd;
     /** The same file, for finishing a short transfer the plain way. */
     private final java.nio.channels.FileChannel channel;
-    private final IdentityHashMap<ByteBuffer, Long> addresses = new IdentityHashMap<>();
+    private final BufferAddresses addresses = new BufferAddresses(ADDRESS_CACHE_MAX);
     private Memory iov = new Memory(64L * IOVEC_SIZE);
 
     VectoredIo(Path image, int fd, java.nio.channels.FileChannel channel) {
@@ -72,11 +61,11 @@ final class VectoredIo {
     /** One preadv/pwritev of the laid-out iovec, retried on EINTR; the bytes it moved. */
     private long transfer(boolean write, long offset, int count, long sector) {
         for (;;) {
-            long n = write ? Calls.pwritev(fd, iov, count, offset) : Calls.preadv(fd, iov, count, offset);
+            long n = write ? LibC.pwritev(fd, iov, count, offset) : LibC.preadv(fd, iov, count, offset);
             if (n >= 0) {
                 return n;
             }
-            int errno = Native.getLastError();
+            int errno = LibC.errno();
             if (errno != Posix.EINTR) {
                 throw StorageException.errno(image, (write ? "writing" : "reading") + " at sector " + sector, errno);
             }
@@ -95,23 +84,11 @@ final class VectoredIo {
                 throw new IllegalArgumentException("piece " + i + " is not " + lengths[i] + " bytes of a direct buffer at "
                         + offsets[i]);
             }
-            iov.setLong((long) i * IOVEC_SIZE, address(b) + offsets[i]);
+            iov.setLong((long) i * IOVEC_SIZE, addresses.of(b) + offsets[i]);
             iov.setLong((long) i * IOVEC_SIZE + 8, lengths[i]);
             total += lengths[i];
         }
         return total;
-    }
-
-    private long address(ByteBuffer b) {
-        Long a = addresses.get(b);
-        if (a == null) {
-            if (addresses.size() >= ADDRESS_CACHE_MAX) {
-                addresses.clear();
-            }
-            a = Pointer.nativeValue(Native.getDirectBufferPointer(b));
-            addresses.put(b, a);
-        }
-        return a;
     }
 
     private static void zero(ByteBuffer[] buffers, int[] offsets, int[] lengths, int count) {

@@ -56,7 +56,7 @@ public final class GrantCopyBatch {
         if (count == capacity) {
             throw new IllegalStateException("grant copy batch full (" + capacity + " segments)");
         }
-        if (pageOffset < 0 || len <= 0 || pageOffset + len > XenPage.SIZE) {
+        if (!inRange(pageOffset, len, XenPage.SIZE)) {
             throw new IllegalArgumentException("segment exceeds its page: offset " + pageOffset + " len " + len);
         }
         int i = count++;
@@ -69,6 +69,30 @@ public final class GrantCopyBatch {
         this.localOffset[i] = localOffset;
         this.status[i] = GNTST_OKAY;
         return i;
+    }
+
+    /**
+     * The one rule for a segment's range, on the page side ({@code size} a Xen page)
+     * and the local side (the buffer's capacity) alike: {@code offset >= 0},
+     * {@code len > 0}, {@code offset + len <= size}, the sum computed without
+     * overflow.
+     */
+    public static boolean inRange(int offset, int len, int size) {
+        return offset >= 0 && len > 0 && len <= size - offset;
+    }
+
+    /**
+     * Whether segment {@code i}'s local side may be copied: its range lies in
+     * the buffer by {@link #inRange} (absolute indexes up to the capacity:
+     * position and limit are the caller's business), and guest data does not
+     * go into a read-only buffer. A segment that fails this is a
+     * GNTST_general_error of its own, never an exception: the local side is
+     * checked by each grant table before the copy, since the kernel would
+     * copy into any of our memory.
+     */
+    public boolean localUsable(int i) {
+        ByteBuffer b = local[i];
+        return b != null && inRange(localOffset[i], len[i], b.capacity()) && (toGuest[i] || !b.isReadOnly());
     }
 
     public int count() {

@@ -21,13 +21,6 @@ class BlkifNodesTest {
     }
 
     @Test
-    void directoriesAreWhereLibxlPutsThem() {
-        assertEquals("/local/domain/7/device/vbd/51728", BlkifNodes.frontendPath(7, 51728));
-        assertEquals("/local/domain/0/backend/vbd/7/51728", BlkifNodes.backendPath(0, BlkifNodes.TOOLSTACK_KIND, 7, 51728));
-        assertEquals("/local/domain/7/error/device/vbd/51728/error", BlkifNodes.frontendErrorPath(7, 51728));
-    }
-
-    @Test
     void valuesAreReadAsLinuxReadsThem() {
         assertTrue(BlkifNodes.isOn(" 1\n"));
         assertFalse(BlkifNodes.isOn("2"));

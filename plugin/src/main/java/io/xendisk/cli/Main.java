@@ -39,6 +39,7 @@ public final class Main {
     private final InputStream in;
     private final PrintStream out;
     private final PrintStream err;
+    private final Path cwd;
 
     public Main(Map<String, String> env, PrintStream out, PrintStream err) {
         this(env, InputStream.nullInputStream(), out, err);
@@ -46,10 +47,16 @@ public final class Main {
 
     /** @param in stdin: the domain XML for {@code libvirt-hook} */
     public Main(Map<String, String> env, InputStream in, PrintStream out, PrintStream err) {
+        this(env, in, out, err, Path.of("").toAbsolutePath());
+    }
+
+    /** @param cwd the directory relative image paths on the command line are taken from */
+    public Main(Map<String, String> env, InputStream in, PrintStream out, PrintStream err, Path cwd) {
         this.env = Map.copyOf(env);
         this.in = in;
         this.out = out;
         this.err = err;
+        this.cwd = cwd.toAbsolutePath();
     }
 
     public static void main(String[] args) {
@@ -95,7 +102,7 @@ public final class Main {
                 }
                 DaemonLink daemon = new SocketDaemonLink(paths, args.platform(), err);
                 return args.verb().equals("libvirt-hook") ? new LibvirtHook(daemon, err).run(args.args(), in)
-                        : new LibvirtVerbs(env, daemon, out, err).run(args.verb(), args.args(), args.options());
+                        : new LibvirtVerbs(env, cwd, daemon, out, err).run(args.verb(), args.args(), args.options());
             }
             case "install":
             case "uninstall":
@@ -127,12 +134,7 @@ public final class Main {
         if (platform == null && fromEnv != null && !fromEnv.isBlank()) {
             platform = fromEnv;
         }
-        Map<String, String> options = new java.util.LinkedHashMap<>(args.options());
-        options.remove("foreground"); // the CLI's own business
-        if (platform != null) {
-            options.put("platform", platform);
-        }
-        ControlRequest request = new ControlRequest(args.verb(), args.args(), options);
+        ControlRequest request = daemonRequest(args, platform, cwd);
         if (args.verb().equals("demo")) {
             Path dir = Path.of(args.options().getOrDefault("dir", "/tmp/xen-disk-java-demo")).toAbsolutePath();
             try {
@@ -166,6 +168,23 @@ public final class Main {
             return new ForegroundConnection(client, request, out, err).serveUntilStopped(response.stdout());
         }
         return response.exitCode();
+    }
+
+    /**
+     * What the daemon is sent for a command line: its options without the
+     * CLI's own ({@code --foreground}), with the platform, and {@code connect}'s
+     * image absolute against {@code cwd}, since the daemon runs in another directory.
+     */
+    static ControlRequest daemonRequest(CliArgs args, String platform, Path cwd) {
+        Map<String, String> options = new java.util.LinkedHashMap<>(args.options());
+        options.remove("foreground"); // the CLI's own business
+        if (platform != null) {
+            options.put("platform", platform);
+        }
+        if (args.verb().equals("connect") && options.containsKey("path")) {
+            options.put("path", ImageSource.resolve(options.get("path"), cwd));
+        }
+        return new ControlRequest(args.verb(), args.args(), options);
     }
 
     /**

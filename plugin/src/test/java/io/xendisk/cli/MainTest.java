@@ -69,6 +69,17 @@ class MainTest {
     }
 
     @Test
+    void connectSendsTheImageAbsoluteFromTheCallersDirectory() throws Exception {
+        CliArgs a = CliArgs.parse(java.util.List.of("connect", "vm1", "--path", "disk.img", "--foreground"));
+        io.xendisk.api.ControlRequest r = Main.daemonRequest(a, "sim", Path.of("/images"));
+        assertEquals(Map.of("path", "/images/disk.img", "platform", "sim"), r.options());
+        CliArgs uri = CliArgs.parse(java.util.List.of("connect", "vm1", "--path", "nbd://store/export"));
+        assertEquals("nbd://store/export", Main.daemonRequest(uri, null, Path.of("/images")).option("path"));
+        CliArgs none = CliArgs.parse(java.util.List.of("connect", "vm1"));
+        assertEquals(Map.of(), Main.daemonRequest(none, null, Path.of("/images")).options());
+    }
+
+    @Test
     void anInvalidConfigFileStopsDaemonVerbsWithItsLine() throws Exception {
         java.nio.file.Path config = java.nio.file.Files.writeString(dir.resolve("bad.xml"),
                 "<config xmlns='https://xen-disk-java.org/xmlns/config/1'>\n<run-dir>relative</run-dir>\n</config>\n");

@@ -12,6 +12,7 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.sim.domain.GuestProgram;
 import io.xendisk.xen.sim.domain.SimDomain;
@@ -108,7 +109,7 @@ public final class Blkfront implements AutoCloseable {
         this.maxIndirectSegments = maxIndirectSegments;
         this.xs = xs;
         this.domain = domain;
-        this.fePath = BlkifNodes.frontendPath(domain.domid(), devid);
+        this.fePath = VbdPaths.frontend(domain.domid(), devid);
         this.devid = devid;
         this.abi = abi;
         this.name = "blkfront " + domain.domid() + "/" + devid;
@@ -509,7 +510,7 @@ public final class Blkfront implements AutoCloseable {
         error = why;
         LOG.error("{}: {}", name, why);
         try {
-            xs.write(BlkifNodes.frontendErrorPath(domain.domid(), devid), why);
+            xs.write(VbdPaths.frontendError(VbdPaths.domain(domain.domid()), devid), why);
         } catch (XenStoreException e) {
             LOG.warn("{}: cannot write the error node: {}", name, e.getMessage());
         }

@@ -20,6 +20,7 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.BlkifNodes;
+import io.xendisk.blkif.VbdPaths;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.sim.domain.DomainIds;
@@ -151,7 +152,7 @@ public final class Guest implements AutoCloseable {
             }
         });
         control = ControlServer.start(controlPath, new GuestCommands(this)::handle);
-        devices = xs.watch(BlkifNodes.frontendDevices(domid), "guest:" + domid + ":vbd", (p, t) -> scan());
+        devices = xs.watch(VbdPaths.frontends(VbdPaths.domain(domid)), "guest:" + domid + ":vbd", (p, t) -> scan());
         LOG.info("guest {} is domain {}", config.name(), domid);
     }
 
@@ -216,7 +217,7 @@ public final class Guest implements AutoCloseable {
             return;
         }
         try {
-            List<String> names = xs.tryDirectory(BlkifNodes.frontendDevices(domid));
+            List<String> names = xs.tryDirectory(VbdPaths.frontends(VbdPaths.domain(domid)));
             for (String n : names) {
                 int devid;
                 try {
@@ -228,7 +229,7 @@ public final class Guest implements AutoCloseable {
                 if (fe != null && !fe.isFinished()) {
                     continue;
                 }
-                String dir = BlkifNodes.frontendPath(domid, devid);
+                String dir = VbdPaths.frontend(domid, devid);
                 // a device to start: complete, and Initialising (a finished one is restarted only when reset)
                 if (!XenbusState.INITIALISING.wire().equals(xs.tryRead(BlkifNodes.path(dir, BlkifNodes.STATE))
                         .map(String::trim).orElse(""))
@@ -250,7 +251,7 @@ public final class Guest implements AutoCloseable {
                 }
             }
         } catch (XenStoreException e) {
-            LOG.warn("guest {}: cannot scan {}: {}", config.name(), BlkifNodes.frontendDevices(domid), e.getMessage());
+            LOG.warn("guest {}: cannot scan {}: {}", config.name(), VbdPaths.frontends(VbdPaths.domain(domid)), e.getMessage());
         }
     }
 

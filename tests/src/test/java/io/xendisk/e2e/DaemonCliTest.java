@@ -111,7 +111,9 @@ class DaemonCliTest {
 
     @Test
     void nonRootIsRefused() throws Exception {
+        // a privilege, not a tool: only root may switch to another user
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root to switch to nobody");
+        Tools.require(Path.of("/usr/bin/setpriv"), "util-linux");
         pidOf(dist.cli("status"));
         // the run dir is 0700: nobody cannot even reach the socket
         Dist.Result blocked = dist.run(Dist.AS_NOBODY, "status");
@@ -192,8 +194,8 @@ class DaemonCliTest {
 
     @Test
     void simStartGivesASocketDebiansXenstoreToolsCanUse() throws Exception {
-        assumeTrue(Dist.hasSimXenstored(), "sim xenstored (XenstoredMain) not in this build yet");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-ls")), "xenstore-utils not installed");
+        assertTrue(Dist.hasSimXenstored(), "no sim xenstored (XenstoredMain) in " + Dist.HOME + "/lib: rebuild from the top");
+        Tools.requireXenstoreUtils();
         Dist.Result start = dist.cli("sim", "start");
         assertEquals(0, start.exit(), start.toString());
         Matcher m = Pattern.compile("^XENSTORED_PATH=(\\S+) xenstore-ls$", Pattern.MULTILINE).matcher(start.out());

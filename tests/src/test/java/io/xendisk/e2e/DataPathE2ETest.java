@@ -19,7 +19,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The happy paths across real processes: one daemon, the sim xenstored and two
@@ -38,7 +37,7 @@ class DataPathE2ETest {
     @BeforeAll
     static void startGuests() throws Exception {
         Dist.assertBuilt("bin/xen-disk-java");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         // two rings per disk, as a 2-vCPU Linux guest takes of the 4 queues the daemon offers
         g64 = dist.guest("g64", "--queues", "2");
@@ -198,6 +197,25 @@ class DataPathE2ETest {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    @Test
+    void aRelativePathIsTheFileWhereTheUserTypedItNotWhereTheDaemonRuns() throws Exception {
+        Path here = Files.createDirectories(image("elsewhere"));
+        Path img = Images.sparse(here.resolve("disk.img"), 8L << 20, "XENDISK-E2E-RELATIVE");
+        Path daemonDir = Files.readSymbolicLink(Path.of("/proc/" + daemonPid + "/cwd"));
+        assertFalse(daemonDir.equals(here), "the daemon must run in another directory than the user");
+
+        Dist.Result r = dist.cliIn(here, "connect", g64.name(), "--vdev", "xvdg", "--path", "disk.img");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().startsWith("connected file:" + img + " to domain " + g64.domid() + " as xvdg"), r.toString());
+        dist.awaitConnected(g64, "xvdg");
+        assertEquals("file:" + img, dist.xsRead(g64.backend("xvdg") + "/params"));
+        Dist.Result marker = run(g64, "xvdg", "read-at", "0", "1");
+        assertEquals(0, marker.exit(), marker.toString());
+        assertTrue(marker.out().startsWith("00000000  58 45 4e 44 49 53 4b 2d  45 32 45 2d 52 45 4c 41  |XENDISK-E2E-RELA|\n"),
+                marker.toString());
+        disconnect(g64, "xvdg");
     }
 
     @Test

@@ -101,6 +101,13 @@ final class Dist implements AutoCloseable {
         return run(List.of(), args);
     }
 
+    /** Runs bin/xen-disk-java in directory {@code cwd}, as a user who typed it there. */
+    Result cliIn(Path cwd, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(HOME.toAbsolutePath().resolve("bin/xen-disk-java").toString()));
+        cmd.addAll(List.of(args));
+        return exec(cmd, Map.of(), Path.of("/dev/null"), cwd);
+    }
+
     /** Runs bin/xen-disk-java, prefixed by e.g. {@link #AS_NOBODY}. */
     Result run(List<String> prefix, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(prefix);
@@ -126,10 +133,19 @@ final class Dist implements AutoCloseable {
     }
 
     private Result exec(List<String> cmd, Map<String, String> extraEnv, Path stdin) throws IOException, InterruptedException {
+        return exec(cmd, extraEnv, stdin, null);
+    }
+
+    /** @param cwd the command's working directory; null for this JVM's */
+    private Result exec(List<String> cmd, Map<String, String> extraEnv, Path stdin, Path cwd)
+            throws IOException, InterruptedException {
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(stdin.toFile()));
+        if (cwd != null) {
+            pb.directory(cwd.toFile());
+        }
         pb.environment().put("XEN_DISK_JAVA_RUNDIR", runDir.toString());
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
         pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());

@@ -13,7 +13,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What the guest was told is written stays written when the daemon dies:
@@ -28,7 +27,7 @@ class DurabilityE2ETest {
     @BeforeAll
     static void startGuest() throws Exception {
         Dist.assertBuilt("bin/xen-disk-java");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         guest = dist.guest("durable", "--memory-mib", "32");
     }

@@ -43,7 +43,7 @@ class FaultsE2ETest {
     @BeforeAll
     static void startGuests() throws Exception {
         Dist.assertBuilt("bin/xen-disk-java");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         victim = dist.guest("victim");
         hostile = dist.guest("hostile", "--memory-mib", "32");
@@ -248,16 +248,19 @@ class FaultsE2ETest {
 
     /** Mounts a 2 MiB tmpfs for the test (skips without the right to mount), runs it, unmounts. */
     private static void onSmallTmpfs(String name, Dist.Condition body) throws Exception {
+        Tools.require(Path.of("/usr/bin/mount"), "mount");
         Path mnt = Files.createDirectory(dist.dir.resolve(name));
-        Dist.Result mount = dist.exec(List.of("mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", mnt.toString()), Map.of());
+        Dist.Result mount = dist.exec(List.of("/usr/bin/mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", mnt.toString()),
+                Map.of());
+        // a privilege, not a tool: a container without CAP_SYS_ADMIN cannot mount
         assumeTrue(mount.exit() == 0, "cannot mount a tmpfs here: " + mount);
         try {
             body.holds();
         } finally {
-            Dist.Result umount = dist.exec(List.of("umount", mnt.toString()), Map.of());
+            Dist.Result umount = dist.exec(List.of("/usr/bin/umount", mnt.toString()), Map.of());
             if (umount.exit() != 0) {
                 // a mapping the daemon's GC has not dropped yet keeps it busy
-                dist.exec(List.of("umount", "-l", mnt.toString()), Map.of());
+                dist.exec(List.of("/usr/bin/umount", "-l", mnt.toString()), Map.of());
             }
         }
     }

@@ -14,7 +14,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The distribution's hooks/libvirt-hook run as libvirtd runs it (GUEST OP
@@ -30,7 +29,7 @@ class HookE2ETest {
     @BeforeAll
     static void guest() throws Exception {
         Dist.assertBuilt("hooks/libvirt-hook");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         guest = dist.guest("hookvm");
     }

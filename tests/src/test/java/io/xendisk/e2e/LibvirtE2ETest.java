@@ -22,7 +22,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * attach-disk/detach-disk --live for real: libvirt's test driver (in this
@@ -41,7 +40,7 @@ class LibvirtE2ETest {
     @BeforeAll
     static void guestAndDomain() throws Exception {
         Dist.assertBuilt("bin/xen-disk-java");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         guest = dist.guest("lvguest");
         // held open for the whole class: test:///default lives while a connection to it does

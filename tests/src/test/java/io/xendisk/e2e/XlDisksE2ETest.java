@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -46,7 +45,7 @@ class XlDisksE2ETest {
     @BeforeAll
     static void start() throws Exception {
         Dist.assertBuilt("hooks/xen-disk-java");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/xenstore-read")), "xenstore-utils not installed");
+        Tools.requireXenstoreUtils();
         dist = new Dist();
         guest = dist.guest("xlguest", "--memory-mib", "48");
         xs = XenStoreClient.connect(dist.runDir.resolve("sim/socket"));

@@ -1,12 +1,11 @@
 package io.xendisk.xen.real;
 
 import java.nio.ByteBuffer;
-import java.util.IdentityHashMap;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 
+import io.xendisk.os.BufferAddresses;
 import io.xendisk.xen.GrantCopyBatch;
 
 /**
@@ -17,10 +16,9 @@ import io.xendisk.xen.GrantCopyBatch;
  * allocates nothing once the buffers have been seen.
  *
  * <p>The local side is checked here (the kernel would happily copy into any
- * of our memory): the range must lie inside the buffer's capacity (offsets
- * are absolute; position and limit are the caller's business), and a
- * read-only buffer cannot receive guest data. Such segments fail with
- * GNTST_general_error and are not passed to the kernel.
+ * of our memory) by {@link GrantCopyBatch#localUsable}, and must be a direct
+ * buffer. Such segments fail with GNTST_general_error and are not passed to
+ * the kernel.
  */
 final class GrantCopier {
     /** What runs the copy: {@code xengnttab_grant_copy(h, count, segs)}; 0 on success. */
@@ -32,7 +30,7 @@ final class GrantCopier {
     /** Buffers whose addresses we remember; a ring uses a few (bounce slab slices, image chunks). */
     private static final int ADDRESS_CACHE_MAX = 4096;
 
-    private final IdentityHashMap<ByteBuffer, Long> addresses = new IdentityHashMap<>();
+    private final BufferAddresses addresses = new BufferAddresses(ADDRESS_CACHE_MAX);
     private Memory segs;
     private int[] batchIndex;
     /** errno-like detail of the last failed call, for logs. */
@@ -53,21 +51,7 @@ final class GrantCopier {
 
     /** The native address of a direct buffer's index 0; remembered per buffer. */
     long address(ByteBuffer buf) {
-        Long a = addresses.get(buf);
-        if (a != null) {
-            return a;
-        }
-        Pointer p = Native.getDirectBufferPointer(buf);
-        if (p == null) {
-            return 0;
-        }
-        // JNI GetDirectBufferAddress: the address of index 0, whatever the buffer's position
-        long v = Pointer.nativeValue(p);
-        if (addresses.size() >= ADDRESS_CACHE_MAX) {
-            addresses.clear();
-        }
-        addresses.put(buf, v);
-        return v;
+        return addresses.of(buf);
     }
 
     /** Forgets the remembered buffers (their memory may be unmapped after this). */
@@ -93,7 +77,7 @@ final class GrantCopier {
             int len = batch.len(i);
             boolean toGuest = batch.toGuest(i);
             long base = local != null && local.isDirect() ? address(local) : 0;
-            if (base == 0 || off < 0 || off > local.capacity() - len || (!toGuest && local.isReadOnly())) {
+            if (base == 0 || !batch.localUsable(i)) {
                 batch.setStatus(i, GrantCopyBatch.GNTST_GENERAL_ERROR);
                 failed++;
                 continue;

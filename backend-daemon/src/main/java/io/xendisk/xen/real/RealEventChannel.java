@@ -10,6 +10,7 @@ import org.apache.logging.log4j.Logger;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 
+import io.xendisk.os.LibC;
 import io.xendisk.xen.EventChannel;
 import io.xendisk.xen.EventChannelException;
 

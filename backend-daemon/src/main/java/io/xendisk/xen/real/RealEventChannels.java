@@ -5,6 +5,7 @@ import org.apache.logging.log4j.Logger;
 
 import com.sun.jna.Pointer;
 
+import io.xendisk.os.LibC;
 import io.xendisk.xen.EventChannelException;
 import io.xendisk.xen.EventChannels;
 

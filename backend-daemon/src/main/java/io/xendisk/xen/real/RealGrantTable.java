@@ -8,6 +8,7 @@ import org.apache.logging.log4j.Logger;
 
 import com.sun.jna.Pointer;
 
+import io.xendisk.os.LibC;
 import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
 import io.xendisk.xen.GrantMapping;

@@ -5,6 +5,8 @@ import java.nio.file.Path;
 
 import com.sun.jna.NativeLibrary;
 
+import io.xendisk.os.LibC;
+
 /**
  * The stable Xen userspace libraries we bind, each with the Debian package
  * that ships it and the device node (and kernel module) it opens, so every

@@ -29,7 +29,7 @@ import java.util.stream.Collectors;
  * start (the libvirt hook attaches it then).
  */
 public final class AttachDisk {
-    /** What the command line asked for. */
+    /** What the command line asked for; {@code source} is absolute (or a URI, or "-" for no image). */
     public record Request(String source, String target, String engine, String mode, String driver,
                           AffectFlags flags, boolean printXml) {
     }
@@ -114,7 +114,7 @@ public final class AttachDisk {
             if (req.source().equals("-")) {
                 throw new LibvirtFailure("engine " + engine.id() + " needs an image: give its path as the source");
             }
-            source = Path.of(req.source()).toAbsolutePath().normalize().toString();
+            source = req.source(); // absolute already (LibvirtVerbs), or a URI the schema refuses by name
         } else if (!req.source().equals("-")) {
             throw new LibvirtFailure("engine discard serves no image: give - as the source");
         }

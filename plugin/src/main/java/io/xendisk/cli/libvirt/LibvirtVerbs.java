@@ -3,11 +3,13 @@ package io.xendisk.cli.libvirt;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.cli.DaemonLink;
 import io.xendisk.cli.DaemonStartFailedException;
+import io.xendisk.cli.ImageSource;
 import org.libvirt.Connect;
 import org.libvirt.LibvirtException;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -17,12 +19,19 @@ import java.util.Map;
  */
 public final class LibvirtVerbs {
     private final Map<String, String> env;
+    private final Path cwd;
     private final DaemonLink daemon;
     private final PrintStream out;
     private final PrintStream err;
 
     public LibvirtVerbs(Map<String, String> env, DaemonLink daemon, PrintStream out, PrintStream err) {
+        this(env, Path.of("").toAbsolutePath(), daemon, out, err);
+    }
+
+    /** @param cwd the directory a relative SOURCE is taken from (the caller's) */
+    public LibvirtVerbs(Map<String, String> env, Path cwd, DaemonLink daemon, PrintStream out, PrintStream err) {
         this.env = Map.copyOf(env);
+        this.cwd = cwd.toAbsolutePath();
         this.daemon = daemon;
         this.out = out;
         this.err = err;
@@ -40,7 +49,7 @@ public final class LibvirtVerbs {
             conn = Libvirt.open(uri);
             LibvirtDomain dom = LibvirtDomain.lookup(conn, uri, args.get(0));
             switch (verb) {
-                case "attach-disk" -> new AttachDisk(daemon, out, err).run(dom, new AttachDisk.Request(args.get(1),
+                case "attach-disk" -> new AttachDisk(daemon, out, err).run(dom, new AttachDisk.Request(source(args.get(1)),
                         args.get(2), options.get("driver-type"), options.get("mode"), options.get("driver"),
                         AffectFlags.from(options), options.containsKey("print-xml")));
                 case "detach-disk" -> new DetachDisk(daemon, out, err).run(dom, args.get(1), AffectFlags.from(options));
@@ -59,6 +68,11 @@ public final class LibvirtVerbs {
         } finally {
             close(conn);
         }
+    }
+
+    /** attach-disk's SOURCE, absolute against the caller's directory; "-" (no image) and URIs as they are. */
+    private String source(String source) {
+        return source.equals("-") ? source : ImageSource.resolve(source, cwd);
     }
 
     private static void close(Connect conn) {

@@ -17,6 +17,7 @@ import org.libvirt.LibvirtException;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -67,14 +68,32 @@ class LibvirtVerbsTest {
 
     /** Runs a command line as Main would hand it over, against the test driver. */
     private int run(String... argv) throws Exception {
+        return runIn(Path.of("").toAbsolutePath(), argv);
+    }
+
+    /** {@link #run} typed in directory {@code cwd}. */
+    private int runIn(Path cwd, String... argv) throws Exception {
         out.reset();
         err.reset();
         List<String> args = new ArrayList<>(List.of(argv));
         args.add("--connect");
         args.add(TestDriver.URI);
         CliArgs a = CliArgs.parse(args);
-        return new LibvirtVerbs(Map.of(), daemon, new PrintStream(out, true, StandardCharsets.UTF_8),
+        return new LibvirtVerbs(Map.of(), cwd, daemon, new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8)).run(a.verb(), a.args(), a.options());
+    }
+
+    @Test
+    void aRelativeSourceIsTakenFromTheCallersDirectoryAndAUriIsNot() throws Exception {
+        String vm = running("");
+        assertEquals(0, runIn(Path.of("/srv/vm"), "attach-disk", vm, "images/../data.img", "xvdc", "--live"), err());
+        assertEquals(List.of("connect " + vm + " path=/srv/vm/data.img storage=file vdev=xvdc"), daemon.summary());
+        assertEquals(List.of(new MetadataDisk("xvdc", "/srv/vm/data.img", Engine.FILE, false)), disks(vm, Scope.LIVE));
+
+        assertEquals(1, runIn(Path.of("/srv/vm"), "attach-disk", vm, "nbd://store:10809/data", "xvdd", "--live"));
+        assertTrue(err().contains("nbd://store:10809/data"), err());
+        assertFalse(err().contains("/srv/vm/nbd:"), err());
+        assertEquals(1, daemon.requests.size(), "nothing sent for a source the metadata cannot hold");
     }
 
     private String out() {

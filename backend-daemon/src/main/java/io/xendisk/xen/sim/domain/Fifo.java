@@ -10,6 +10,8 @@ import java.nio.file.attribute.BasicFileAttributes;
 
 import com.sun.jna.Memory;
 
+import io.xendisk.os.LibC;
+
 /**
  * The kernel wakeup primitive of one simulated event channel port: a named
  * FIFO, opened O_RDWR|O_NONBLOCK by both the receiver and every notifier, so

@@ -124,8 +124,12 @@ public final class SimGrantTable implements GrantTable {
         int localOffset = batch.localOffset(i);
         int len = batch.len(i);
         boolean toGuest = batch.toGuest(i);
-        if (local == null || localOffset < 0 || localOffset > local.limit() - len || (!toGuest && local.isReadOnly())) {
+        if (!batch.localUsable(i)) {
             return GrantCopyBatch.GNTST_GENERAL_ERROR;
+        }
+        if (localOffset + len > local.limit()) {
+            // offsets are absolute up to the capacity, as on Xen; the JDK's bulk puts stop at the limit
+            local = local.duplicate().clear();
         }
         int ref = batch.gref(i);
         if (!d.validRef(ref)) {

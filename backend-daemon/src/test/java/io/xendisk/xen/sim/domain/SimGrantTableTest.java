@@ -152,6 +152,26 @@ class SimGrantTableTest {
     }
 
     @Test
+    void localOffsetsAreAbsoluteUpToTheCapacityAsOnXen() {
+        int frame = filledPage();
+        int ref = guest.grants().grantAccess(frame, 0, false);
+        ByteBuffer local = ByteBuffer.allocateDirect(8192);
+        local.position(100).limit(200); // position and limit must not matter, as for the real copier
+        GrantCopyBatch batch = new GrantCopyBatch(2);
+        batch.add(GUEST, ref, 0, 4096, false, local, 4096);
+        batch.add(GUEST, ref, 0, 4096, false, local, 4097); // one byte past the capacity
+        assertEquals(1, grants.copy(batch));
+        assertEquals(GrantCopyBatch.GNTST_OKAY, batch.status(0));
+        assertEquals(GrantCopyBatch.GNTST_GENERAL_ERROR, batch.status(1));
+        ByteBuffer all = local.duplicate().clear();
+        for (int i = 0; i < 4096; i++) {
+            assertEquals(pattern(frame, i), all.get(4096 + i), "byte " + i);
+        }
+        assertEquals(100, local.position());
+        assertEquals(200, local.limit());
+    }
+
+    @Test
     void badLocalBufferIsAGeneralErrorNotAnException() {
         int ref = guest.grants().grantAccess(filledPage(), 0, false);
         GrantCopyBatch batch = new GrantCopyBatch(4);

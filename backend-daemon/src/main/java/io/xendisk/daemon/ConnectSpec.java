@@ -1,0 +1,120 @@
+package io.xendisk.daemon;
+
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Objects;
+
+import io.xendisk.api.ControlRequest;
+import io.xendisk.api.ControlResponse;
+import io.xendisk.blkif.Vdev;
+import io.xendisk.storage.StorageSpec;
+
+/**
+ * What a {@code connect} verb asks for, checked once when it arrives so that
+ * a mistake is answered before anything is opened or written, and a connect
+ * kept for a guest not created yet ({@code --at-start}) is already known good.
+ *
+ * @param vm              the guest, a name or a domain id
+ * @param engine          the storage engine; {@code file} when only an image is given, {@code discard} when neither
+ * @param image           the image, absolute (a relative one is taken from the daemon's directory); null for none
+ * @param readOnly        {@code --readonly}
+ * @param vdev            {@code --vdev}, a valid xvd name; null to take the guest's first free one
+ * @param waitForFrontend false with {@code --no-wait}
+ * @param atStartSeconds  how long to wait for the guest's domain to be created ({@code --at-start}); 0 for not at all
+ */
+record ConnectSpec(String vm, String engine, Path image, boolean readOnly, String vdev, boolean waitForFrontend,
+                   long atStartSeconds) {
+    static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow]"
+            + " [--vdev xvdb] [--readonly] [--no-wait] [--at-start SECONDS]";
+    /** The longest {@code --at-start}: an hour covers any toolstack's domain build. */
+    static final long MAX_AT_START_SECONDS = 3600;
+
+    ConnectSpec {
+        Objects.requireNonNull(vm, "vm");
+        Objects.requireNonNull(engine, "engine");
+        if (image != null && !image.isAbsolute()) {
+            throw new IllegalArgumentException("image " + image + " is not an absolute path");
+        }
+    }
+
+    /** A request the daemon refuses before doing anything; the message says what to change. */
+    static final class Invalid extends Exception {
+        private static final long serialVersionUID = 1L;
+        private final int exitCode;
+
+        private Invalid(int exitCode, String message) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        /** {@link ControlResponse#USAGE} for a malformed command line, {@link ControlResponse#FAILED} otherwise. */
+        int exitCode() {
+            return exitCode;
+        }
+    }
+
+    /**
+     * Checks and reads a {@code connect} request.
+     *
+     * @throws Invalid naming the argument or option that is wrong and what to give instead
+     */
+    static ConnectSpec parse(ControlRequest req) throws Invalid {
+        if (req.args().size() != 1) {
+            throw usage("'connect' needs the guest: " + SYNOPSIS);
+        }
+        String path = req.option("path");
+        String engine = req.option("storage") != null ? req.option("storage") : path == null ? "discard" : "file";
+        if (!engine.equals("discard") && path == null) {
+            throw failed("storage '" + engine + "' needs an image: add --path IMG");
+        }
+        long atStart = 0;
+        String seconds = req.option("at-start");
+        if (seconds != null) {
+            try {
+                atStart = Long.parseLong(seconds);
+            } catch (NumberFormatException e) {
+                atStart = -1;
+            }
+            if (atStart < 1 || atStart > MAX_AT_START_SECONDS) {
+                throw usage("--at-start takes seconds, 1 to " + MAX_AT_START_SECONDS + ", not '" + seconds + "'");
+            }
+        }
+        Path image = null;
+        if (path != null) {
+            try {
+                image = Path.of(path).toAbsolutePath();
+            } catch (InvalidPathException e) {
+                throw failed("--path '" + path + "' is not a usable path (" + e.getReason() + "); give the image's file name");
+            }
+        }
+        String vdev = req.option("vdev");
+        if (vdev != null) {
+            try {
+                Vdev.devid(vdev);
+            } catch (IllegalArgumentException e) {
+                throw failed(e.getMessage());
+            }
+        }
+        return new ConnectSpec(req.args().get(0), engine, image, req.option("readonly") != null, vdev,
+                req.option("no-wait") == null, atStart);
+    }
+
+    /** What to open: the image with the engine, or a discard disk of the default size when there is no image. */
+    StorageSpec storage() {
+        return image == null ? StorageSpec.discard(StorageSpec.DEFAULT_DISCARD_SIZE)
+                : StorageSpec.of(engine, image, readOnly);
+    }
+
+    /** This connect run when its guest's domain has just been created: no frontend to wait for yet. */
+    ConnectSpec whenCreated() {
+        return new ConnectSpec(vm, engine, image, readOnly, vdev, false, 0);
+    }
+
+    private static Invalid usage(String message) {
+        return new Invalid(ControlResponse.USAGE, message);
+    }
+
+    private static Invalid failed(String message) {
+        return new Invalid(ControlResponse.FAILED, message);
+    }
+}
