@@ -44,6 +44,9 @@ public final class SyncEngine implements IoEngine {
 
     @Override
     public Submission submit(IoRequest r) {
+        if (r.inPlace() && r.op() == IoRequest.Op.READ) {
+            return Submission.EXECUTED; // the backend copies out of the region itself: nothing to do or to lock
+        }
         synchronized (this) {
             switch (r.op()) {
                 case READ -> read(r);
@@ -57,9 +60,6 @@ public final class SyncEngine implements IoEngine {
     }
 
     private void read(IoRequest r) {
-        if (r.inPlace()) {
-            return; // the backend copies out of the region itself
-        }
         ByteBuffer b = r.buffer();
         if (b != null) {
             storage.read(r.sector(), b);
