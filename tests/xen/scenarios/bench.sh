@@ -1,5 +1,6 @@
 #!/bin/bash
 # xdj-lab: opt-in (not in the default run: `tests/xen/run.sh bench`)
+# xdj-lab: timeout 1500
 # Scenario (issue "Real Xen" 5): throughput in a PV domU, our daemon vs kernel xen-blkback, same
 # image (dom0 tmpfs), same boot. Each backend gets a fresh domU that runs the disk test, then
 # BENCH_ROUNDS rounds of busybox `dd bs=1M oflag=direct` (write) and `dd bs=1M iflag=direct`

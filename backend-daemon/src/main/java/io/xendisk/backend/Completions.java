@@ -40,6 +40,9 @@ final class Completions {
 
     /** Everything completed so far, oldest first, linked by {@link RingRequest#nextDone}; null when none. */
     RingRequest takeAll() {
+        if (head.get() == null) {
+            return null; // a plain read first: the exchange is a full barrier, not to be paid on every turn of the loop
+        }
         RingRequest r = head.getAndSet(null);
         RingRequest ordered = null;
         while (r != null) {

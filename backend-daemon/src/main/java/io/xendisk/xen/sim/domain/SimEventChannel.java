@@ -289,7 +289,7 @@ public final class SimEventChannel implements EventChannel {
                 }
                 return true;
             }
-            if (woken.getAndSet(false)) {
+            if (woken.get() && woken.getAndSet(false)) {
                 return false;
             }
             long left = deadline - System.nanoTime();
