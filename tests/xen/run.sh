@@ -11,7 +11,7 @@
 # Prints "SCENARIO name PASS|FAIL" per scenario; exit 0 when all pass, 1 when one
 # fails, 2 when the lab cannot be built, 124 on a hang (with the serial log's tail).
 # Env: XDJ_LAB_DIR   work dir (default /var/tmp/xen-disk-java-lab): packages, boot files, runs/
-#      XDJ_TIMEOUT   seconds for the whole boot (default 1800)
+#      XDJ_TIMEOUT   seconds for the whole boot (default 3000: a slow TCG host needs about 2300)
 #      XDJ_SCENARIO_TIMEOUT  seconds per scenario inside dom0 (default 480; a scenario's own line
 #                            "# xdj-lab: timeout SECONDS" overrides it: libvirt's, which boots three domains)
 #      XDJ_DOM0_VCPUS  dom0's vCPUs (default 1: see below)
@@ -22,7 +22,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LAB=${XDJ_LAB_DIR:-/var/tmp/xen-disk-java-lab}
 DIST=${XDJ_DIST:-$ROOT/src/target/xen-disk-java}
-TIMEOUT=${XDJ_TIMEOUT:-1800}
+TIMEOUT=${XDJ_TIMEOUT:-3000}
 T0=$(date +%s.%N)
 el() { awk -v t0="$T0" -v t="$(date +%s.%N)" 'BEGIN{printf "%.1f", t-t0}'; }
 say() { echo "[xen-lab $(el)s] $*"; }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# xdj-lab: timeout 900
+# xdj-lab: timeout 1500
 # Scenario (issue "libvirt integration" 3-5): libvirtd with its libxl driver in dom0 and our
 # hook installed by `xen-disk-java install`. A PV domain whose <metadata> declares a disk is
 # defined and started with virsh: the hook hands the disk to the daemon at "start" (before the
