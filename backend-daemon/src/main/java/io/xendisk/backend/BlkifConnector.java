@@ -21,6 +21,12 @@ import io.xendisk.xen.GrantTable;
  * (one per queue), binds its event channel and starts a thread for it; on
  * disconnect it stops the threads after their current batch and releases
  * everything. The rings share the VBD's engine.
+ *
+ * <p>A ring's pages are unmapped only after its thread has left: a thread
+ * stuck in its storage (a slow NFS read, a long fdatasync) that wrote into
+ * the ring after the unmap would crash the daemon, or write into whatever got
+ * mapped there since. Such a ring is released by a thread of its own the
+ * moment its worker returns; {@link #whenStopped} says when that is.
  */
 public final class BlkifConnector implements RingConnector {
     private static final Logger LOG = LogManager.getLogger(BlkifConnector.class);
@@ -37,6 +43,11 @@ public final class BlkifConnector implements RingConnector {
     private final int domid;
     private final int devid;
     private final List<Served> served = new ArrayList<>();
+    /** Rings whose thread did not stop in time: released when it does. */
+    private int stuck;
+    private final List<Runnable> whenStopped = new ArrayList<>();
+    /** How long disconnect waits for each ring thread before leaving it to a releaser. */
+    private long stopWaitMillis = 5_000;
 
     /** One ring being served: its pages, its port, its worker and thread (null until started). */
     private static final class Served {
@@ -131,32 +142,97 @@ public final class BlkifConnector implements RingConnector {
                 s.worker.stop();
             }
         }
+        List<Served> left = new ArrayList<>();
         for (Served s : served) {
             if (s.thread != null && s.thread != Thread.currentThread()) {
                 try {
-                    s.thread.join(5_000);
+                    s.thread.join(stopWaitMillis);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
                 if (s.thread.isAlive()) {
-                    LOG.warn("{}: ring thread {} did not stop within 5 s; releasing anyway", name, s.thread.getName());
+                    left.add(s);
+                    continue;
                 }
             }
+            release(s);
         }
-        release();
+        served.clear();
+        stats.queues(0);
+        if (left.isEmpty()) {
+            return;
+        }
+        stuck += left.size();
+        LOG.error("{}: {} ring thread{} still in the storage {} ms after the ring stopped ({}); its pages stay mapped"
+                + " and the storage open until it returns; the other VBDs are not affected", name, left.size(),
+                left.size() == 1 ? " is" : "s are", stopWaitMillis, engine);
+        Thread releaser = new Thread(() -> releaseWhenLeft(left), "ring releaser " + name);
+        releaser.setDaemon(true);
+        releaser.start();
+    }
+
+    /** Waits for each stuck ring's thread, then releases the ring. */
+    private void releaseWhenLeft(List<Served> left) {
+        for (Served s : left) {
+            try {
+                s.thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return; // the daemon is going away: the process's end releases the mappings
+            }
+            release(s);
+            LOG.info("{}: ring thread {} returned from the storage; its ring is released", name, s.thread.getName());
+            List<Runnable> actions = List.of();
+            synchronized (this) {
+                stuck--;
+                if (stuck == 0 && served.isEmpty()) {
+                    actions = new ArrayList<>(whenStopped);
+                    whenStopped.clear();
+                }
+            }
+            actions.forEach(Runnable::run); // not under the lock: they may end the VBD
+        }
+    }
+
+    /**
+     * Runs {@code action} once no ring thread of this VBD is left, at once when
+     * none is; e.g. closing the storage, which must outlive every call into it.
+     */
+    public void whenStopped(Runnable action) {
+        synchronized (this) {
+            if (stuck > 0 || !served.isEmpty()) {
+                whenStopped.add(action);
+                return;
+            }
+        }
+        action.run();
+    }
+
+    /** Rings whose thread has not left its storage since they were stopped. */
+    public synchronized int stuckRings() {
+        return stuck;
+    }
+
+    /** For tests: how long {@link #disconnect} waits for a ring thread. */
+    synchronized void stopWaitMillis(long millis) {
+        this.stopWaitMillis = millis;
     }
 
     private void release() {
         for (Served s : served) {
-            if (s.evtchn != null) {
-                s.evtchn.close();
-            }
-            if (s.mapping != null) {
-                s.mapping.close();
-            }
+            release(s);
         }
         served.clear();
         stats.queues(0);
+    }
+
+    private static void release(Served s) {
+        if (s.evtchn != null) {
+            s.evtchn.close();
+        }
+        if (s.mapping != null) {
+            s.mapping.close();
+        }
     }
 
     @Override

@@ -203,12 +203,22 @@ public final class Vbd {
     }
 
     private synchronized void ended(String reason) {
-        if (gone.getCount() == 0) {
+        if (endReason != null) {
             return;
         }
         endReason = reason;
         connector.disconnect();
+        if (connector.stuckRings() > 0) {
+            ringError = "ending (" + reason + "), but a ring thread is still in the storage " + storageName
+                    + "; the disk is released when that call returns";
+        }
+        // the storage outlives every call into it: a thread stuck in it closes it when it returns
+        connector.whenStopped(this::released);
+    }
+
+    private void released() {
         storage.close();
+        String reason = endReason;
         if (ownsNodes) {
             try {
                 VbdNodes.remove(xs, backend.backendPath(), backend.frontendPath());

@@ -9,6 +9,13 @@ import java.nio.ByteBuffer;
  * take turns: a Storage serves one thread at a time, so every call into it
  * holds this engine's lock.
  *
+ * <p>A failed flush is sticky: once {@link Storage#flush()} has failed, every
+ * later FLUSH of the disk fails too, until it is opened again. After a failed
+ * fdatasync or msync the kernel may already have marked the pages it could not
+ * write clean, so a second flush would succeed without the data (QEMU's
+ * file-posix keeps failing for the same reason); a guest that was told its
+ * data is safe must not be.
+ *
  * <p>How the data reaches the storage follows from what it is: a
  * {@link VectoredStorage} takes the pieces as they are (the guest's pages), a
  * {@link MappedStorage} offers its memory as regions (the copy is the I/O), any
@@ -19,6 +26,8 @@ public final class SyncEngine implements IoEngine {
     private final VectoredStorage vectored;
     private final MappedStorage mapped;
     private final Capabilities caps;
+    /** The first flush failure; every later flush fails with it. */
+    private StorageException flushFailed;
 
     public SyncEngine(Storage storage) {
         this.storage = storage;
@@ -51,7 +60,7 @@ public final class SyncEngine implements IoEngine {
             switch (r.op()) {
                 case READ -> read(r);
                 case WRITE -> write(r);
-                case FLUSH -> storage.flush();
+                case FLUSH -> flush();
                 case DISCARD -> storage.discard(r.sector(), r.sectors());
                 default -> throw new IllegalArgumentException("unknown operation " + r.op());
             }
@@ -90,6 +99,21 @@ public final class SyncEngine implements IoEngine {
                 storage.write(s, piece(r, i));
                 s += r.pieceLengths()[i] >>> Storage.SECTOR_SHIFT;
             }
+        }
+    }
+
+    private void flush() {
+        if (flushFailed != null) {
+            throw new StorageException(flushFailed.image(), "an earlier flush of " + storage + " failed ("
+                    + flushFailed.getMessage() + "); data written before it may not be on disk, so no flush"
+                    + " succeeds until the disk is disconnected and connected again (check the storage first)",
+                    flushFailed);
+        }
+        try {
+            storage.flush();
+        } catch (StorageException e) {
+            flushFailed = e;
+            throw e;
         }
     }
 

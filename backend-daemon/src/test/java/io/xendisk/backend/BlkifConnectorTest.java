@@ -59,6 +59,7 @@ class BlkifConnectorTest {
     private BlkifConnector connector;
     private SimGrantTable grants;
     private FrontRing front;
+    private int ringRef;
     private SimEventChannel port;
     private final VbdStats stats = new VbdStats();
     private final List<String> failures = new CopyOnWriteArrayList<>();
@@ -85,7 +86,7 @@ class BlkifConnectorTest {
         Files.write(image, content);
         storage = wrapEngine.apply(Storages.open(StorageSpec.of(engine, image, false)));
         int ringFrame = guest.memory().allocate(1);
-        int ringRef = guest.grants().grantAccess(ringFrame, 0, false);
+        ringRef = guest.grants().grantAccess(ringFrame, 0, false);
         front = FrontRing.init(guest.memory().page(ringFrame), abi, 1);
         port = guest.allocUnbound(0);
         grants = new SimGrantTable(dir);
@@ -289,19 +290,35 @@ class BlkifConnectorTest {
     @EnumSource(Abi.class)
     void producerIndexFarAheadStopsThisRingOnly(Abi abi) throws Exception {
         start(abi);
-        front.forceReqProd(1000);
-        port.notifyRemote();
-        long end = System.nanoTime() + 10_000_000_000L;
-        while (failures.isEmpty() && System.nanoTime() < end) {
-            Thread.sleep(5);
+        // another VBD's ring, served beside this one from the same engine
+        GuestQueue other = new GuestQueue();
+        BlkifConnector second = new BlkifConnector("vbd 7/51744", grants, new SimEventChannels(dir), storage,
+                new Request.Limits(DISK_SECTORS, false, false, 0), new VbdStats(), failures::add);
+        second.connect(new FrontendRing(DOMID, List.of(other.queue()), Abi.X86_64, false));
+        try {
+            front.forceReqProd(1000);
+            port.notifyRemote();
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (failures.isEmpty() && System.nanoTime() < end) {
+                Thread.sleep(5);
+            }
+            assertEquals(1, failures.size());
+            assertTrue(failures.get(0).contains("req_prod 1000"), failures.get(0));
+            end = System.nanoTime() + 10_000_000_000L;
+            while (connector.serving() && System.nanoTime() < end) {
+                Thread.sleep(5);
+            }
+            assertFalse(connector.serving());
+            // the other ring goes on: its writes and reads move the right bytes
+            byte[] disk = new byte[(int) (DISK_SECTORS * 512)];
+            new Random(5).nextBytes(disk);
+            other.io(Blkif.OP_WRITE, 0, 32, disk);
+            other.io(Blkif.OP_READ, 0, 32, disk);
+            assertTrue(second.serving());
+            assertEquals(1, failures.size(), failures.toString());
+        } finally {
+            second.disconnect();
         }
-        assertEquals(1, failures.size());
-        assertTrue(failures.get(0).contains("req_prod 1000"), failures.get(0));
-        end = System.nanoTime() + 10_000_000_000L;
-        while (connector.serving() && System.nanoTime() < end) {
-            Thread.sleep(5);
-        }
-        assertFalse(connector.serving());
     }
 
     @ParameterizedTest
@@ -570,7 +587,7 @@ class BlkifConnectorTest {
      * test lets them go, from a thread of its own (the others at once), over
      * a real engine, and logs what it was given and when each completed.
      */
-    private static final class HeldEngine implements IoEngine {
+    private static class HeldEngine implements IoEngine {
         private final IoEngine disk;
         private final Predicate<IoRequest> hold;
         private final List<IoRequest> held = new CopyOnWriteArrayList<>();
@@ -779,5 +796,64 @@ class BlkifConnectorTest {
         push();
         assertArrayEquals(new long[] {600, Blkif.OP_READ, Blkif.RSP_OKAY}, responses(1).get(0));
         assertTrue(failures.isEmpty(), failures.toString());
+    }
+
+    /**
+     * A storage call that does not return (a hung NFS server): disconnect
+     * gives up waiting, but the ring stays mapped and the storage open while
+     * the thread is inside; when the call returns, the guest gets its answer
+     * and only then is the ring released and the storage closed.
+     */
+    @Test
+    void aRingThreadStuckInTheStorageKeepsItsRingMappedUntilItReturns() throws Exception {
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch hung = new java.util.concurrent.CountDownLatch(1);
+        wrapEngine = e -> new HeldEngine(e, r -> false) {
+            @Override
+            public Submission submit(IoRequest r) {
+                if (r.op() == IoRequest.Op.WRITE) {
+                    entered.countDown();
+                    try {
+                        hung.await();
+                    } catch (InterruptedException x) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return super.submit(r);
+            }
+        };
+        start(Abi.X86_64);
+        Page w = page(true);
+        guest.memory().page(w.frame()).put(0, new byte[] {9, 8, 7});
+        submit(Blkif.OP_WRITE, 700, 40, w);
+        push();
+        assertTrue(entered.await(10, TimeUnit.SECONDS), "the write reached the storage");
+        connector.stopWaitMillis(200);
+        connector.disconnect();
+        java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+        connector.whenStopped(() -> released.set(true));
+        assertEquals(1, connector.stuckRings());
+        assertFalse(released.get(), "the storage must stay open while a thread is in it");
+        assertFalse(guest.grants().endAccess(ringRef), "the ring page is still mapped");
+        hung.countDown();
+        List<long[]> rsp = responses(1);
+        assertArrayEquals(new long[] {700, Blkif.OP_WRITE, Blkif.RSP_OKAY}, rsp.get(0));
+        Poll.until(released::get, "released when the call returned");
+        assertEquals(0, connector.stuckRings());
+        assertTrue(guest.grants().endAccess(ringRef), "the ring page is unmapped now");
+        assertArrayEquals(new byte[] {9, 8, 7}, Arrays.copyOf(imageBytes(40, 512), 3));
+    }
+
+    /** Polls a condition for up to 10 s. */
+    private static final class Poll {
+        static void until(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (!cond.getAsBoolean()) {
+                if (System.nanoTime() > end) {
+                    throw new AssertionError("gave up waiting: " + what);
+                }
+                Thread.sleep(5);
+            }
+        }
     }
 }

@@ -165,8 +165,51 @@ class SyncEngineTest {
         }
     }
 
+    @Test
+    void aFailedFlushMakesEveryLaterFlushFailUntilTheDiskIsOpenedAgain() throws Exception {
+        Path img = Images.sparse(dir, "f.img", 1 << 20);
+        Storage file = Storages.openStorage(StorageSpec.of("file", img, false));
+        int[] flushes = {0};
+        Io flush = new Io(IoRequest.Op.FLUSH, 0, null, new ByteBuffer[0], new int[0], new int[0], false);
+        try (IoEngine e = new SyncEngine(new FlushFailsOnce(file, flushes))) {
+            StorageException first = assertThrows(StorageException.class, () -> e.submit(flush));
+            assertTrue(first.getMessage().contains("EIO"), first.getMessage());
+            StorageException second = assertThrows(StorageException.class, () -> e.submit(flush));
+            assertTrue(second.getMessage().contains("an earlier flush of"), second.getMessage());
+            assertTrue(second.getMessage().contains("connected again"), second.getMessage());
+            assertEquals(1, flushes[0], "the storage's own flush (which would now succeed) is not asked again");
+        }
+        try (IoEngine again = Storages.open(StorageSpec.of("file", img, false))) {
+            assertEquals(IoEngine.Submission.EXECUTED, again.submit(flush), "opened again: flushes work");
+        }
+    }
+
+    /** The first flush fails as a failed fdatasync does; later ones would succeed. */
+    private static final class FlushFailsOnce extends SeedFunctionsOnly {
+        private final int[] flushes;
+
+        FlushFailsOnce(Storage s, int[] flushes) {
+            super(s);
+            this.flushes = flushes;
+        }
+
+        @Override
+        public void flush() {
+            if (flushes[0]++ == 0) {
+                throw new StorageException(null, "image f.img: Input/output error (EIO) while flushing");
+            }
+            super.flush();
+        }
+    }
+
     /** Hides what a storage can do beyond the seed's functions. */
-    private record SeedFunctionsOnly(Storage s) implements Storage {
+    private static class SeedFunctionsOnly implements Storage {
+        private final Storage s;
+
+        SeedFunctionsOnly(Storage s) {
+            this.s = s;
+        }
+
         @Override
         public long sizeBytes() {
             return s.sizeBytes();

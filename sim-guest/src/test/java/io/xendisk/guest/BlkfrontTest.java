@@ -188,6 +188,10 @@ class BlkfrontTest {
         assertTrue(out.stream().anyMatch(l -> l.startsWith("hostile write-read-only SKIP")));
         assertTrue(out.stream().anyMatch(l -> l.startsWith("hostile indirect-bad-op SKIP")));
         assertEquals("hostile summary passed=11 failed=0 skipped=6", out.get(out.size() - 1));
+        out.clear();
+        assertFalse(run(fe, "hostile", "write-read-only"), "a run whose every case is skipped does not pass");
+        assertEquals("hostile summary passed=0 failed=0 skipped=1", out.get(out.size() - 1));
+        out.clear();
         assertTrue(rw.connector.serving());
         assertTrue(rw.ringFailures.isEmpty(), rw.ringFailures.toString());
         assertEquals(10, rw.stats.errors(), "one error response per violating request");
