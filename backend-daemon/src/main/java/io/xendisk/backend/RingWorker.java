@@ -1,6 +1,7 @@
 package io.xendisk.backend;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import org.apache.logging.log4j.LogManager;
@@ -54,6 +55,18 @@ public final class RingWorker implements Runnable {
     private static final long WAIT_NANOS = 200_000_000L;
     /** How long a stopping ring waits for the requests still in its engine. */
     private static final long DRAIN_NANOS = 4_000_000_000L;
+    /**
+     * Events in a row after which the ring had nothing new, taken as they come:
+     * one is routine (a kick for requests the spin already took), and Linux's
+     * lateeoi lets two pass before it delays.
+     */
+    private static final int FREE_SPURIOUS = 2;
+    /** The back-off after one spurious event too many, doubled with each further one, up to the cap. */
+    private static final long FIRST_BACKOFF_NANOS = 1_000_000L;
+    /** A storming frontend's ring then looks at most 20 times a second. */
+    private static final long MAX_BACKOFF_NANOS = 50_000_000L;
+    /** The pause after a batch with invalid requests, as blkback's after a failed request. */
+    private static final long INVALID_BACKOFF_NANOS = 1_000_000L;
 
     private final String name;
     private final BackRing ring;
@@ -88,6 +101,12 @@ public final class RingWorker implements Runnable {
     private final RateLimitedLog rejections;
     /** Where the responses of a batch are kept until pushed, for a daemon that resumes this ring; null for none. */
     private final ResponseJournal journal;
+    /** The last wait ended with an event, and nothing was taken since. */
+    private boolean kicked;
+    /** Events in a row that brought nothing. */
+    private int spurious;
+    /** The batch just taken had requests the frontend got wrong: pause before the next. */
+    private boolean penalised;
     /** What this ring last added to the VBD's persistent-grants counter. */
     private int persistentReported;
     private volatile boolean running = true;
@@ -214,12 +233,18 @@ public final class RingWorker implements Runnable {
                     return;
                 }
                 if (n > 0) {
+                    kicked = false;
+                    spurious = 0;
                     take(n);
                     busy = true;
                 }
             }
             if (doneCount > 0) {
                 respond();
+            }
+            if (penalised) {
+                penalised = false;
+                backOff(INVALID_BACKOFF_NANOS);
             }
             if (!busy) {
                 idle();
@@ -273,6 +298,9 @@ public final class RingWorker implements Runnable {
             RingRequest r = taken[i];
             taken[i] = null;
             Request.Kind k = r.wire.kind();
+            if (k == Request.Kind.REJECTED) {
+                penalised = true; // the frontend's fault (a storage error comes later, from the engine)
+            }
             if ((k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) && inFlight > 0) {
                 fence = r; // the batch's last request: submitted once what is in flight completes
             } else {
@@ -413,10 +441,24 @@ public final class RingWorker implements Runnable {
         free[freeCount++] = r.index;
     }
 
-    /** Nothing to do: poll a little, re-arm req_event, then sleep until a kick or a completion. */
+    /**
+     * Nothing to do: poll a little, re-arm req_event, then sleep until a kick
+     * or a completion. A frontend that kicks again and again for nothing is
+     * answered by pauses that double up to a cap instead (as Linux's lateeoi
+     * for XSA-332), so a storm costs bounded CPU; its next real request ends them.
+     */
     private void idle() {
+        if (kicked) {
+            kicked = false;
+            stats.spuriousEvent();
+            if (++spurious > FREE_SPURIOUS) {
+                int doublings = Math.min(spurious - FREE_SPURIOUS - 1, 16);
+                backOff(Math.min(MAX_BACKOFF_NANOS, FIRST_BACKOFF_NANOS << doublings));
+                return; // look at the ring again before waiting
+            }
+        }
         boolean canTake = fence == null && barrier == null;
-        long end = System.nanoTime() + SPIN_NANOS;
+        long end = System.nanoTime() + (spurious > FREE_SPURIOUS ? 0 : SPIN_NANOS);
         do {
             if ((canTake && ring.unconsumed() != 0) || completions.any()) {
                 return;
@@ -430,12 +472,28 @@ public final class RingWorker implements Runnable {
         try {
             if (!completions.any() && evtchn.await(WAIT_NANOS)) {
                 stats.wakeup();
+                kicked = true;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             running = false;
         } finally {
             completions.parked(false);
+        }
+    }
+
+    /** Sleeps instead of serving, in slices so that stop() is noticed. */
+    private void backOff(long nanos) {
+        stats.backoff();
+        long end = System.nanoTime() + nanos;
+        long left;
+        try {
+            while (running && (left = end - System.nanoTime()) > 0) {
+                TimeUnit.NANOSECONDS.sleep(Math.min(left, 10_000_000L));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
         }
     }
 

@@ -192,6 +192,9 @@ public final class Vbd {
         m.put("batches", stats.batches());
         m.put("ring-util-pct", stats.ringUtilisationPercent());
         m.put("notifications", stats.notifications());
+        m.put("events", stats.events());
+        m.put("spurious-events", stats.spuriousEvents());
+        m.put("backoffs", stats.backoffs());
         m.put("indirect-requests", stats.indirectRequests());
         m.put("persistent-grants", (long) stats.persistentGrants());
         return m;

@@ -15,7 +15,7 @@ import io.xendisk.blkif.Rejection;
 public final class VbdStats {
     private static final int READS = 0, READ_BYTES = 1, WRITES = 2, WRITE_BYTES = 3, FLUSHES = 4,
             DISCARDS = 5, ERRORS = 6, BATCHES = 7, REQUESTS_IN_BATCHES = 8, NOTIFICATIONS = 9,
-            WAKEUPS = 10, INDIRECT = 11, N = 12;
+            WAKEUPS = 10, INDIRECT = 11, SPURIOUS = 12, BACKOFFS = 13, N = 14;
     private final AtomicLongArray c = new AtomicLongArray(N);
     private final AtomicLongArray rejected = new AtomicLongArray(Rejection.values().length);
     /** ring utilisation histogram: requests found per batch, by power of two bucket (1, 2-3, 4-7, ...). */
@@ -100,6 +100,29 @@ public final class VbdStats {
 
     void wakeup() {
         add(WAKEUPS, 1);
+    }
+
+    /** An event after which the ring had nothing new: a frontend kicking for nothing. */
+    void spuriousEvent() {
+        add(SPURIOUS, 1);
+    }
+
+    /** The ring thread slept instead of serving: after spurious events, or a batch with invalid requests. */
+    void backoff() {
+        add(BACKOFFS, 1);
+    }
+
+    /** Events from the frontend that woke the ring thread. */
+    public long events() {
+        return c.get(WAKEUPS);
+    }
+
+    public long spuriousEvents() {
+        return c.get(SPURIOUS);
+    }
+
+    public long backoffs() {
+        return c.get(BACKOFFS);
     }
 
     public long reads() {

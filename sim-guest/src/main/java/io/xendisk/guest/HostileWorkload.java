@@ -14,13 +14,14 @@ import io.xendisk.xen.sim.domain.GuestGrants;
 
 /**
  * A frontend that breaks the rules on purpose, one case at a time:
- * {@code hostile CASE|all|list [--count N]}. Each request case sends one
+ * {@code hostile CASE|all|list [--count N] [--seconds S]}. Each request case sends one
  * request violating an item of the validation checklist (STYLE.md) and
  * passes when it gets an error response with its own id and operation and
  * the backend still serves a valid read afterwards. {@code prod-overflow}
  * moves req_prod a thousand slots ahead (the backend must stop that ring;
- * the ring is unusable afterwards); {@code event-storm} sends --count
- * (default 100000) notifications and checks the backend still serves.
+ * the ring is unusable afterwards); {@code event-storm} sends notifications
+ * with an empty ring for --seconds (default 2), or --count of them, says how
+ * many events the backend took for them, and checks it still serves.
  * {@code all} runs every case except prod-overflow.
  */
 final class HostileWorkload implements BlkfrontIo.Completion {
@@ -56,9 +57,9 @@ final class HostileWorkload implements BlkfrontIo.Completion {
 
     /** @return true when no case failed */
     static boolean run(IoContext ctx, List<String> args) throws InterruptedException {
-        WorkloadArgs a = new WorkloadArgs("hostile", args, Set.of("count"));
+        WorkloadArgs a = new WorkloadArgs("hostile", args, Set.of("count", "seconds"));
         if (a.positional().size() != 1) {
-            throw new IllegalArgumentException("hostile: usage: hostile CASE|all|list [--count N]; cases: "
+            throw new IllegalArgumentException("hostile: usage: hostile CASE|all|list [--count N] [--seconds S]; cases: "
                     + String.join(", ", allCases()));
         }
         String which = a.positional().get(0);
@@ -71,7 +72,8 @@ final class HostileWorkload implements BlkfrontIo.Completion {
                     + String.join(", ", allCases()) + ", all");
         }
         HostileWorkload h = new HostileWorkload(ctx);
-        long count = a.number("count", 100_000);
+        long count = a.number("count", Long.MAX_VALUE);
+        long seconds = a.number("seconds", count == Long.MAX_VALUE ? 2 : Long.MAX_VALUE / 1_000_000_000L);
         List<String> cases = which.equals("all") ? new ArrayList<>(REQUEST_CASES) : List.of(which);
         if (which.equals("all")) {
             cases.add("event-storm");
@@ -80,7 +82,7 @@ final class HostileWorkload implements BlkfrontIo.Completion {
             if (ctx.stop().getAsBoolean() || h.io.broken() != null) {
                 break;
             }
-            h.runCase(c, count);
+            h.runCase(c, count, seconds);
         }
         ctx.out().accept("hostile summary passed=" + h.passed + " failed=" + h.failed + " skipped=" + h.skipped);
         // a run in which nothing was tried proves nothing: it does not pass
@@ -94,12 +96,12 @@ final class HostileWorkload implements BlkfrontIo.Completion {
         return all;
     }
 
-    private void runCase(String name, long count) throws InterruptedException {
+    private void runCase(String name, long count, long seconds) throws InterruptedException {
         String verdict;
         try {
             verdict = switch (name) {
                 case "prod-overflow" -> prodOverflow();
-                case "event-storm" -> eventStorm(count);
+                case "event-storm" -> eventStorm(count, seconds);
                 default -> requestCase(name);
             };
         } catch (BlkfrontException e) {
@@ -271,18 +273,34 @@ final class HostileWorkload implements BlkfrontIo.Completion {
                 + " s after req_prod jumped 1000 ahead (the backend must have stopped the ring); this ring is now disabled";
     }
 
-    /** Many kicks with nothing on the ring; the backend must shrug them off and keep serving. */
-    private String eventStorm(long count) throws InterruptedException {
+    /**
+     * Kicks with nothing on the ring, as fast as they go; the backend must
+     * shrug them off and keep serving. The backend port's counters say how
+     * many of them woke it: a backend that backs off takes few.
+     */
+    private String eventStorm(long count, long seconds) throws InterruptedException {
+        var port = io.eventChannelPort();
+        var before = port.peerCounts();
+        if (before == null) {
+            return "FAIL the event channel is not bound to the backend";
+        }
         long start = System.nanoTime();
-        for (long i = 0; i < count; i++) {
-            io.eventChannelPort().notifyRemote();
+        long deadline = start + TimeUnit.SECONDS.toNanos(seconds);
+        long sent = 0;
+        while (sent < count && ((sent & 1023) != 0 || System.nanoTime() < deadline)) {
+            port.notifyRemote();
+            sent++;
         }
         double s = (System.nanoTime() - start) / 1e9;
+        var after = port.peerCounts();
         String probe = probe();
         if (probe != null) {
-            return "FAIL after " + count + " notifications " + probe;
+            return "FAIL after " + sent + " notifications " + probe;
         }
-        return String.format(java.util.Locale.ROOT, "PASS %d notifications in %.3f s; backend still serves", count, s);
+        long taken = after == null ? -1 : after.taken() - before.taken();
+        return String.format(java.util.Locale.ROOT,
+                "PASS %d notifications in %.3f s; the backend took %d events (%.0f per s); backend still serves",
+                sent, s, taken, taken / Math.max(s, 1e-9));
     }
 
     /** The cases by name with what each sends, for "hostile list" and docs. */
@@ -305,7 +323,7 @@ final class HostileWorkload implements BlkfrontIo.Completion {
         m.put("indirect-ungranted-page", "an INDIRECT request naming an indirect page never granted");
         m.put("indirect-past-end", "an INDIRECT read crossing the end of the disk");
         m.put("prod-overflow", "req_prod 1000 ahead of the requests");
-        m.put("event-storm", "--count notifications with an empty ring");
+        m.put("event-storm", "notifications with an empty ring for --seconds (default 2) or --count of them");
         return m;
     }
 }

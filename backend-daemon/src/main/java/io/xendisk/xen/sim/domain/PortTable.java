@@ -17,7 +17,11 @@ import java.nio.file.Path;
  *   @8  u32 pending      set by the notifier, consumed by the receiver
  *   @12 u32 mask         set by the receiver: no wakeups while masked
  *   @16 u32 owner        pid of the process that holds the port
+ *   @20 u32 taken        events the receiver consumed (each await that returned one)
+ *   @24 u64 notified     notifications sent to the port, counted even while it is pending
  * </pre>
+ * The two counters do not change the semantics (kicks while pending still
+ * coalesce); they let a test see a storm and what it cost the receiver.
  * The first 8 bytes are one "link" word changed only by compare-and-set, so a
  * port's state and its peer always change together, whichever process binds
  * or closes. Port 0 is never allocated (as on Xen).
@@ -35,6 +39,8 @@ final class PortTable {
     private static final int PENDING = 8;
     private static final int MASK = 12;
     private static final int OWNER = 16;
+    private static final int TAKEN = 20;
+    private static final int NOTIFIED = 24;
     private static final int SELF = (int) ProcessHandle.current().pid();
     private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
@@ -131,18 +137,35 @@ final class PortTable {
         INT.setVolatile(table, port * ENTRY_SIZE + PENDING, 0);
         INT.setVolatile(table, port * ENTRY_SIZE + MASK, 0);
         INT.setVolatile(table, port * ENTRY_SIZE + OWNER, 0);
+        INT.setVolatile(table, port * ENTRY_SIZE + TAKEN, 0);
+        LONG.setVolatile(table, port * ENTRY_SIZE + NOTIFIED, 0L);
         setLink(port, link(FREE, 0, 0));
     }
 
     /** Sets the port pending; true on the not-pending to pending transition (the one that may wake). */
     boolean raise(int port) {
+        LONG.getAndAdd(table, port * ENTRY_SIZE + NOTIFIED, 1L);
         return (int) INT.getAndSet(table, port * ENTRY_SIZE + PENDING, 1) == 0;
     }
 
     /** Consumes the pending event; true if there was one. */
     boolean consume(int port) {
-        return (int) INT.getVolatile(table, port * ENTRY_SIZE + PENDING) != 0
+        boolean took = (int) INT.getVolatile(table, port * ENTRY_SIZE + PENDING) != 0
                 && (int) INT.getAndSet(table, port * ENTRY_SIZE + PENDING, 0) != 0;
+        if (took) {
+            INT.getAndAdd(table, port * ENTRY_SIZE + TAKEN, 1);
+        }
+        return took;
+    }
+
+    /** Notifications sent to {@code port} since it was allocated. */
+    long notified(int port) {
+        return (long) LONG.getVolatile(table, port * ENTRY_SIZE + NOTIFIED);
+    }
+
+    /** Events its receiver consumed since it was allocated. */
+    long taken(int port) {
+        return Integer.toUnsignedLong((int) INT.getVolatile(table, port * ENTRY_SIZE + TAKEN));
     }
 
     boolean pending(int port) {

@@ -335,6 +335,35 @@ public final class SimEventChannel implements EventChannel {
         return table.pending(port);
     }
 
+    /**
+     * The peer port's counters while bound: notifications sent to it (by us)
+     * and events its receiver took; null while unbound. A frontend sees with
+     * it what a storm of kicks cost the backend.
+     */
+    public EventCounts peerCounts() {
+        long link = table.link(port);
+        if (PortTable.state(link) != PortTable.INTERDOMAIN || closed.get()) {
+            return null;
+        }
+        Peer p = peer;
+        if (p == null || p.link != link) {
+            p = connect(link);
+            if (p == null) {
+                return null;
+            }
+        }
+        return new EventCounts(p.table.notified(p.port), p.table.taken(p.port));
+    }
+
+    /** Our own port's counters. */
+    public EventCounts counts() {
+        return new EventCounts(table.notified(port), table.taken(port));
+    }
+
+    /** Notifications a port received and events its receiver took, since the port was allocated. */
+    public record EventCounts(long notified, long taken) {
+    }
+
     /** Wakeup bytes waiting in our FIFO: shows coalescing in tests. */
     int queuedWakeups() {
         return inbox.queued();

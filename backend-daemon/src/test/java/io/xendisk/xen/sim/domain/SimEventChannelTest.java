@@ -80,6 +80,21 @@ class SimEventChannelTest {
     }
 
     @Test
+    void everyKickIsCountedThoughTheyCoalesce() throws Exception {
+        SimEventChannel.EventCounts before = front.peerCounts();
+        assertEquals(back.counts(), before, "the guest sees the backend port's own counters");
+        for (int i = 0; i < 1000; i++) {
+            front.notifyRemote();
+        }
+        assertTrue(back.await(LONG));
+        SimEventChannel.EventCounts after = front.peerCounts();
+        assertEquals(1000, after.notified() - before.notified(), "each notify counted");
+        assertEquals(1, after.taken() - before.taken(), "but delivered as one event");
+        back.close();
+        assertEquals(null, front.peerCounts(), "no counters once the peer is gone");
+    }
+
+    @Test
     void maskedPortCollectsEventsWithoutWakingAndUnmaskDeliversThem() throws Exception {
         back.mask();
         front.notifyRemote();
