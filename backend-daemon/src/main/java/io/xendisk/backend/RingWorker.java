@@ -235,6 +235,9 @@ public final class RingWorker implements Runnable {
                 if (n > 0) {
                     kicked = false;
                     spurious = 0;
+                    if (persistent != null && inFlight == 0 && doneCount == 0) {
+                        persistent.tidy(); // no request holds a kept page now
+                    }
                     take(n);
                     busy = true;
                 }

@@ -109,6 +109,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
         }
         sb.append('\n');
         sb.append("VBDs: ").append(ctx.vbds().size()).append('\n');
+        sb.append("grant mappings: ").append(ctx.mappings().describe()).append('\n');
         for (VbdSummary v : ctx.vbds().list()) {
             sb.append("  ").append(v.line()).append('\n');
         }

@@ -1,6 +1,7 @@
 package io.xendisk.daemon;
 
 import io.xendisk.api.ControlPaths;
+import io.xendisk.xen.MappingBudget;
 
 import java.nio.file.Path;
 import java.time.Instant;
@@ -17,10 +18,17 @@ import java.util.Objects;
  * @param vbds      the registry behind {@code list} / {@code status}
  * @param pid       this process
  * @param startedAt when the daemon started
+ * @param mappings  the grant mappings all VBDs together may hold
  */
 public record DaemonContext(PlatformChoice platform, ControlPaths paths, VbdRegistry vbds,
-                            long pid, Instant startedAt) {
+                            long pid, Instant startedAt, MappingBudget mappings) {
+    /** With the budget this process's vm.max_map_count allows. */
+    public DaemonContext(PlatformChoice platform, ControlPaths paths, VbdRegistry vbds, long pid, Instant startedAt) {
+        this(platform, paths, vbds, pid, startedAt, MappingBudget.forThisProcess(java.util.OptionalInt.empty()));
+    }
+
     public DaemonContext {
+        Objects.requireNonNull(mappings, "mappings");
         Objects.requireNonNull(platform, "platform");
         Objects.requireNonNull(paths, "paths");
         Objects.requireNonNull(vbds, "vbds");

@@ -4,6 +4,7 @@ import io.xendisk.api.ControlPaths;
 import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.UnixSockets;
 import io.xendisk.api.Version;
+import io.xendisk.xen.MappingBudget;
 import io.xendisk.xml.XmlInvalidException;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -131,7 +132,8 @@ public final class DaemonMain {
                 log.error("xen-disk-java: {}", e.getMessage());
                 return 1;
             }
-            DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now());
+            DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now(),
+                    MappingBudget.forThisProcess(settings.grantMappings()));
             SimXenstoredProcess sim = new SimXenstoredProcess(paths);
             if (choice.platform() == Platform.SIM) {
                 startSim(sim, log);

@@ -8,6 +8,7 @@ import io.xendisk.xml.XmlInvalidException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * The daemon's settings after precedence: command line and environment over
@@ -21,8 +22,13 @@ import java.util.Optional;
  *                   nor $XEN_DISK_JAVA_PLATFORM is set; empty when the file has none
  * @param logLevel   our classes' log level
  * @param configFile the file that was read (it may not exist)
+ * @param grantMappings the grant mapping budget, from {@value #GRANT_MAPPINGS_ENV} or the file;
+ *                   empty for the default derived from vm.max_map_count
  */
-public record DaemonSettings(ControlPaths paths, Optional<String> platform, String logLevel, Path configFile) {
+public record DaemonSettings(ControlPaths paths, Optional<String> platform, String logLevel, Path configFile,
+                             OptionalInt grantMappings) {
+    public static final String GRANT_MAPPINGS_ENV = "XEN_DISK_JAVA_GRANT_MAPPINGS";
+
     /**
      * Reads the config file named by the environment, if it exists.
      *
@@ -32,7 +38,24 @@ public record DaemonSettings(ControlPaths paths, Optional<String> platform, Stri
         Path file = ControlPaths.configFile(env);
         DaemonConfig config = DaemonConfigs.read(file);
         return new DaemonSettings(ControlPaths.from(env, config), config.platform(),
-                config.logLevel().orElse("info"), file);
+                config.logLevel().orElse("info"), file, grantMappings(env, config));
+    }
+
+    private static OptionalInt grantMappings(Map<String, String> env, DaemonConfig config) throws XmlInvalidException {
+        String v = env.get(GRANT_MAPPINGS_ENV);
+        if (v == null || v.isBlank()) {
+            return config.grantMappings();
+        }
+        try {
+            int n = Integer.parseInt(v.strip());
+            if (n >= 1) {
+                return OptionalInt.of(n);
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new XmlInvalidException(new io.xendisk.xml.XmlProblem("$" + GRANT_MAPPINGS_ENV, 0, 0,
+                "'" + v + "' is not a positive number of grant mappings", "set a number such as 40000, or unset it"));
     }
 
     /**

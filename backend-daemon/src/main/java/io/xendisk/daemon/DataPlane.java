@@ -9,6 +9,7 @@ import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.RingJournals;
 import io.xendisk.xen.KernelBackends;
 import io.xendisk.xen.EventChannels;
+import io.xendisk.xen.BudgetedGrantTable;
 import io.xendisk.xen.GrantTable;
 import io.xendisk.xen.real.RealEventChannels;
 import io.xendisk.xen.real.RealGrantTable;
@@ -54,7 +55,7 @@ final class DataPlane implements AutoCloseable {
         connectXenstore("the simulated platform's xenstored", () -> "run 'xen-disk-java sim start'");
         try {
             SimGrantTable simGrants = new SimGrantTable(ctx.paths().simDir());
-            grants = simGrants;
+            grants = new BudgetedGrantTable(simGrants, ctx.mappings());
             if (!deadBackendPinsReleased) {
                 // once, before this process maps anything: what a killed daemon left pinned
                 simGrants.releasePinsOfDeadBackend().forEach((domid, n) -> LOG.info(
@@ -84,7 +85,7 @@ final class DataPlane implements AutoCloseable {
     private VbdService realXen() throws PlatformException {
         connectXenstore("xenstored", () -> RealPlatform.probe().summary());
         try {
-            grants = RealGrantTable.open();
+            grants = new BudgetedGrantTable(RealGrantTable.open(), ctx.mappings());
             EventChannels channels = RealEventChannels.open();
             service = new VbdService(xs, grants, channels, ctx.vbds(), new SysfsBackends(), BlkifFeatures.DEFAULT,
                     journals());

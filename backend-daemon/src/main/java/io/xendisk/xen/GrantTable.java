@@ -14,6 +14,23 @@ public interface GrantTable extends AutoCloseable {
     GrantMapping map(int domid, int[] refs, boolean writable);
 
     /**
+     * Maps like {@link #map} when the daemon's {@link #budget} has a mapping
+     * to spare, else returns null: for mappings that are an optimisation
+     * (persistent grants), whose caller grant-copies instead.
+     */
+    default GrantMapping mapIfBudgetAllows(int domid, int[] refs, boolean writable) {
+        return map(domid, refs, writable);
+    }
+
+    /** The budget this table's mappings count against. */
+    default MappingBudget budget() {
+        return UNLIMITED;
+    }
+
+    /** The budget of a table that counts nothing. */
+    MappingBudget UNLIMITED = MappingBudget.unlimited();
+
+    /**
      * Runs a batch of copies between granted pages and local memory in one go
      * (one hypercall on Xen). Each segment gets its own status in the batch;
      * returns how many segments failed.

@@ -39,6 +39,8 @@ import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.IoRequest;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
+import io.xendisk.xen.BudgetedGrantTable;
+import io.xendisk.xen.MappingBudget;
 import io.xendisk.xen.sim.domain.SimDomain;
 import io.xendisk.xen.sim.domain.SimEventChannel;
 import io.xendisk.xen.sim.domain.SimEventChannels;
@@ -68,6 +70,8 @@ class BlkifConnectorTest {
     private UnaryOperator<IoEngine> wrapEngine = e -> e;
     /** What a test does to the ring page (as a previous daemon left it) before the backend attaches. */
     private Consumer<ByteBuffer> beforeConnect = ring -> { };
+    /** The daemon-wide mapping budget the backend's grant table counts against. */
+    private MappingBudget budget = MappingBudget.unlimited();
 
     private void start(Abi abi) throws IOException {
         start(abi, "file");
@@ -90,7 +94,7 @@ class BlkifConnectorTest {
         front = FrontRing.init(guest.memory().page(ringFrame), abi, 1);
         port = guest.allocUnbound(0);
         grants = new SimGrantTable(dir);
-        connector = new BlkifConnector("vbd 7/51728", grants, new SimEventChannels(dir), storage,
+        connector = new BlkifConnector("vbd 7/51728", new BudgetedGrantTable(grants, budget), new SimEventChannels(dir), storage,
                 new Request.Limits(DISK_SECTORS, false, false, maxIndirect), stats, failures::add, () -> { },
                 new RingJournals(dir.resolve("rings")), DOMID, 51728);
         beforeConnect.accept(guest.memory().page(ringFrame));
@@ -425,6 +429,54 @@ class BlkifConnectorTest {
         }
         assertEquals(4, stats.persistentGrants());
         assertArrayEquals(imageBytes(24, 4096), guestBytes(pages[3]));
+    }
+
+    /**
+     * A budget of the ring plus 8 mappings for a frontend that rotates 64
+     * pages: every request is served right (by copies where no mapping is
+     * left), the budget is never exceeded, and the ring gives back its least
+     * recently used pages so that the ones in use now get mapped.
+     */
+    @Test
+    void aShortMappingBudgetIsNeverExceededAndServesByCopies() throws Exception {
+        budget = new MappingBudget(1 + 8, "test");
+        start(Abi.X86_64, "file", 32, true);
+        Page[] pages = pages(64, false);
+        Random rnd = new Random(5);
+        byte[] expect = Files.readAllBytes(image);
+        long[] sectors = new long[8];
+        for (int round = 0; round < 40; round++) {
+            for (int i = 0; i < 8; i++) {
+                Page p = pages[(round * 8 + i) % 64];
+                long sector = (long) rnd.nextInt((int) (DISK_SECTORS / 8)) * 8;
+                sectors[i] = sector;
+                if (round % 2 == 0) {
+                    byte[] data = new byte[4096];
+                    rnd.nextBytes(data);
+                    guest.memory().page(p.frame()).put(0, data);
+                    System.arraycopy(data, 0, expect, (int) sector * 512, 4096);
+                    submit(Blkif.OP_WRITE, round * 8 + i, sector, p);
+                } else {
+                    submit(Blkif.OP_READ, round * 8 + i, sector, p);
+                }
+            }
+            push();
+            for (long[] x : responses(8)) {
+                assertEquals(Blkif.RSP_OKAY, x[2], "id " + x[0]);
+            }
+            for (int i = 0; i < 8 && round % 2 == 1; i++) {
+                int at = (int) sectors[i] * 512;
+                assertArrayEquals(Arrays.copyOfRange(expect, at, at + 4096), guestBytes(pages[(round * 8 + i) % 64]),
+                        "round " + round + " read " + i);
+            }
+            Thread.sleep(round % 4 == 0 ? 110 : 0); // let a purge fall due now and then
+        }
+        assertArrayEquals(expect, Files.readAllBytes(image), "every write landed");
+        assertTrue(budget.peak() <= budget.limit(), budget.describe());
+        assertTrue(budget.refusals() > 0, "the budget ran out: " + budget.describe());
+        assertTrue(stats.persistentGrants() <= 8 && stats.persistentGrants() > 0, budget.describe());
+        connector.disconnect();
+        assertEquals(0, budget.inUse(), "everything given back: " + budget.describe());
     }
 
     @ParameterizedTest

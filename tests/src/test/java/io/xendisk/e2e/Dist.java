@@ -72,6 +72,8 @@ final class Dist implements AutoCloseable {
     final Path runDir;
     final Path logDir;
     private final List<Long> extraPids = new ArrayList<>();
+    /** Set for every command of this instance, so also for the daemon the first one starts. */
+    final Map<String, String> env = new java.util.HashMap<>();
 
     Dist() throws IOException {
         // unix socket paths must stay below 108 bytes: a short directory under /tmp
@@ -150,6 +152,7 @@ final class Dist implements AutoCloseable {
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
         pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());
         pb.environment().remove("XEN_DISK_JAVA_PLATFORM");
+        pb.environment().putAll(env);
         pb.environment().putAll(extraEnv);
         Process p = pb.start();
         if (!p.waitFor(90, TimeUnit.SECONDS)) {
@@ -171,6 +174,7 @@ final class Dist implements AutoCloseable {
         pb.environment().put("XEN_DISK_JAVA_LOGDIR", logDir.toString());
         pb.environment().put("XEN_DISK_JAVA_CONFIG", noConfig().toString());
         pb.environment().remove("XEN_DISK_JAVA_PLATFORM");
+        pb.environment().putAll(env);
         Process p = pb.start();
         extraPids.add(p.pid());
         return p;

@@ -2,6 +2,7 @@ package io.xendisk.xml;
 
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * The daemon's configuration file, as read: each setting is empty when the
@@ -11,10 +12,17 @@ import java.util.Optional;
  * @param runDir   control socket, lock, simulated platform's files
  * @param logDir   daemon.log and friends
  * @param logLevel "error", "warn", "info", "debug" or "trace"
+ * @param grantMappings how many grant mappings the daemon may hold at once
  */
 public record DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
-                           Optional<String> logLevel) {
+                           Optional<String> logLevel, OptionalInt grantMappings) {
     /** No file: every setting from the environment or the defaults. */
     public static final DaemonConfig NONE = new DaemonConfig(Optional.empty(), Optional.empty(), Optional.empty(),
-            Optional.empty());
+            Optional.empty(), OptionalInt.empty());
+
+    /** The settings of files that predate grant-mappings. */
+    public DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
+                        Optional<String> logLevel) {
+        this(platform, runDir, logDir, logLevel, OptionalInt.empty());
+    }
 }

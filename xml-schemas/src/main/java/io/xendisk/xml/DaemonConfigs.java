@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /** Reads the daemon's config.xml (config.xsd) into a {@link DaemonConfig}. */
 public final class DaemonConfigs {
@@ -36,7 +37,8 @@ public final class DaemonConfigs {
     public static DaemonConfig parse(String xml, String source) throws XmlInvalidException {
         XmlElement config = XmlReader.read(xml, source, XmlSchema.CONFIG, XmlReader.ROOT);
         return new DaemonConfig(text(config, "platform"), text(config, "run-dir").map(Path::of),
-                text(config, "log-dir").map(Path::of), text(config, "log-level"));
+                text(config, "log-dir").map(Path::of), text(config, "log-level"),
+                text(config, "grant-mappings").map(v -> OptionalInt.of(Integer.parseInt(v))).orElse(OptionalInt.empty()));
     }
 
     private static Optional<String> text(XmlElement config, String name) {

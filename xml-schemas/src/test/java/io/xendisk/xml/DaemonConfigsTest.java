@@ -22,9 +22,17 @@ class DaemonConfigsTest {
     void readsEverySetting() throws Exception {
         Path f = dir.resolve("config.xml");
         Files.writeString(f, OPEN + "  <log-level> debug </log-level>\n  <platform>sim</platform>\n"
-                + "  <run-dir>/run/x</run-dir>\n  <log-dir>/var/log/x</log-dir>\n</config>\n");
+                + "  <run-dir>/run/x</run-dir>\n  <log-dir>/var/log/x</log-dir>\n  <grant-mappings> 500 </grant-mappings>\n"
+                + "</config>\n");
         assertEquals(new DaemonConfig(Optional.of("sim"), Optional.of(Path.of("/run/x")), Optional.of(Path.of("/var/log/x")),
-                Optional.of("debug")), DaemonConfigs.read(f));
+                Optional.of("debug"), java.util.OptionalInt.of(500)), DaemonConfigs.read(f));
+    }
+
+    @Test
+    void aGrantMappingBudgetMustBePositive() {
+        XmlInvalidException e = org.junit.jupiter.api.Assertions.assertThrows(XmlInvalidException.class,
+                () -> DaemonConfigs.parse(OPEN + "<grant-mappings>0</grant-mappings></config>", "c.xml"));
+        assertTrue(e.getMessage().contains("grant-mappings"), e.getMessage());
     }
 
     @Test
@@ -65,7 +73,7 @@ class DaemonConfigsTest {
                 OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
         assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
         assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
-                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>)", unknown.getMessage());
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>)", unknown.getMessage());
 
         XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
                 "<config>\n</config>", "c.xml"));
