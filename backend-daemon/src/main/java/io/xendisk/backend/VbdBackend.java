@@ -26,7 +26,10 @@ import io.xendisk.xen.store.XsOps;
  * <p>Level-triggered: every watch event re-reads the frontend state, the
  * backend state and {@code online} and moves towards what they ask for, so
  * missed intermediate states and duplicate events (both normal with libxl and
- * Linux) need no special cases.
+ * Linux) need no special cases. So watch events only trigger the VBD's
+ * {@link Reconciler}: however many arrive, reconciles of one VBD run one at a
+ * time and at most once more after the current one, on a pool shared with the
+ * other VBDs, none of which waits on this one.
  */
 public final class VbdBackend implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(VbdBackend.class);
@@ -59,6 +62,7 @@ public final class VbdBackend implements AutoCloseable {
     private final boolean awaitHotplug;
     private final String name;
     private final List<XenStore.Watch> watches = new ArrayList<>();
+    private final Reconciler reconciler;
     /** Features another backend (kernel blkback) may have offered on this node, which we do not. */
     private static final List<String> NOT_OFFERED = List.of(BlkifNodes.MAX_RING_PAGES, BlkifNodes.FEATURE_DISCARD,
             BlkifNodes.DISCARD_GRANULARITY, BlkifNodes.DISCARD_ALIGNMENT, BlkifNodes.DISCARD_SECURE);
@@ -71,6 +75,8 @@ public final class VbdBackend implements AutoCloseable {
     private boolean toolstackClose;
     private ScheduledFuture<?> closeTimer;
     private boolean done;
+    /** Written only under the lock. */
+    private volatile long reconciles;
 
     public VbdBackend(XenStore xs, String backendPath, int frontendDomid, int devid, DiskInfo disk,
                       RingConnector connector, Listener listener) {
@@ -101,6 +107,7 @@ public final class VbdBackend implements AutoCloseable {
         this.listener = listener;
         this.features = features;
         this.name = "vbd " + frontendDomid + "/" + devid;
+        this.reconciler = new Reconciler(name, this::reconcile);
     }
 
     /**
@@ -121,11 +128,12 @@ public final class VbdBackend implements AutoCloseable {
         }
         publishFeatures();
         String token = "xdj:" + backendPath;
-        watches.add(xs.watch(be(BlkifNodes.STATE), token + ":state", (p, t) -> reconcile()));
-        watches.add(xs.watch(be(BlkifNodes.ONLINE), token + ":online", (p, t) -> reconcile()));
-        watches.add(xs.watch(fe(BlkifNodes.STATE), token + ":fe", (p, t) -> reconcile()));
+        XenStore.WatchListener changed = (p, t) -> reconciler.trigger();
+        watches.add(xs.watch(be(BlkifNodes.STATE), token + ":state", changed));
+        watches.add(xs.watch(be(BlkifNodes.ONLINE), token + ":online", changed));
+        watches.add(xs.watch(fe(BlkifNodes.STATE), token + ":fe", changed));
         if (awaitHotplug) {
-            watches.add(xs.watch(be(BlkifNodes.HOTPLUG_STATUS), token + ":hotplug", (p, t) -> reconcile()));
+            watches.add(xs.watch(be(BlkifNodes.HOTPLUG_STATUS), token + ":hotplug", changed));
         }
     }
 
@@ -168,11 +176,17 @@ public final class VbdBackend implements AutoCloseable {
         return done;
     }
 
+    /** How many times the handshake was reconciled, for tests of coalescing; read without the lock a reconcile holds. */
+    long reconciles() {
+        return reconciles;
+    }
+
     /** Re-reads both ends and moves the handshake on; safe to call at any time. */
     public synchronized void reconcile() {
         if (done) {
             return;
         }
+        reconciles++;
         try {
             step();
         } catch (XenStoreException e) {
@@ -511,6 +525,7 @@ public final class VbdBackend implements AutoCloseable {
             closeTimer.cancel(false);
         }
         LOG.info("{}: torn down: {}", name, reason);
+        reconciler.close();
         closeWatches();
         listener.onTeardown(this, reason);
     }
@@ -549,14 +564,17 @@ public final class VbdBackend implements AutoCloseable {
 
     /** Stops watching and releases the ring without touching xenstore (daemon shutdown). */
     @Override
-    public synchronized void close() {
-        if (!done) {
-            done = true;
-            disconnectRing();
-            if (closeTimer != null) {
-                closeTimer.cancel(false);
+    public void close() {
+        reconciler.close(); // before the lock, which a reconcile under way holds: nothing new is queued meanwhile
+        synchronized (this) {
+            if (!done) {
+                done = true;
+                disconnectRing();
+                if (closeTimer != null) {
+                    closeTimer.cancel(false);
+                }
+                closeWatches();
             }
-            closeWatches();
         }
     }
 

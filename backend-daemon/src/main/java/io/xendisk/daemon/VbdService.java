@@ -8,6 +8,7 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
+import io.xendisk.backend.Reconciler;
 import io.xendisk.backend.RingJournals;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
@@ -44,6 +45,9 @@ public final class VbdService implements AutoCloseable {
     private final XenStore.Watch releaseWatch;
     private final XenStore.Watch introduceWatch;
     private final PendingConnects pending;
+    /** Off the xenstore event thread: ending a VBD waits for its rings, connecting opens an image. */
+    private final Reconciler reaper;
+    private final Reconciler introduced;
 
     public VbdService(XenStore xs, GrantTable grants, EventChannels channels, VbdRegistry registry) {
         this(xs, grants, channels, registry, KernelBackends.NONE, BlkifFeatures.DEFAULT, RingJournals.NONE);
@@ -61,10 +65,12 @@ public final class VbdService implements AutoCloseable {
         this.domains = new DomainNames(xs);
         this.devices = new ToolstackDevices(xs, table, domains, kernel);
         this.pending = new PendingConnects(domains::exists, this::connectWhenCreated);
-        this.releaseWatch = xs.watch("@releaseDomain", "xdj:release", (p, t) -> reapDeadDomains());
+        this.reaper = new Reconciler("dead domain reaper", this::reapDeadDomains);
+        this.introduced = new Reconciler("connects at domain creation", pending::domainsChanged);
+        this.releaseWatch = xs.watch("@releaseDomain", "xdj:release", (p, t) -> reaper.trigger());
         this.introduceWatch = xs.watch("@introduceDomain", "xdj:introduce", (p, t) -> {
             if (!pending.isEmpty()) {
-                pending.domainsChanged();
+                introduced.trigger();
             }
         });
     }
@@ -302,5 +308,7 @@ public final class VbdService implements AutoCloseable {
         }
         releaseWatch.close();
         introduceWatch.close();
+        reaper.close();
+        introduced.close();
     }
 }

@@ -32,7 +32,9 @@ import org.apache.logging.log4j.Logger;
  *
  * <p>A reader thread matches replies to requests by req_id and hands watch
  * events to a separate dispatcher thread, so a listener may call back into
- * this client without deadlocking the reader.
+ * this client without deadlocking the reader. That one thread serves every
+ * watch of the connection in order, so a listener that has real work to do
+ * hands it to a thread of its own (as each VBD does, to its Reconciler).
  */
 public final class XenStoreClient implements XenStore {
     private static final Logger LOG = LogManager.getLogger(XenStoreClient.class);
