@@ -64,7 +64,11 @@ public final class MappingBudget {
 
     private static int readMaxMapCount() {
         try {
-            return Integer.parseInt(Files.readString(MAX_MAP_COUNT).strip());
+            // procfs reports a size of 0: read a line, not "the whole file" by its size
+            try (java.io.BufferedReader r = Files.newBufferedReader(MAX_MAP_COUNT)) {
+                String line = r.readLine();
+                return Integer.parseInt(line == null ? "" : line.strip());
+            }
         } catch (IOException | NumberFormatException e) {
             return 65530; // the kernel's default
         }
@@ -118,7 +122,7 @@ public final class MappingBudget {
 
     /** Mappings are refused, or nearly: holders above their share give some back. */
     public boolean scarce() {
-        return inUse.get() >= limit - limit / 16;
+        return inUse.get() >= limit - Math.max(1, limit / 16);
     }
 
     public int limit() {
