@@ -198,6 +198,7 @@ public final class BlkifConnector implements RingConnector {
      * Runs {@code action} once no ring thread of this VBD is left, at once when
      * none is; e.g. closing the storage, which must outlive every call into it.
      */
+    @Override
     public void whenStopped(Runnable action) {
         synchronized (this) {
             if (stuck > 0 || !served.isEmpty()) {
@@ -209,6 +210,7 @@ public final class BlkifConnector implements RingConnector {
     }
 
     /** Rings whose thread has not left its storage since they were stopped. */
+    @Override
     public synchronized int stuckRings() {
         return stuck;
     }

@@ -21,6 +21,20 @@ public interface RingConnector {
     default void freshRings() {
     }
 
+    /**
+     * Rings whose thread did not come back from the storage when they were
+     * stopped: their pages stay mapped until it does, so the backend must not
+     * say Closed yet (the frontend would free pages we may still write).
+     */
+    default int stuckRings() {
+        return 0;
+    }
+
+    /** Runs {@code action} once no ring thread is left (at once when none is). */
+    default void whenStopped(Runnable action) {
+        action.run();
+    }
+
     /** A connector for a VBD whose data path is not served (yet): it only records the ring. */
     RingConnector NONE = new RingConnector() {
         @Override

@@ -71,6 +71,10 @@ public final class VbdBackend implements AutoCloseable {
     private XenbusState state = XenbusState.INITIALISING;
     private FrontendRing ring;
     private String lastError;
+    /** The frontend had its time to close after the toolstack asked: Closed without waiting for it. */
+    private boolean graceOver;
+    /** A reconcile is due when the connector's last stuck ring thread leaves. */
+    private boolean releaseWatched;
     private String lastBadFrontendState;
     private boolean toolstackClose;
     private ScheduledFuture<?> closeTimer;
@@ -266,6 +270,9 @@ public final class VbdBackend implements AutoCloseable {
             }
             case CLOSED, UNKNOWN -> {
                 disconnectRing();
+                if (holdClosing()) {
+                    return;
+                }
                 if (state != XenbusState.CLOSED) {
                     setState(XenbusState.CLOSED);
                 }
@@ -285,7 +292,7 @@ public final class VbdBackend implements AutoCloseable {
             return;
         }
         disconnectRing();
-        if (fe == XenbusState.CONNECTED || fe == XenbusState.CLOSING) {
+        if ((fe == XenbusState.CONNECTED || fe == XenbusState.CLOSING) && !graceOver) {
             // a live frontend answers our Closing with Closed; give it time to flush
             if (state != XenbusState.CLOSING) {
                 setState(XenbusState.CLOSING);
@@ -295,10 +302,47 @@ public final class VbdBackend implements AutoCloseable {
             }
             return;
         }
+        if (holdClosing()) {
+            return;
+        }
         setState(XenbusState.CLOSED);
         if (!online) {
             teardown("closed by the toolstack (online=0)");
         }
+    }
+
+    /**
+     * Keeps the backend in Closing while a ring thread is still in the
+     * storage (a slow NFS read, an fdatasync that does not return): its
+     * pages stay mapped until the call returns, and Closed would tell the
+     * frontend and the toolstack they may reuse them. The VBD's last error
+     * says why; the next reconcile, when the thread has left, closes.
+     * @return true when held
+     */
+    private boolean holdClosing() {
+        int stuck = connector.stuckRings();
+        if (stuck == 0) {
+            return false;
+        }
+        String why = (stuck == 1 ? "a ring thread is" : stuck + " ring threads are") + " still in the storage;"
+                + " the backend stays Closing until the call returns (the guest's pages stay mapped meanwhile)";
+        if (!why.equals(lastError)) {
+            lastError = why;
+            LOG.warn("{}: {}", name, why);
+        }
+        if (state != XenbusState.CLOSING) {
+            setState(XenbusState.CLOSING);
+        }
+        if (!releaseWatched) {
+            releaseWatched = true;
+            connector.whenStopped(() -> {
+                synchronized (this) {
+                    releaseWatched = false;
+                }
+                reconciler.trigger();
+            });
+        }
+        return true;
     }
 
     private synchronized void forceClosed() {
@@ -306,7 +350,11 @@ public final class VbdBackend implements AutoCloseable {
             return;
         }
         LOG.warn("{}: frontend did not close within {} ms of the toolstack's request; closing anyway", name, CLOSE_GRACE_MS);
+        graceOver = true;
         try {
+            if (holdClosing()) {
+                return;
+            }
             setState(XenbusState.CLOSED);
             boolean online = isOnline();
             if (!online) {

@@ -278,6 +278,43 @@ class VbdBackendTest {
     }
 
     @Test
+    void aRingThreadStuckInTheStorageHoldsTheBackendInClosingUntilItReturns() throws Exception {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        connector.stuck = 1; // the next disconnect leaves a thread in the storage
+        guest.write(FE + "/state", "5");
+        awaitBackendState(5);
+        guest.write(FE + "/state", "6");
+        await(() -> vbd.lastError() != null && vbd.lastError().contains("still in the storage"), "the reason named");
+        Thread.sleep(200);
+        assertEquals("5", be("state"), "not Closed while our thread may still write the guest's pages");
+        connector.threadsLeft();
+        awaitBackendState(6);
+        assertTrue(teardowns.isEmpty());
+    }
+
+    @Test
+    void aToolstackDetachWithAStuckRingTearsDownOnlyWhenTheThreadLeaves() throws Exception {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        connector.stuck = 1;
+        guest.write(FE + "/state", "6"); // the frontend is gone first
+        await(() -> vbd.lastError() != null && vbd.lastError().contains("still in the storage"), "the reason named");
+        dom0.write(BE + "/online", "0");
+        vbd.reconcile();
+        Thread.sleep(200);
+        assertEquals("5", be("state"));
+        assertTrue(teardowns.isEmpty(), "the VBD stays, in Closing, listed with its reason");
+        connector.threadsLeft();
+        awaitBackendState(6);
+        await(() -> !teardowns.isEmpty(), "teardown once the thread left");
+    }
+
+    @Test
     void toolstackDetachBeforeFrontendConnectedClosesAtOnce() {
         awaitBackendState(2);
         dom0.transaction(t -> {
@@ -417,6 +454,30 @@ class VbdBackendTest {
         final AtomicInteger disconnects = new AtomicInteger();
         final AtomicInteger freshRings = new AtomicInteger();
         volatile String failWith;
+        /** Ring threads that did not leave the storage when disconnect stopped them. */
+        volatile int stuck;
+        private final List<Runnable> whenStopped = new CopyOnWriteArrayList<>();
+
+        @Override
+        public int stuckRings() {
+            return stuck;
+        }
+
+        @Override
+        public void whenStopped(Runnable action) {
+            if (stuck == 0) {
+                action.run();
+            } else {
+                whenStopped.add(action);
+            }
+        }
+
+        /** The stuck storage call returns. */
+        void threadsLeft() {
+            stuck = 0;
+            whenStopped.forEach(Runnable::run);
+            whenStopped.clear();
+        }
 
         @Override
         public void freshRings() {
