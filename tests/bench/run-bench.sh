@@ -1,9 +1,13 @@
 #!/bin/bash
 # The data path benchmark: real daemon + simulated guest (separate JVMs), per storage engine.
 #   tests/bench/run-bench.sh [engines=discard,file,mmap,cow] [imageMiB=256] [seconds=3]
+# What an event storm from one guest costs the daemon and another guest:
+#   tests/bench/run-bench.sh storm [seconds=10] [rounds=3]
 # Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mvn -B -q -DskipTests package   # compiles the test classes too (only their run is skipped)
+MAIN=io.xendisk.bench.BlkifBench
+if [ "${1:-}" = storm ]; then MAIN=io.xendisk.bench.StormBench; shift; fi
 exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
-  -Dxendisk.dist=src/target/xen-disk-java io.xendisk.bench.BlkifBench "$@"
+  -Dxendisk.dist=src/target/xen-disk-java "$MAIN" "$@"

@@ -15,10 +15,15 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * What the guest was told is written stays written when the daemon dies:
- * the guest writes a pattern, flushes and reads it back (the verify workload)
- * on a {@code file} and an {@code mmap} disk, then the daemon is killed with
- * SIGKILL, and the images, read independently, hold the pattern.
+ * What the guest was told is flushed survives a power cut: the images live
+ * on an ext4 of their own (a loop device); the guest writes a pattern,
+ * flushes and reads it back (the verify workload) on a {@code file} and an
+ * {@code mmap} disk; then the file system is shut down as by a power cut
+ * ({@code xfs_io -x -c shutdown}: what is only in the page cache never
+ * reaches the device), the daemon is killed with SIGKILL, the file system
+ * mounted again, and the images, read independently, hold the pattern.
+ * Killing the daemon alone would keep the page cache, so a flush that did
+ * nothing would pass; this does not.
  */
 class DurabilityE2ETest {
     private static Dist dist;
@@ -37,6 +42,9 @@ class DurabilityE2ETest {
         if (dist == null) {
             return;
         }
+        if (mount != null) {
+            dist.exec(List.of("/usr/bin/umount", "-l", mount.toString()), Map.of());
+        }
         try {
             // the verbs start a fresh daemon; the guest shuts down without its old backends
             Dist.Result status = dist.cli("status");
@@ -47,10 +55,36 @@ class DurabilityE2ETest {
         }
     }
 
+    /** The loop-mounted file system the images live on; powered off by {@link #powerCut}. */
+    private static Path mount;
+    private static Path device;
+
+    private static Dist.Result sh(String... cmd) throws Exception {
+        Dist.Result r = dist.exec(List.of(cmd), Map.of());
+        assertEquals(0, r.exit(), String.join(" ", cmd) + ": " + r);
+        return r;
+    }
+
+    private static void mountImagesFs() throws Exception {
+        sh("/usr/bin/mount", "-o", "loop", device.toString(), mount.toString());
+    }
+
+    /** Drops what the file system holds only in memory, as losing power would: nothing more reaches the device. */
+    private static void powerCut() throws Exception {
+        sh("/usr/sbin/xfs_io", "-x", "-c", "shutdown", mount.toString());
+    }
+
     @Test
-    void acknowledgedFlushedWritesSurviveKillMinus9OfTheDaemon() throws Exception {
-        Path file = Images.sparse(dist.dir.resolve("file.img"), 16L << 20, null);
-        Path mmap = Images.sparse(dist.dir.resolve("mmap.img"), 16L << 20, null);
+    void acknowledgedFlushedWritesSurviveAPowerCut() throws Exception {
+        Tools.require(Path.of("/usr/sbin/xfs_io"), "xfsprogs");
+        Tools.require(Path.of("/usr/sbin/mkfs.ext4"), "e2fsprogs");
+        device = Images.sparse(dist.dir.resolve("images.ext4"), 96L << 20, null);
+        sh("/usr/sbin/mkfs.ext4", "-q", "-F", device.toString());
+        mount = Files.createDirectories(dist.dir.resolve("images"));
+        mountImagesFs();
+        Path file = Images.sparse(mount.resolve("file.img"), 16L << 20, null);
+        Path mmap = Images.sparse(mount.resolve("mmap.img"), 16L << 20, null);
+        sh("/usr/bin/sync", "-f", mount.toString()); // the empty images exist whatever happens next
         for (String[] d : List.of(new String[] {"xvdb", "file", file.toString()}, new String[] {"xvdc", "mmap", mmap.toString()})) {
             Dist.Result r = dist.cli("connect", guest.name(), "--vdev", d[0], "--storage", d[1], "--path", d[2]);
             assertEquals(0, r.exit(), r.toString());
@@ -70,11 +104,14 @@ class DurabilityE2ETest {
             assertEquals(0, c.get("errors"), vdev + " " + c);
         }
 
+        powerCut();
         long daemon = dist.daemonPid();
         ProcessHandle h = ProcessHandle.of(daemon).orElseThrow();
         assertTrue(h.destroyForcibly()); // kill -9: no shutdown hook, no unmap, no close
         Dist.awaitExit(h);
         assertFalse(h.isAlive());
+        sh("/usr/bin/umount", mount.toString());
+        mountImagesFs(); // as after the reboot: the journal replayed, the page cache gone
 
         Images.assertPattern(file, 2 << 20, 8 << 20, 31);
         Images.assertPattern(mmap, 1 << 20, 12 << 20, 32);
@@ -82,6 +119,8 @@ class DurabilityE2ETest {
         assertTrue(Images.zeros(mmap, 13 << 20, 3 << 20));
         assertEquals(16L << 20, Files.size(file));
         assertEquals(16L << 20, Files.size(mmap));
+        sh("/usr/bin/umount", mount.toString());
+        mount = null;
 
         // a later verb starts a fresh daemon that answers
         Dist.Result status = dist.cli("status");

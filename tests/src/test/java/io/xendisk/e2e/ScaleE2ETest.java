@@ -51,11 +51,14 @@ class ScaleE2ETest {
 
     @AfterAll
     static void stop() throws Exception {
-        for (Guest g : List.copyOf(guests)) {
-            g.close();
-        }
-        if (dist != null) {
-            dist.close();
+        try {
+            for (Guest g : List.copyOf(guests)) {
+                g.close();
+            }
+        } finally {
+            if (dist != null) {
+                dist.close();
+            }
         }
     }
 

@@ -1,0 +1,154 @@
+package io.xendisk.bench;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What a storming guest costs the host, printed, never asserted: one daemon,
+ * a victim guest reading 4 KiB at random (qd 8) from its disk and a storm
+ * guest kicking its event channel with an empty ring ({@code hostile
+ * event-storm}), in rounds that alternate the victim alone and the victim
+ * during the storm, then the storm alone. Per cell: the victim's IOPS and
+ * the daemon's CPU (utime + stime from /proc, as a share of one core).
+ *
+ * <p>Run: {@code tests/bench/run-bench.sh storm [seconds=10] [rounds=3]}.
+ */
+public final class StormBench {
+    private final Path dist;
+    private final Path work;
+
+    private StormBench(Path dist, Path work) {
+        this.dist = dist;
+        this.work = work;
+    }
+
+    public static void main(String[] args) throws Exception {
+        int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
+        Path work = Files.createTempDirectory(Path.of("/dev/shm"), "xdjs");
+        StormBench b = new StormBench(dist, work);
+        try {
+            b.run(seconds, rounds);
+        } finally {
+            b.cli("sim", "destroy", "victim");
+            b.cli("sim", "destroy", "storm");
+            b.cli("shutdown");
+            b.cli("sim", "stop");
+            b.cli("shutdown");
+            try (var s = Files.walk(work)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private void run(int seconds, int rounds) throws Exception {
+        for (String g : List.of("victim", "storm")) {
+            check(cli("sim", "guest", g));
+            Path img = work.resolve(g + ".img");
+            try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+                f.setLength(64L << 20);
+            }
+            check(cli("connect", g, "--vdev", "xvdb", "--storage", "file", "--path", img.toString()));
+        }
+        long daemon = Long.parseLong(Files.readString(work.resolve("run/daemon.lock")).trim());
+        victim(2); // warm-up
+        List<String> rows = new ArrayList<>();
+        for (int r = 1; r <= rounds; r++) {
+            double[] alone = measure(daemon, () -> victim(seconds));
+            CompletableFuture<String> storm = CompletableFuture.supplyAsync(() -> storm(seconds + 2));
+            Thread.sleep(1000); // the storm under way before the victim starts
+            double[] during = measure(daemon, () -> victim(seconds));
+            String said = storm.get(seconds + 120L, TimeUnit.SECONDS);
+            rows.add(String.format(Locale.ROOT, "| %d | %.0f | %.0f | %.2f | %.0f%% | %.0f%% |", r, alone[0], during[0],
+                    during[0] / alone[0], alone[1] * 100, during[1] * 100));
+            System.err.println("storm guest: " + said.strip());
+        }
+        double[] stormOnly = measure(daemon, () -> {
+            storm(seconds);
+            return 0;
+        });
+        System.out.printf(Locale.ROOT, "# event storm: %d s cells, victim rand-read 4k qd8 on a file disk%n%n", seconds);
+        System.out.println("| round | victim IOPS alone | victim IOPS in storm | ratio | daemon CPU alone | daemon CPU in storm |");
+        System.out.println("|---|---|---|---|---|---|");
+        rows.forEach(System.out::println);
+        System.out.printf(Locale.ROOT, "%nstorm alone (victim idle): daemon CPU %.1f%% of a core%n", stormOnly[1] * 100);
+    }
+
+    @FunctionalInterface
+    private interface Cell {
+        double run() throws Exception;
+    }
+
+    /** Runs a cell; returns {its result, the daemon's CPU over it as a share of one core}. */
+    private static double[] measure(long pid, Cell cell) throws Exception {
+        long t0 = System.nanoTime();
+        long c0 = cpuTicks(pid);
+        double v = cell.run();
+        long c1 = cpuTicks(pid);
+        double wall = (System.nanoTime() - t0) / 1e9;
+        return new double[] {v, (c1 - c0) / 100.0 / wall}; // USER_HZ is 100 on Linux
+    }
+
+    private static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
+    }
+
+    private double victim(int seconds) throws Exception {
+        String out = check(cli("sim", "run", "victim", "xvdb", "rand-read", "--bs", "4k", "--qd", "8",
+                "--time", Integer.toString(seconds)));
+        String line = out.lines().filter(l -> l.startsWith("rand-read ")).reduce((x, y) -> y).orElse("");
+        int i = line.indexOf(" IOPS=");
+        if (i < 0) {
+            throw new IllegalStateException("no IOPS in: " + out);
+        }
+        int e = line.indexOf(' ', i + 6);
+        return Double.parseDouble(line.substring(i + 6, e < 0 ? line.length() : e));
+    }
+
+    private String storm(int seconds) {
+        try {
+            return check(cli("sim", "run", "storm", "xvdb", "hostile", "event-storm", "--seconds", Integer.toString(seconds)));
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String check(String[] r) {
+        if (!r[0].equals("0")) {
+            throw new IllegalStateException("command failed (exit " + r[0] + "): " + r[1] + r[2]);
+        }
+        return r[1];
+    }
+
+    private String[] cli(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(dist.resolve("bin/xen-disk-java").toString());
+        cmd.addAll(List.of(args));
+        Path out = Files.createTempFile(work, "o", ".txt");
+        Path err = Files.createTempFile(work, "e", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().put("XEN_DISK_JAVA_RUNDIR", work.resolve("run").toString());
+        pb.environment().put("XEN_DISK_JAVA_LOGDIR", work.resolve("log").toString());
+        Process p = pb.start();
+        if (!p.waitFor(300, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException("timed out: " + cmd);
+        }
+        String[] r = {Integer.toString(p.exitValue()), Files.readString(out, StandardCharsets.UTF_8),
+            Files.readString(err, StandardCharsets.UTF_8)};
+        Files.delete(out);
+        Files.delete(err);
+        return r;
+    }
+}
