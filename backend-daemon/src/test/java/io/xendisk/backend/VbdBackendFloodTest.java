@@ -21,7 +21,6 @@ import org.junit.jupiter.api.Test;
 import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.sim.SimXenstored;
 import io.xendisk.xen.store.XenStoreClient;
-import io.xendisk.xen.store.XsPerm;
 
 /**
  * Two VBDs on one dom0 xenstore connection, as in the daemon: what one
@@ -206,23 +205,7 @@ class VbdBackendFloodTest {
 
         /** As libxl__device_generic_add. */
         private void toolstackCreatesDevice() {
-            dom0.transaction(t -> {
-                t.mkdir(fe);
-                t.setPermissions(fe, List.of(new XsPerm(domid, XsPerm.Access.NONE), new XsPerm(0, XsPerm.Access.READ)));
-                t.write(fe + "/backend", be);
-                t.write(fe + "/backend-id", "0");
-                t.write(fe + "/virtual-device", Integer.toString(DEVID));
-                t.write(fe + "/device-type", "disk");
-                t.write(fe + "/state", "1");
-                t.mkdir(be);
-                t.setPermissions(be, List.of(new XsPerm(0, XsPerm.Access.NONE), new XsPerm(domid, XsPerm.Access.READ)));
-                t.write(be + "/frontend", fe);
-                t.write(be + "/frontend-id", Integer.toString(domid));
-                t.write(be + "/online", "1");
-                t.write(be + "/state", "1");
-                t.write(be + "/mode", "w");
-                return null;
-            });
+            LibxlDevice.create(dom0, fe, be, domid, DEVID);
         }
 
         void frontendPublishesRing() {

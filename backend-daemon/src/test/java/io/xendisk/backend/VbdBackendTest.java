@@ -21,7 +21,6 @@ import org.junit.jupiter.api.Test;
 import io.xendisk.blkif.Abi;
 import io.xendisk.xen.sim.SimXenstored;
 import io.xendisk.xen.store.XenStoreClient;
-import io.xendisk.xen.store.XsPerm;
 
 /**
  * The backend handshake against our xenstored, with a scripted frontend that
@@ -142,25 +141,7 @@ class VbdBackendTest {
 
     /** What libxl__device_generic_add writes, in one transaction. */
     private void toolstackCreatesDevice() {
-        // as libxl__device_generic_add: make each directory, set its permissions, then write
-        // the keys, which inherit them
-        dom0.transaction(t -> {
-            t.mkdir(FE);
-            t.setPermissions(FE, List.of(new XsPerm(DOMID, XsPerm.Access.NONE), new XsPerm(0, XsPerm.Access.READ)));
-            t.write(FE + "/backend", BE);
-            t.write(FE + "/backend-id", "0");
-            t.write(FE + "/virtual-device", Integer.toString(DEVID));
-            t.write(FE + "/device-type", "disk");
-            t.write(FE + "/state", "1");
-            t.mkdir(BE);
-            t.setPermissions(BE, List.of(new XsPerm(0, XsPerm.Access.NONE), new XsPerm(DOMID, XsPerm.Access.READ)));
-            t.write(BE + "/frontend", FE);
-            t.write(BE + "/frontend-id", Integer.toString(DOMID));
-            t.write(BE + "/online", "1");
-            t.write(BE + "/state", "1");
-            t.write(BE + "/mode", "w");
-            return null;
-        });
+        LibxlDevice.create(dom0, FE, BE, DOMID, DEVID);
     }
 
     private void frontendPublishesRing(String ringRef, String port, String protocol) {

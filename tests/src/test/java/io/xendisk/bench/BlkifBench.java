@@ -3,15 +3,11 @@ package io.xendisk.bench;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The workload benchmark of the data path, printed as tables, never asserted:
@@ -25,15 +21,12 @@ import java.util.concurrent.TimeUnit;
  * <p>Run: {@code tests/bench/run-bench.sh [engines=discard,file,mmap,cow] [imageMiB=256] [seconds=3]}.
  */
 public final class BlkifBench {
-    private final Path dist;
     private final Path work;
-    private final Map<String, String> env = new LinkedHashMap<>();
+    private final BenchCli cli;
 
     private BlkifBench(Path dist, Path work) {
-        this.dist = dist;
         this.work = work;
-        env.put("XEN_DISK_JAVA_RUNDIR", work.resolve("run").toString());
-        env.put("XEN_DISK_JAVA_LOGDIR", work.resolve("log").toString());
+        this.cli = new BenchCli(dist, work);
     }
 
     public static void main(String[] args) throws Exception {
@@ -109,41 +102,15 @@ public final class BlkifBench {
     }
 
     private static String field(String line, String key) {
-        int i = line.indexOf(" " + key + "=");
-        if (i < 0) {
-            return "";
-        }
-        int s = i + key.length() + 2;
-        int e = line.indexOf(' ', s);
-        return line.substring(s, e < 0 ? line.length() : e);
+        return BenchCli.field(line, key);
     }
 
     private static String check(String[] r) {
-        if (!r[0].equals("0")) {
-            throw new IllegalStateException("command failed (exit " + r[0] + "): " + r[1] + r[2]);
-        }
-        return r[1];
+        return BenchCli.check(r);
     }
 
-    /** Runs the CLI; returns {exit, stdout, stderr}. */
     private String[] cli(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(dist.resolve("bin/xen-disk-java").toString());
-        cmd.addAll(List.of(args));
-        Path out = Files.createTempFile(work, "o", ".txt");
-        Path err = Files.createTempFile(work, "e", ".txt");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        if (!p.waitFor(300, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IllegalStateException("timed out: " + cmd);
-        }
-        String[] r = {Integer.toString(p.exitValue()), Files.readString(out, StandardCharsets.UTF_8),
-            Files.readString(err, StandardCharsets.UTF_8)};
-        Files.delete(out);
-        Files.delete(err);
-        return r;
+        return cli.run(args);
     }
 
     /** Single-thread copy bandwidth between direct buffers, 1 MiB at a time, over 256 MiB (beyond the caches). */

@@ -2,7 +2,6 @@ package io.xendisk.bench;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,12 +21,12 @@ import java.util.concurrent.TimeUnit;
  * <p>Run: {@code tests/bench/run-bench.sh storm [seconds=10] [rounds=3]}.
  */
 public final class StormBench {
-    private final Path dist;
     private final Path work;
+    private final BenchCli cli;
 
     private StormBench(Path dist, Path work) {
-        this.dist = dist;
         this.work = work;
+        this.cli = new BenchCli(dist, work);
     }
 
     public static void main(String[] args) throws Exception {
@@ -108,12 +107,11 @@ public final class StormBench {
         String out = check(cli("sim", "run", "victim", "xvdb", "rand-read", "--bs", "4k", "--qd", "8",
                 "--time", Integer.toString(seconds)));
         String line = out.lines().filter(l -> l.startsWith("rand-read ")).reduce((x, y) -> y).orElse("");
-        int i = line.indexOf(" IOPS=");
-        if (i < 0) {
+        String iops = BenchCli.field(line, "IOPS");
+        if (iops.isEmpty()) {
             throw new IllegalStateException("no IOPS in: " + out);
         }
-        int e = line.indexOf(' ', i + 6);
-        return Double.parseDouble(line.substring(i + 6, e < 0 ? line.length() : e));
+        return Double.parseDouble(iops);
     }
 
     private String storm(int seconds) {
@@ -125,30 +123,10 @@ public final class StormBench {
     }
 
     private static String check(String[] r) {
-        if (!r[0].equals("0")) {
-            throw new IllegalStateException("command failed (exit " + r[0] + "): " + r[1] + r[2]);
-        }
-        return r[1];
+        return BenchCli.check(r);
     }
 
     private String[] cli(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(dist.resolve("bin/xen-disk-java").toString());
-        cmd.addAll(List.of(args));
-        Path out = Files.createTempFile(work, "o", ".txt");
-        Path err = Files.createTempFile(work, "e", ".txt");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-        pb.environment().put("XEN_DISK_JAVA_RUNDIR", work.resolve("run").toString());
-        pb.environment().put("XEN_DISK_JAVA_LOGDIR", work.resolve("log").toString());
-        Process p = pb.start();
-        if (!p.waitFor(300, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IllegalStateException("timed out: " + cmd);
-        }
-        String[] r = {Integer.toString(p.exitValue()), Files.readString(out, StandardCharsets.UTF_8),
-            Files.readString(err, StandardCharsets.UTF_8)};
-        Files.delete(out);
-        Files.delete(err);
-        return r;
+        return cli.run(args);
     }
 }
