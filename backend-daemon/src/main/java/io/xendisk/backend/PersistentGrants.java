@@ -60,6 +60,8 @@ final class PersistentGrants implements AutoCloseable {
     private long lastPurge;
     private long purged;
     private boolean closed;
+    /** The budget refused a mapping since the last {@link #tidy}. */
+    private boolean starved;
 
     PersistentGrants(GrantTable grants, int domid, int capacity) {
         if (capacity < 1) {
@@ -109,6 +111,9 @@ final class PersistentGrants implements AutoCloseable {
             missedFull++;
             return null;
         }
+        if (starved) {
+            return null; // refused since the last tidy: not asked again per segment, a shared counter
+        }
         GrantMapping m;
         try {
             m = grants.mapIfBudgetAllows(domid, new int[] {gref}, true);
@@ -120,7 +125,8 @@ final class PersistentGrants implements AutoCloseable {
             return null;
         }
         if (m == null) {
-            return null; // the daemon's budget is spent: copy, and let tidy() rebalance
+            starved = true; // the daemon's budget is spent: copy, and let tidy() rebalance
+            return null;
         }
         keys[i] = gref;
         mappings[i] = m;
@@ -138,6 +144,7 @@ final class PersistentGrants implements AutoCloseable {
      * @return how many pages were unmapped
      */
     int tidy() {
+        starved = false;
         int excess = 0;
         if (missedFull > 0) {
             excess = Math.max(1, capacity * PURGE_PERCENT / 100);
