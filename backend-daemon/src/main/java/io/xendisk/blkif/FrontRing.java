@@ -79,7 +79,8 @@ public final class FrontRing {
     /**
      * Writes an INDIRECT request into the next slot: {@code nrSegments}
      * descriptors are in the pages {@code indirectGrefs} grants (already
-     * written there by the caller).
+     * written there by the caller). At most the request's eight page
+     * references are written, however many segments a hostile test claims.
      */
     public void putIndirect(int indirectOp, long id, long sector, int handle, int nrSegments, int[] indirectGrefs) {
         int off = nextRequestOffset();
@@ -89,7 +90,9 @@ public final class FrontRing {
         ring.putLong(off + abi.idOffset, id);
         ring.putLong(off + abi.sectorOffset, sector);
         ring.putShort(off + abi.indirectHandleOffset, (short) handle);
-        for (int i = 0; i < Blkif.indirectPages(nrSegments); i++) {
+        int pages = Math.min(Math.min(Blkif.indirectPages(nrSegments & 0xFFFF), Blkif.MAX_INDIRECT_PAGES_PER_REQUEST),
+                indirectGrefs.length);
+        for (int i = 0; i < pages; i++) {
             ring.putInt(off + abi.indirectGrefsOffset + i * 4, indirectGrefs[i]);
         }
         reqProdPvt++;

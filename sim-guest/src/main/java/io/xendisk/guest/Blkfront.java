@@ -74,6 +74,7 @@ public final class Blkfront implements AutoCloseable {
     private volatile boolean finished;
     private boolean flushCache;
     private boolean barrier;
+    private boolean discard;
     private XenStore.Watch beWatch;
     private Thread thread;
 
@@ -393,6 +394,7 @@ public final class Blkfront implements AutoCloseable {
     private void talkToBackend() {
         flushCache = flag(BlkifNodes.FEATURE_FLUSH_CACHE);
         barrier = flag(BlkifNodes.FEATURE_BARRIER);
+        discard = flag(BlkifNodes.FEATURE_DISCARD);
         // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
         xs.tryRead(be(BlkifNodes.MAX_RING_PAGE_ORDER));
         Long offeredQueues = numberQuietly(BlkifNodes.MULTI_QUEUE_MAX_QUEUES);
@@ -445,7 +447,7 @@ public final class Blkfront implements AutoCloseable {
         if (sectors == null || info == null || sectorSize == null) {
             return; // fatal already reported
         }
-        disk = new DiskProperties(sectors, sectorSize.intValue(), info.intValue(), flushCache, barrier);
+        disk = new DiskProperties(sectors, sectorSize.intValue(), info.intValue(), flushCache, barrier, discard);
         setState(XenbusState.CONNECTED);
         LOG.info("{}: connected, {} sectors of 512 bytes, sector-size {}{}", name, sectors, sectorSize,
                 disk.readOnly() ? ", read-only" : "");
@@ -456,7 +458,7 @@ public final class Blkfront implements AutoCloseable {
         DiskProperties d = disk;
         if (d != null && sectors != null && sectors != d.sectors()) {
             LOG.info("{}: backend resized the disk from {} to {} sectors", name, d.sectors(), sectors);
-            disk = new DiskProperties(sectors, d.sectorSize(), d.info(), d.flushCache(), d.barrier());
+            disk = new DiskProperties(sectors, d.sectorSize(), d.info(), d.flushCache(), d.barrier(), d.discard());
         }
     }
 

@@ -28,6 +28,11 @@ import io.xendisk.xen.sim.domain.SimEventChannel;
  * outstanding request, an operation that is not the request's (the
  * indirect_op for an INDIRECT one), or more responses than requests disable
  * the ring with "backend sent bad response".
+ *
+ * <p>A hostile test may put two requests with one id in flight
+ * ({@link #shareId}); the id then stands for two responses, handed out to the
+ * two slots in the order they were queued, since nothing on the wire tells
+ * them apart.
  */
 public final class BlkfrontIo implements AutoCloseable {
     /** Bytes one direct request can carry: 11 segments of a page each. */
@@ -64,6 +69,10 @@ public final class BlkfrontIo implements AutoCloseable {
     private final int[] last;
     private final int[] ops;
     private final boolean[] inFlight;
+    /** The id each slot's request carries: its own number, or that of the slot it shares an id with. */
+    private final int[] wireId;
+    /** The slot whose request carries this slot's id too, or -1. */
+    private final int[] sharer;
     private final long[] started;
     private final int[] free;
     private int freeCount;
@@ -132,6 +141,12 @@ public final class BlkfrontIo implements AutoCloseable {
         this.evtchn = domain.allocUnbound(backendDomid);
         this.ops = new int[slots];
         this.inFlight = new boolean[slots];
+        this.wireId = new int[slots];
+        this.sharer = new int[slots];
+        for (int s = 0; s < slots; s++) {
+            wireId[s] = s;
+            sharer[s] = -1;
+        }
         this.started = new long[slots];
         this.free = new int[slots];
         for (int s = slots - 1; s >= 0; s--) {
@@ -184,9 +199,18 @@ public final class BlkfrontIo implements AutoCloseable {
         return freeCount == 0 ? -1 : free[--freeCount];
     }
 
+    /** Slots free to acquire now (a slot whose id another request still carries is not). */
+    public int freeSlots() {
+        return freeCount;
+    }
+
     /** Gives back a slot that was acquired but not queued. */
     public void release(int slot) {
         if (!inFlight[slot]) {
+            if (wireId[slot] != slot) {
+                sharer[wireId[slot]] = -1;
+                wireId[slot] = slot;
+            }
             free[freeCount++] = slot;
         }
     }
@@ -235,8 +259,9 @@ public final class BlkfrontIo implements AutoCloseable {
     }
 
     /**
-     * Puts any request on the ring with the slot's number as its id, exactly
-     * as given (hostile tests); the response must carry {@code op}.
+     * Puts any request on the ring with the slot's number as its id (or the
+     * one it shares, {@link #shareId}), exactly as given (hostile tests); the
+     * response must carry {@code op}.
      * {@code nrSegments} may exceed 11: only 11 descriptors are written.
      */
     public void queueRaw(int slot, int op, long sector, int nrSegments, int[] segGrefs, int[] firstSect, int[] lastSect) {
@@ -245,7 +270,7 @@ public final class BlkfrontIo implements AutoCloseable {
             throw new IllegalStateException(name + ": slot " + slot + " is already in flight");
         }
         int written = Math.min(nrSegments, Blkif.MAX_SEGMENTS_PER_REQUEST);
-        ring.putRequest(op, slot, sector, handle, segGrefs, firstSect, lastSect, written);
+        ring.putRequest(op, wireId[slot], sector, handle, segGrefs, firstSect, lastSect, written);
         if (written != nrSegments) {
             ring.buffer().put(lastRequestOffset() + Abi.NR_SEGMENTS_OFFSET, (byte) nrSegments);
         }
@@ -253,27 +278,38 @@ public final class BlkfrontIo implements AutoCloseable {
     }
 
     /**
-     * Puts an INDIRECT request with the slot's number as its id: writes the
-     * descriptors (as many as fit the slot's indirect pages) there and names
-     * {@code pageGrefs} as its indirect pages, exactly as given (hostile tests
-     * pass other references or counts); the response must carry {@code indirectOp}.
+     * Puts an INDIRECT request with the slot's number (or shared) id: writes the
+     * descriptors (as many as fit the slot's indirect pages; none on a ring
+     * set up without INDIRECT requests) there and names {@code pageGrefs} as
+     * its indirect pages, exactly as given (hostile tests pass other
+     * references or counts); the response must carry {@code indirectOp}.
      */
     public void queueIndirectRaw(int slot, int indirectOp, long sector, int nrSegments, int[] segGrefs,
                                  int[] firstSect, int[] lastSect, int[] pageGrefs) {
         checkUsable();
-        if (indirect[slot] == null) {
-            throw new IllegalStateException(name + ": this ring was set up without INDIRECT requests");
-        }
         if (inFlight[slot]) {
             throw new IllegalStateException(name + ": slot " + slot + " is already in flight");
         }
         ByteBuffer d = indirect[slot];
-        int written = Math.min(Math.min(nrSegments, segGrefs.length), d.capacity() / Abi.SEGMENT_SIZE);
+        int written = d == null ? 0 : Math.min(Math.min(nrSegments, segGrefs.length), d.capacity() / Abi.SEGMENT_SIZE);
         for (int i = 0; i < written; i++) {
             Abi.putSegment(d, i * Abi.SEGMENT_SIZE, segGrefs[i], firstSect[i], lastSect[i]);
         }
-        ring.putIndirect(indirectOp, slot, sector, handle, nrSegments, pageGrefs);
+        ring.putIndirect(indirectOp, wireId[slot], sector, handle, nrSegments, pageGrefs);
         started(slot, indirectOp);
+    }
+
+    /**
+     * Makes the next request queued on {@code slot} carry the id of the
+     * request in flight on {@code other} (a hostile frontend's duplicate id).
+     * {@code other} is not given out again until both are answered.
+     */
+    public void shareId(int slot, int other) {
+        if (inFlight[slot] || !inFlight[other] || sharer[other] >= 0 || wireId[other] != other || slot == other) {
+            throw new IllegalStateException(name + ": slot " + slot + " cannot share the id of slot " + other);
+        }
+        wireId[slot] = other;
+        sharer[other] = slot;
     }
 
     /** The grant references of a slot's indirect pages (empty without INDIRECT requests). */
@@ -350,10 +386,13 @@ public final class BlkfrontIo implements AutoCloseable {
                 int op = ring.responseOperation();
                 int status = ring.responseStatus();
                 ring.takeResponse();
-                if (id < 0 || id >= slots || !inFlight[(int) id]) {
+                int slot = id < 0 || id >= slots || wireId[(int) id] != id ? -1 : (int) id;
+                if (slot >= 0 && !inFlight[slot]) {
+                    slot = sharer[slot] >= 0 && inFlight[sharer[slot]] ? sharer[slot] : -1;
+                }
+                if (slot < 0) {
                     throw bad("response id " + Long.toUnsignedString(id) + " is not an outstanding request");
                 }
-                int slot = (int) id;
                 if (op != ops[slot]) {
                     throw bad("response for id " + id + " has operation " + op + ", the request had " + ops[slot]);
                 }
@@ -363,10 +402,24 @@ public final class BlkfrontIo implements AutoCloseable {
                 } finally {
                     inFlight[slot] = false;
                     outstanding--;
-                    free[freeCount++] = slot;
+                    freeAnswered(slot);
                 }
                 n++;
             }
+        }
+    }
+
+    /** Frees an answered slot, unless its id is still out on another request. */
+    private void freeAnswered(int slot) {
+        int owner = wireId[slot];
+        if (owner != slot) {
+            // the second of two requests with one id: both slots are done with it
+            wireId[slot] = slot;
+            sharer[owner] = -1;
+            free[freeCount++] = slot;
+            free[freeCount++] = owner;
+        } else if (sharer[slot] < 0) {
+            free[freeCount++] = slot;
         }
     }
 

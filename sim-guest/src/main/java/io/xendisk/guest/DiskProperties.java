@@ -2,9 +2,10 @@ package io.xendisk.guest;
 
 /**
  * What the backend published at Connected: {@code sectors} (512-byte units),
- * {@code sector-size}, the {@code info} bits and the flush/barrier features.
+ * {@code sector-size}, the {@code info} bits and the flush/barrier/discard features.
  */
-public record DiskProperties(long sectors, int sectorSize, int info, boolean flushCache, boolean barrier) {
+public record DiskProperties(long sectors, int sectorSize, int info, boolean flushCache, boolean barrier,
+                             boolean discard) {
     /** VDISK_READONLY of blkif.h. */
     public static final int VDISK_READONLY = 0x4;
 

@@ -14,9 +14,10 @@ import java.util.function.Consumer;
  * verify                 [--offset BYTES] [--size BYTES] [--bs 32k] [--qd 8] [--seed N] [--read-only]
  * read-at SECTOR COUNT
  * hostile CASE|all|list  [--count N]
+ * fuzz                   [--requests 1000000] [--seed S] [--valid-percent 50]
  * </pre>
  * Sizes take k/M/G suffixes. Output lines go to the sink; a workload whose
- * check fails (verify, hostile) returns false.
+ * check fails (verify, hostile, fuzz) returns false.
  */
 public final class Workloads {
     /** How long a workload waits for another one on the same disk to finish. */
@@ -26,7 +27,7 @@ public final class Workloads {
     }
 
     public static List<String> names() {
-        return List.of("seq-read", "seq-write", "rand-read", "rand-write", "verify", "read-at", "hostile");
+        return List.of("seq-read", "seq-write", "rand-read", "rand-write", "verify", "read-at", "hostile", "fuzz");
     }
 
     /**
@@ -101,6 +102,9 @@ public final class Workloads {
             case "read-at" -> ReadAtWorkload.run(ctx, args);
             case "hostile" -> {
                 return HostileWorkload.run(ctx, args);
+            }
+            case "fuzz" -> {
+                return FuzzWorkload.run(ctx, args);
             }
             default -> throw new IllegalArgumentException("unknown workload '" + workload + "'; workloads: "
                     + String.join(", ", names()));

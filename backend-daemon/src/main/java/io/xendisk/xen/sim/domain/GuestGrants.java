@@ -60,6 +60,22 @@ public final class GuestGrants {
      * @return true when revoked
      */
     public boolean endAccess(int ref) {
+        if (!endAccessKeepingRef(ref)) {
+            return false;
+        }
+        freeRef(ref);
+        return true;
+    }
+
+    /**
+     * Revokes {@code ref} as {@link #endAccess} does but keeps the reference
+     * allocated (gnttab_end_foreign_access_ref without
+     * gnttab_free_grant_reference): a frontend that revokes the page of a
+     * request still in flight must not hand the same reference to another
+     * page before the response, or a late copy of the backend lands there.
+     * @return true when revoked; free the reference later with {@link #freeRef}
+     */
+    public boolean endAccessKeepingRef(int ref) {
         checkRef(ref);
         for (;;) {
             int h = GrantEntries.header(table, ref);
@@ -71,13 +87,17 @@ public final class GuestGrants {
                 throw new IllegalStateException("domain " + domid + ": grant ref " + ref + " is not granted");
             }
             if (GrantEntries.casHeader(table, ref, h, GrantEntries.header(0, GrantEntries.domid(h)))) {
-                break;
+                return true;
             }
         }
+    }
+
+    /** Gives a reference revoked by {@link #endAccessKeepingRef} back to the allocator. */
+    public void freeRef(int ref) {
+        checkRef(ref);
         synchronized (this) {
             free[freeCount++] = ref;
         }
-        return true;
     }
 
     /** True while the grantee has {@code ref} mapped or is copying it. */

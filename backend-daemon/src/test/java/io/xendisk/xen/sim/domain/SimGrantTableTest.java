@@ -206,6 +206,28 @@ class SimGrantTableTest {
         assertTrue(guest.grants().endAccess(ref), "revocable once unmapped");
     }
 
+    /**
+     * A frontend that revokes the page of a request in flight keeps the
+     * reference until the response (gnttab_end_foreign_access_ref, then
+     * gnttab_free_grant_reference): a late copy by the backend must fail, not
+     * land in whatever page the next grant gave that reference to.
+     */
+    @Test
+    void aReferenceRevokedButKeptNamesNoOtherPageUntilFreed() {
+        int first = filledPage();
+        int ref = guest.grants().grantAccess(first, 0, false);
+        assertTrue(guest.grants().endAccessKeepingRef(ref));
+        int other = guest.grants().grantAccess(guest.memory().allocate(1), 0, false);
+        assertTrue(other != ref, "the kept reference is not handed out again");
+        GrantCopyBatch late = new GrantCopyBatch(1);
+        late.add(GUEST, ref, 0, 8, true, ByteBuffer.allocate(8), 0);
+        grants.copy(late);
+        assertEquals(GrantCopyBatch.GNTST_GENERAL_ERROR, late.status(0), "the backend's late copy fails");
+
+        guest.grants().freeRef(ref);
+        assertEquals(ref, guest.grants().grantAccess(first, 0, false), "freed, the reference is reused first");
+    }
+
     @Test
     void pinsOfABackendThatDiedAreReleasedByTheNextOneAndNoOthers() throws Exception {
         int mappedFrame = guest.memory().allocate(1);
