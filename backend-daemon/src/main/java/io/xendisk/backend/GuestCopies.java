@@ -40,6 +40,41 @@ final class GuestCopies {
         return persistent == null ? null : persistent.page(gref);
     }
 
+    /**
+     * Maps, in one mapping, the pages the batch's reads and writes name that
+     * are not kept yet, so the placements find them kept.
+     */
+    void keepSegmentPages(RingRequest[] requests, int n) {
+        if (persistent == null) {
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            Request w = requests[i].wire;
+            if (w.kind() == Request.Kind.READ || w.kind() == Request.Kind.WRITE) {
+                for (int seg = 0; seg < w.nrSegments(); seg++) {
+                    persistent.want(w.gref(seg));
+                }
+            }
+        }
+        persistent.keepWanted();
+    }
+
+    /** Like {@link #keepSegmentPages} for the descriptor pages of the batch's INDIRECT requests. */
+    void keepIndirectPages(RingRequest[] requests, int n) {
+        if (persistent == null) {
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            Request w = requests[i].wire;
+            if (w.awaitingSegments()) {
+                for (int p = 0; p < w.indirectPages(); p++) {
+                    persistent.want(w.indirectGref(p));
+                }
+            }
+        }
+        persistent.keepWanted();
+    }
+
     /** Copies {@code r}'s segments towards the guest ({@code toGuest}) or from it, recording its range in {@code batch}. */
     void copy(RingRequest r, GrantCopyBatch batch, boolean toGuest) {
         Request w = r.wire;

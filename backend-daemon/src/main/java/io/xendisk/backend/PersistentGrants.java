@@ -2,6 +2,7 @@ package io.xendisk.backend;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Comparator;
 
 import io.xendisk.blkif.Blkif;
 import io.xendisk.xen.GrantException;
@@ -15,46 +16,72 @@ import io.xendisk.xen.MappingBudget;
  * granted pages, so each is mapped on first use and then reached with a plain
  * memory copy instead of a grant copy per segment.
  *
+ * <p>The pages a batch of requests names for the first time are announced
+ * with {@link #want} and mapped together by {@link #keepWanted}: one gntdev
+ * mapping of many grants is one memory area of the process, so a ring's
+ * 1056 pages cost tens of the host's {@code vm.max_map_count}, not a
+ * thousand, and one system call instead of one per page. Such a group is
+ * unmapped as a whole, so the purge works on groups: least recently used
+ * first, where a group was used when any of its pages was.
+ *
  * <p>At most {@code capacity} pages are kept (Linux blkback keeps 1056, what
  * a 32-slot ring of 32-segment requests needs), and only while the daemon's
  * {@link MappingBudget} has mappings to spare; past either, and for a
  * reference that cannot be mapped writable, {@link #page} answers null and
- * the caller grant-copies as without the feature. {@link #tidy} purges the
- * least recently used pages, as blkback does: when the table is full and
- * pages are still missed, and when the budget is short and this ring holds
- * more than its share. It must be called only when no request uses a kept
- * page. An open-addressed table of int keys: a lookup allocates nothing. One
- * ring thread uses it; the mappings are released by {@link #close()}, which
- * must run before the ring is given up (a page left mapped would keep a dead
- * guest as a zombie).
+ * the caller grant-copies as without the feature. {@link #tidy} purges, as
+ * blkback does: when the table is full and pages are still missed, and when
+ * the budget is short and this ring holds more than its share. It must be
+ * called only when no request uses a kept page. An open-addressed table of
+ * pooled entries: a lookup allocates nothing. One ring thread uses it; the
+ * mappings are released by {@link #close()}, which must run before the ring
+ * is given up (a page left mapped would keep a dead guest as a zombie).
  */
 final class PersistentGrants implements AutoCloseable {
-    private static final int EMPTY = -1;
-    /** Recorded for a reference that could not be mapped: it is grant-copied from then on. */
-    private static final ByteBuffer UNMAPPABLE = ByteBuffer.allocateDirect(0);
+    private static final int NO_REF = -1;
     /** Blkback purges at most every 100 ms (LRU_INTERVAL), 5% of its pages at a time (LRU_PERCENT_CLEAN). */
     private static final long PURGE_INTERVAL_NANOS = 100_000_000L;
     private static final int PURGE_PERCENT = 5;
+    private static final Comparator<Group> LEAST_RECENT_FIRST = Comparator.comparingLong(g -> g.lastUse);
+
+    /** A kept page, or a reference that could not be mapped (no page, no group): grant-copied from then on. */
+    private static final class Kept {
+        int gref = NO_REF;
+        ByteBuffer page;
+        Group group;
+    }
+
+    /** One mapping of kept pages, unmapped as a whole. */
+    private static final class Group {
+        final GrantMapping mapping;
+        final int pages;
+        long lastUse;
+        boolean dropped;
+
+        Group(GrantMapping mapping, int pages, long lastUse) {
+            this.mapping = mapping;
+            this.pages = pages;
+            this.lastUse = lastUse;
+        }
+    }
 
     private final GrantTable grants;
     private final MappingBudget budget;
     private final int domid;
     private final int capacity;
-    private int[] keys;
-    private ByteBuffer[] pages;
-    private GrantMapping[] mappings;
-    /** When each page was last looked up, on {@link #clock}. */
-    private long[] lastUse;
+    private Kept[] table;
     /** The table a purge rebuilds into, swapped with the live one. */
-    private int[] spareKeys;
-    private ByteBuffer[] sparePages;
-    private GrantMapping[] spareMappings;
-    private long[] spareLastUse;
-    private final long[] ages;
+    private Kept[] spare;
+    private final Kept[] unused;
+    private int unusedCount;
+    private final Group[] groups;
+    private int groupCount;
+    private final int[] wanted;
+    private int wantedCount;
     private final int mask;
     private long clock;
+    /** Entries in the table: kept pages and unmappable references. */
     private int used;
-    private int mapped;
+    private int kept;
     /** Lookups that found no room (table full), since the last purge. */
     private int missedFull;
     private long lastPurge;
@@ -72,90 +99,162 @@ final class PersistentGrants implements AutoCloseable {
         this.domid = domid;
         this.capacity = capacity;
         int slots = Integer.highestOneBit(capacity * 2 - 1) << 1; // load factor <= 1/2
-        this.keys = new int[slots];
-        Arrays.fill(keys, EMPTY);
-        this.pages = new ByteBuffer[slots];
-        this.mappings = new GrantMapping[slots];
-        this.lastUse = new long[slots];
-        this.spareKeys = new int[slots];
-        Arrays.fill(spareKeys, EMPTY);
-        this.sparePages = new ByteBuffer[slots];
-        this.spareMappings = new GrantMapping[slots];
-        this.spareLastUse = new long[slots];
-        this.ages = new long[capacity];
+        this.table = new Kept[slots];
+        this.spare = new Kept[slots];
+        this.unused = new Kept[capacity];
+        for (int i = 0; i < capacity; i++) {
+            unused[i] = new Kept();
+        }
+        this.unusedCount = capacity;
+        this.groups = new Group[capacity];
+        this.wanted = new int[capacity];
         this.mask = slots - 1;
         this.lastPurge = System.nanoTime() - PURGE_INTERVAL_NANOS;
         budget.join();
     }
 
     /**
-     * The mapped page of reference {@code gref} (4096 bytes, absolute indexing),
-     * mapping it on first use; null when it is to be grant-copied instead.
+     * The mapped page of reference {@code gref} (4096 bytes, from index 0),
+     * mapping it on its own if it was not announced by {@link #want}; null
+     * when it is to be grant-copied instead.
      */
     ByteBuffer page(int gref) {
-        // EMPTY (-1) is a valid gref value on the wire: such a reference is never cached
-        if (gref == EMPTY) {
+        Kept k = find(gref);
+        if (k == null && gref != NO_REF) {
+            want(gref);
+            keepWanted();
+            k = find(gref);
+        }
+        return k == null ? null : k.page;
+    }
+
+    /** The entry of {@code gref}, marked used; null if it has none. */
+    private Kept find(int gref) {
+        // NO_REF (-1) is a valid gref value on the wire: such a reference is never kept
+        if (gref == NO_REF) {
             return null;
         }
         clock++;
-        int i = mix(gref) & mask;
-        while (keys[i] != EMPTY) {
-            if (keys[i] == gref) {
-                lastUse[i] = clock;
-                ByteBuffer p = pages[i];
-                return p == UNMAPPABLE ? null : p;
+        for (int i = mix(gref) & mask; table[i] != null; i = (i + 1) & mask) {
+            Kept k = table[i];
+            if (k.gref == gref) {
+                if (k.group != null) {
+                    k.group.lastUse = clock;
+                }
+                return k;
             }
-            i = (i + 1) & mask;
         }
-        if (used == capacity) {
+        return null;
+    }
+
+    /** Announces a reference a request of this batch uses; mapped, if new, by the next {@link #keepWanted}. */
+    void want(int gref) {
+        if (gref == NO_REF || starved || find(gref) != null) {
+            return;
+        }
+        if (used == capacity || (wantedCount == wanted.length && distinctWanted() == wanted.length)) {
             missedFull++;
-            return null;
+            return;
         }
-        if (starved) {
-            return null; // refused since the last tidy: not asked again per segment, a shared counter
-        }
-        GrantMapping m;
-        try {
-            m = grants.mapIfBudgetAllows(domid, new int[] {gref}, true);
-        } catch (GrantException e) {
-            keys[i] = gref;
-            pages[i] = UNMAPPABLE;
-            lastUse[i] = clock;
-            used++;
-            return null;
-        }
-        if (m == null) {
-            starved = true; // the daemon's budget is spent: copy, and let tidy() rebalance
-            return null;
-        }
-        keys[i] = gref;
-        mappings[i] = m;
-        pages[i] = m.buffer();
-        lastUse[i] = clock;
-        used++;
-        mapped++;
-        return pages[i];
+        wanted[wantedCount++] = gref;
     }
 
     /**
-     * Purges least recently used pages if this ring needs room or holds more
+     * Maps the references announced since the last call in one mapping, as
+     * many as there is room for; if one of them cannot be mapped, each on its
+     * own, so the others are still kept.
+     * @return how many pages were mapped
+     */
+    int keepWanted() {
+        if (wantedCount == 0) {
+            return 0;
+        }
+        int n = distinctWanted();
+        wantedCount = 0;
+        if (n > capacity - used) {
+            missedFull++;
+            n = capacity - used;
+        }
+        return n == 0 ? 0 : keep(Arrays.copyOf(wanted, n));
+    }
+
+    /** Sorts the wanted references and drops repeats; returns how many are left. */
+    private int distinctWanted() {
+        Arrays.sort(wanted, 0, wantedCount);
+        int n = 1;
+        for (int i = 1; i < wantedCount; i++) {
+            if (wanted[i] != wanted[n - 1]) {
+                wanted[n++] = wanted[i];
+            }
+        }
+        wantedCount = n;
+        return n;
+    }
+
+    private int keep(int[] refs) {
+        if (starved) {
+            return 0; // refused since the last tidy: not asked again per batch, a shared counter
+        }
+        GrantMapping m;
+        try {
+            m = grants.mapIfBudgetAllows(domid, refs, true);
+        } catch (GrantException e) {
+            if (refs.length == 1) {
+                insert(refs[0], null, null);
+                return 0;
+            }
+            int mapped = 0;
+            for (int ref : refs) {
+                mapped += keep(new int[] {ref});
+            }
+            return mapped;
+        }
+        if (m == null) {
+            starved = true; // the daemon's budget is spent: copy, and let tidy() rebalance
+            return 0;
+        }
+        Group g = new Group(m, refs.length, clock);
+        groups[groupCount++] = g;
+        for (int i = 0; i < refs.length; i++) {
+            insert(refs[i], m.page(i), g);
+        }
+        kept += refs.length;
+        return refs.length;
+    }
+
+    private void insert(int gref, ByteBuffer page, Group group) {
+        Kept k = unused[--unusedCount];
+        k.gref = gref;
+        k.page = page;
+        k.group = group;
+        int i = mix(gref) & mask;
+        while (table[i] != null) {
+            i = (i + 1) & mask;
+        }
+        table[i] = k;
+        used++;
+    }
+
+    /**
+     * Purges least recently used groups if this ring needs room or holds more
      * than its share of a short budget; at most every 100 ms. Only while no
      * request uses a kept page.
      * @return how many pages were unmapped
      */
     int tidy() {
         starved = false;
-        int excess = 0;
+        int pages = 0;
+        int mappings = 0;
         if (missedFull > 0) {
-            excess = Math.max(1, capacity * PURGE_PERCENT / 100);
+            pages = Math.max(1, capacity * PURGE_PERCENT / 100);
         }
         if (budget.scarce()) {
             int share = budget.fairShare();
-            if (mapped > share) {
-                excess = Math.max(excess, mapped - share + Math.max(1, share * PURGE_PERCENT / 100));
+            if (groupCount > share) {
+                mappings = groupCount - share + Math.max(1, share * PURGE_PERCENT / 100);
             }
         }
-        if (excess == 0) {
+        if (pages == 0 && mappings == 0) {
             return 0;
         }
         long now = System.nanoTime();
@@ -164,72 +263,64 @@ final class PersistentGrants implements AutoCloseable {
         }
         lastPurge = now;
         missedFull = 0;
-        return purge(Math.min(excess, used));
+        return purge(pages, mappings);
     }
 
-    /** Drops the {@code n} least recently used entries (and every unmappable one) by rebuilding the table. */
-    private int purge(int n) {
-        if (n <= 0) {
-            return 0;
+    /**
+     * Unmaps the least recently used groups until at least {@code pages}
+     * pages and {@code mappings} mappings went, drops every unmappable
+     * reference, and rebuilds the table.
+     */
+    private int purge(int pages, int mappings) {
+        Arrays.sort(groups, 0, groupCount, LEAST_RECENT_FIRST);
+        int droppedPages = 0;
+        int droppedGroups = 0;
+        while (droppedGroups < groupCount && (droppedPages < pages || droppedGroups < mappings)) {
+            Group g = groups[droppedGroups++];
+            g.dropped = true;
+            g.mapping.close();
+            droppedPages += g.pages;
         }
-        int k = 0;
-        for (int i = 0; i < keys.length; i++) {
-            if (keys[i] != EMPTY) {
-                ages[k++] = lastUse[i];
-            }
-        }
-        Arrays.sort(ages, 0, k);
-        long cutoff = ages[n - 1];
-        int dropped = 0;
-        int unmapped = 0;
+        System.arraycopy(groups, droppedGroups, groups, 0, groupCount - droppedGroups);
+        Arrays.fill(groups, groupCount - droppedGroups, groupCount, null);
+        groupCount -= droppedGroups;
         used = 0;
-        for (int i = 0; i < keys.length; i++) {
-            int key = keys[i];
-            if (key == EMPTY) {
+        for (int i = 0; i < table.length; i++) {
+            Kept k = table[i];
+            if (k == null) {
                 continue;
             }
-            boolean unmappable = pages[i] == UNMAPPABLE;
-            if (unmappable || (lastUse[i] <= cutoff && dropped < n)) {
-                dropped++;
-                if (!unmappable) {
-                    mappings[i].close();
-                    unmapped++;
-                }
+            table[i] = null;
+            if (k.group == null || k.group.dropped) {
+                k.gref = NO_REF;
+                k.page = null;
+                k.group = null;
+                unused[unusedCount++] = k;
             } else {
-                int j = mix(key) & mask;
-                while (spareKeys[j] != EMPTY) {
+                int j = mix(k.gref) & mask;
+                while (spare[j] != null) {
                     j = (j + 1) & mask;
                 }
-                spareKeys[j] = key;
-                sparePages[j] = pages[i];
-                spareMappings[j] = mappings[i];
-                spareLastUse[j] = lastUse[i];
+                spare[j] = k;
                 used++;
             }
-            keys[i] = EMPTY;
-            pages[i] = null;
-            mappings[i] = null;
         }
-        int[] k2 = keys;
-        keys = spareKeys;
-        spareKeys = k2;
-        ByteBuffer[] p2 = pages;
-        pages = sparePages;
-        sparePages = p2;
-        GrantMapping[] m2 = mappings;
-        mappings = spareMappings;
-        spareMappings = m2;
-        long[] l2 = lastUse;
-        lastUse = spareLastUse;
-        spareLastUse = l2;
-        mapped -= unmapped;
-        purged += unmapped;
-        return unmapped;
+        Kept[] t = table;
+        table = spare;
+        spare = t;
+        kept -= droppedPages;
+        purged += droppedPages;
+        return droppedPages;
     }
 
-    /** Pages mapped now. */
+    /** Pages kept mapped now. */
     int mapped() {
-        return mapped;
+        return kept;
+    }
+
+    /** Mappings (memory areas) holding them. */
+    int mappings() {
+        return groupCount;
     }
 
     /** Pages unmapped by purges since the ring started. */
@@ -244,20 +335,28 @@ final class PersistentGrants implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = 0; i < keys.length; i++) {
-            if (mappings[i] != null) {
-                mappings[i].close();
-                mappings[i] = null;
+        for (int i = 0; i < groupCount; i++) {
+            groups[i].mapping.close();
+            groups[i] = null;
+        }
+        groupCount = 0;
+        for (int i = 0; i < table.length; i++) {
+            Kept k = table[i];
+            if (k != null) {
+                table[i] = null;
+                k.gref = NO_REF;
+                k.page = null;
+                k.group = null;
+                unused[unusedCount++] = k;
             }
-            pages[i] = null;
-            keys[i] = EMPTY;
         }
         if (!closed) {
             closed = true;
             budget.leave();
         }
         used = 0;
-        mapped = 0;
+        kept = 0;
+        wantedCount = 0;
     }
 
     /** How many pages the frontend of a ring may keep granted: every slot with its segments and indirect pages. */

@@ -269,16 +269,20 @@ public final class RingWorker implements Runnable {
             ring.takeRequest(slot);
             Request.Kind k = r.wire.parse(slot, ring.abi(), limits);
             r.copyFrom = -1;
-            if (r.wire.awaitingSegments()) {
-                stats.indirect();
-                copies.fetchIndirectPages(r, copyIndirect);
-            }
             if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
                 break;
             }
         }
         stats.batch(n);
+        copies.keepIndirectPages(taken, n);
+        for (int i = 0; i < n; i++) {
+            if (taken[i].wire.awaitingSegments()) {
+                stats.indirect();
+                copies.fetchIndirectPages(taken[i], copyIndirect);
+            }
+        }
         loadIndirectSegments(n);
+        copies.keepSegmentPages(taken, n);
         copyIn.clear();
         for (int i = 0; i < n; i++) {
             RingRequest r = taken[i];

@@ -20,17 +20,23 @@ public final class BudgetedGrantTable implements GrantTable {
     @Override
     public GrantMapping map(int domid, int[] refs, boolean writable) {
         budget.take(1);
-        return counted(domid, refs, writable);
+        return counted(domid, refs, writable, false);
+    }
+
+    @Override
+    public GrantMapping mapPages(int domid, int[] refs, boolean writable) {
+        budget.take(1);
+        return counted(domid, refs, writable, true);
     }
 
     @Override
     public GrantMapping mapIfBudgetAllows(int domid, int[] refs, boolean writable) {
-        return budget.tryTake(1) ? counted(domid, refs, writable) : null;
+        return budget.tryTake(1) ? counted(domid, refs, writable, true) : null;
     }
 
-    private GrantMapping counted(int domid, int[] refs, boolean writable) {
+    private GrantMapping counted(int domid, int[] refs, boolean writable, boolean pages) {
         try {
-            return new Counted(table.map(domid, refs, writable));
+            return new Counted(pages ? table.mapPages(domid, refs, writable) : table.map(domid, refs, writable));
         } catch (RuntimeException e) {
             budget.give(1);
             throw e;
@@ -74,6 +80,11 @@ public final class BudgetedGrantTable implements GrantTable {
         @Override
         public int pages() {
             return mapping.pages();
+        }
+
+        @Override
+        public ByteBuffer page(int i) {
+            return mapping.page(i);
         }
 
         @Override

@@ -9,6 +9,12 @@ public interface GrantMapping extends AutoCloseable {
 
     int pages();
 
+    /** Page {@code i} of the mapping, 4096 bytes from index 0. */
+    default ByteBuffer page(int i) {
+        ByteBuffer b = buffer();
+        return b.slice(i * XenPage.SIZE, XenPage.SIZE).order(b.order());
+    }
+
     @Override
     void close();
 }

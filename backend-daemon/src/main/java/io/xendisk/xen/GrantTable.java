@@ -14,12 +14,23 @@ public interface GrantTable extends AutoCloseable {
     GrantMapping map(int domid, int[] refs, boolean writable);
 
     /**
-     * Maps like {@link #map} when the daemon's {@link #budget} has a mapping
-     * to spare, else returns null: for mappings that are an optimisation
-     * (persistent grants), whose caller grant-copies instead.
+     * Maps {@code refs} in one mapping (one gntdev memory area, so one of the
+     * process's {@code vm.max_map_count}), each page reached by
+     * {@link GrantMapping#page}; the frames need not be consecutive, and the
+     * buffer as a whole is not to be used. Throws GrantException if any
+     * reference cannot be mapped.
+     */
+    default GrantMapping mapPages(int domid, int[] refs, boolean writable) {
+        return map(domid, refs, writable);
+    }
+
+    /**
+     * Maps like {@link #mapPages} when the daemon's {@link #budget} has a
+     * mapping to spare, else returns null: for mappings that are an
+     * optimisation (persistent grants), whose caller grant-copies instead.
      */
     default GrantMapping mapIfBudgetAllows(int domid, int[] refs, boolean writable) {
-        return map(domid, refs, writable);
+        return mapPages(domid, refs, writable);
     }
 
     /** The budget this table's mappings count against. */

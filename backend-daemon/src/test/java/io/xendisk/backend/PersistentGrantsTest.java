@@ -28,12 +28,14 @@ class PersistentGrantsTest {
     private SimDomain guest;
     private SimGrantTable sim;
     private final int[] refs = new int[32];
+    private final int[] frames = new int[32];
 
     @BeforeEach
     void setUp() throws Exception {
         guest = SimDomain.create(dir, DOMID, 64, 64);
         for (int i = 0; i < refs.length; i++) {
-            refs[i] = guest.grants().grantAccess(guest.memory().allocate(1), 0, false);
+            frames[i] = guest.memory().allocate(1);
+            refs[i] = guest.grants().grantAccess(frames[i], 0, false);
         }
         sim = new SimGrantTable(dir);
     }
@@ -84,5 +86,51 @@ class PersistentGrantsTest {
         assertEquals(4, g.mapped());
         g.close();
         assertEquals(0, g.mapped());
+    }
+
+    @Test
+    void theNewPagesOfABatchShareOneMappingAndGoTogether() {
+        MappingBudget budget = new MappingBudget(100, "test");
+        PersistentGrants g = new PersistentGrants(new BudgetedGrantTable(sim, budget), DOMID, 20);
+        for (int i = 0; i < 16; i++) {
+            g.want(refs[i]);
+            g.want(refs[i]); // a page named twice in a batch is mapped once
+        }
+        assertEquals(16, g.keepWanted());
+        assertEquals(1, budget.inUse(), "sixteen pages, one mapping");
+        assertEquals(1, g.mappings());
+        guest.memory().page(frames[5]).put(7, (byte) 42);
+        assertEquals(42, g.page(refs[5]).get(7), "each page reaches its own frame");
+        g.want(refs[5]);
+        assertEquals(0, g.keepWanted(), "kept pages are not mapped again");
+        for (int i = 16; i < 20; i++) {
+            g.want(refs[i]);
+        }
+        assertEquals(4, g.keepWanted());
+        assertEquals(2, budget.inUse());
+        g.page(refs[3]); // the first group is the more recently used
+        assertNull(g.page(refs[20]), "the table is full");
+        assertEquals(4, g.tidy(), "the least recently used mapping goes as a whole");
+        assertEquals(16, g.mapped());
+        assertEquals(1, budget.inUse());
+        g.close();
+        assertEquals(0, budget.inUse());
+    }
+
+    @Test
+    void aPageThatCannotBeMappedLeavesTheRestOfItsBatchKept() {
+        MappingBudget budget = new MappingBudget(100, "test");
+        PersistentGrants g = new PersistentGrants(new BudgetedGrantTable(sim, budget), DOMID, 20);
+        int readOnly = guest.grants().grantAccess(guest.memory().allocate(1), 0, true);
+        for (int i = 0; i < 4; i++) {
+            g.want(refs[i]);
+        }
+        g.want(readOnly);
+        assertEquals(4, g.keepWanted());
+        assertNull(g.page(readOnly), "a read-only grant is grant-copied");
+        assertNotNull(g.page(refs[2]));
+        assertEquals(4, budget.inUse(), "mapped one by one after the batch's mapping failed");
+        g.close();
+        assertEquals(0, budget.inUse());
     }
 }

@@ -12,21 +12,32 @@ import io.xendisk.xen.GrantMapping;
  */
 final class SimGrantMapping implements GrantMapping {
     private final ForeignDomain domain;
+    /** Null for a mapping of scattered frames, reached page by page. */
     private final ByteBuffer buffer;
+    private final ByteBuffer[] pages;
     private final int[] refs;
     private final int[] pinned;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    SimGrantMapping(ForeignDomain domain, ByteBuffer buffer, int[] refs, int[] pinned) {
+    SimGrantMapping(ForeignDomain domain, ByteBuffer buffer, ByteBuffer[] pages, int[] refs, int[] pinned) {
         this.domain = domain;
         this.buffer = buffer;
+        this.pages = pages;
         this.refs = refs;
         this.pinned = pinned;
     }
 
     @Override
     public ByteBuffer buffer() {
+        if (buffer == null) {
+            throw new IllegalStateException("a mapping of scattered frames is reached page by page");
+        }
         return buffer;
+    }
+
+    @Override
+    public ByteBuffer page(int i) {
+        return pages[i];
     }
 
     @Override

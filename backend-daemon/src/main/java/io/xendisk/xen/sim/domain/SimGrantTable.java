@@ -12,6 +12,7 @@ import io.xendisk.xen.GrantCopyBatch;
 import io.xendisk.xen.GrantException;
 import io.xendisk.xen.GrantMapping;
 import io.xendisk.xen.GrantTable;
+import io.xendisk.xen.XenPage;
 
 /**
  * The GrantTable port on the simulated platform, for the backend (domain 0):
@@ -26,11 +27,12 @@ import io.xendisk.xen.GrantTable;
  * ({@link GrantEntries#GNTST_BAD_PAGE}); a bad local buffer (outside its limit,
  * read-only for a copy from the guest) GNTST_general_error.
  *
- * <p>Maps are live slices of the guest's memory mapping; several pages can
- * be mapped only when their frames are consecutive (and within one 1 GiB
- * chunk), which is how a simulated guest allocates multi-page rings. Real
- * gntdev maps any frames: a general version would mmap each page MAP_FIXED
- * into a reserved range through JNA.
+ * <p>Maps are live slices of the guest's memory mapping. A contiguous
+ * {@link #map} of several pages needs consecutive frames (within one 1 GiB
+ * chunk), which is how a simulated guest allocates multi-page rings; real
+ * gntdev maps any frames (a general version would mmap each page MAP_FIXED
+ * into a reserved range through JNA). {@link #mapPages} takes any frames and
+ * gives a slice per page.
  *
  * <p>Guests are opened on first use and cached; call {@link #forget(int)}
  * when a domain is destroyed (a new guest with the same domid is then
@@ -50,6 +52,15 @@ public final class SimGrantTable implements GrantTable {
 
     @Override
     public GrantMapping map(int domid, int[] refs, boolean writable) {
+        return map(domid, refs, writable, true);
+    }
+
+    @Override
+    public GrantMapping mapPages(int domid, int[] refs, boolean writable) {
+        return map(domid, refs, writable, false);
+    }
+
+    private GrantMapping map(int domid, int[] refs, boolean writable, boolean contiguous) {
         if (refs.length == 0) {
             throw new GrantException("domain " + domid + ": nothing to map (no grant refs)");
         }
@@ -60,9 +71,9 @@ public final class SimGrantTable implements GrantTable {
             throw new GrantException(e.getMessage(), e);
         }
         int[] pinned = new int[refs.length];
+        int[] frames = new int[refs.length];
         int pinnedCount = 0;
         try {
-            int first = -1;
             for (int i = 0; i < refs.length; i++) {
                 int ref = refs[i];
                 String where = "domain " + domid + ": grant ref " + ref;
@@ -80,21 +91,29 @@ public final class SimGrantTable implements GrantTable {
                     throw new GrantException(where + ": frame " + Integer.toUnsignedString(frame)
                             + " is outside guest memory (" + d.memory.pages() + " pages)");
                 }
-                if (i == 0) {
-                    first = frame;
-                } else if (frame != first + i || !d.memory.sameChunk(first, i + 1)) {
-                    throw new GrantException(where + ": frame " + frame + " does not follow frame " + (first + i - 1)
+                frames[i] = frame;
+                if (contiguous && i > 0 && (frame != frames[0] + i || !d.memory.sameChunk(frames[0], i + 1))) {
+                    throw new GrantException(where + ": frame " + frame + " does not follow frame " + (frames[0] + i - 1)
                             + " (the simulated platform maps several pages only from consecutive frames)");
                 }
             }
-            ByteBuffer b = d.memory.slice(first, refs.length);
-            return new SimGrantMapping(d, writable ? b : b.asReadOnlyBuffer().order(b.order()), refs.clone(), pinned);
+            ByteBuffer whole = contiguous ? view(d.memory.slice(frames[0], refs.length), writable) : null;
+            ByteBuffer[] pages = new ByteBuffer[refs.length];
+            for (int i = 0; i < refs.length; i++) {
+                pages[i] = contiguous ? whole.slice(i * XenPage.SIZE, XenPage.SIZE).order(whole.order())
+                        : view(d.memory.slice(frames[i], 1), writable);
+            }
+            return new SimGrantMapping(d, whole, pages, refs.clone(), pinned);
         } catch (RuntimeException e) {
             for (int i = 0; i < pinnedCount; i++) {
                 d.unpin(refs[i], pinned[i]);
             }
             throw e;
         }
+    }
+
+    private static ByteBuffer view(ByteBuffer b, boolean writable) {
+        return writable ? b : b.asReadOnlyBuffer().order(b.order());
     }
 
     @Override
