@@ -18,6 +18,12 @@ import java.util.concurrent.TimeUnit;
  * during the storm, then the storm alone. Per cell: the victim's IOPS and
  * the daemon's CPU (utime + stime from /proc, as a share of one core).
  *
+ * <p>On Xen a storming guest spins its own vCPU, not dom0's, so on a machine
+ * with two or more CPUs the storm guest (and this benchmark with the CLI
+ * processes it starts) is pinned to the last CPU and the daemon and the
+ * victim guest to the others ({@code taskset}); with one CPU nothing is
+ * pinned and the table says so.
+ *
  * <p>Run: {@code tests/bench/run-bench.sh storm [seconds=10] [rounds=3]}.
  */
 public final class StormBench {
@@ -59,6 +65,7 @@ public final class StormBench {
             check(cli("connect", g, "--vdev", "xvdb", "--storage", "file", "--path", img.toString()));
         }
         long daemon = Long.parseLong(Files.readString(work.resolve("run/daemon.lock")).trim());
+        String placement = pin(daemon);
         victim(2); // warm-up
         List<String> rows = new ArrayList<>();
         for (int r = 1; r <= rounds; r++) {
@@ -75,11 +82,48 @@ public final class StormBench {
             storm(seconds);
             return 0;
         });
-        System.out.printf(Locale.ROOT, "# event storm: %d s cells, victim rand-read 4k qd8 on a file disk%n%n", seconds);
+        System.out.printf(Locale.ROOT, "# event storm: %d s cells, victim rand-read 4k qd8 on a file disk; %s%n%n", seconds,
+                placement);
         System.out.println("| round | victim IOPS alone | victim IOPS in storm | ratio | daemon CPU alone | daemon CPU in storm |");
         System.out.println("|---|---|---|---|---|---|");
         rows.forEach(System.out::println);
         System.out.printf(Locale.ROOT, "%nstorm alone (victim idle): daemon CPU %.1f%% of a core%n", stormOnly[1] * 100);
+    }
+
+    /** Pins the storm guest (and this process) apart from the daemon and the victim; says where each runs. */
+    private String pin(long daemon) throws Exception {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        if (cpus < 2) {
+            return "one CPU: nothing pinned, the storm guest shares it with the daemon";
+        }
+        String last = Integer.toString(cpus - 1);
+        String rest = cpus == 2 ? "0" : "0-" + (cpus - 2);
+        taskset(rest, daemon);
+        taskset(rest, guestPid("victim"));
+        taskset(last, guestPid("storm"));
+        taskset(last, ProcessHandle.current().pid());
+        return "daemon and victim guest on CPU " + rest + ", storm guest on CPU " + last;
+    }
+
+    private static void taskset(String cpus, long pid) throws Exception {
+        Process p = new ProcessBuilder("taskset", "-a", "-cp", cpus, Long.toString(pid)).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("taskset -a -cp " + cpus + " " + pid + " failed: " + out);
+        }
+    }
+
+    /** The process of the simulated guest {@code name}: the pid file beside its domain's name file. */
+    private long guestPid(String name) throws IOException {
+        try (var s = Files.walk(work.resolve("run"))) {
+            for (Path f : (Iterable<Path>) s.filter(f -> f.getFileName().toString().equals("name"))::iterator) {
+                Path pid = f.resolveSibling("pid");
+                if (Files.readString(f).strip().equals(name) && Files.exists(pid)) {
+                    return Long.parseLong(Files.readString(pid).strip());
+                }
+            }
+        }
+        throw new IllegalStateException("no pid file for guest " + name + " under " + work.resolve("run"));
     }
 
     @FunctionalInterface
