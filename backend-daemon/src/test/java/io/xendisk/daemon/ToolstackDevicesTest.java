@@ -41,6 +41,7 @@ class ToolstackDevicesTest {
     private Path dir;
     private SimXenstored xenstored;
     private XenStoreClient xs;
+    private final List<XenStoreClient> closeAfter = new CopyOnWriteArrayList<>();
     private SimGrantTable grants;
     private VbdRegistry registry;
     private VbdTable table;
@@ -74,6 +75,7 @@ class ToolstackDevicesTest {
     void tearDown() throws Exception {
         table.served().forEach(v -> v.destroy("test over"));
         table.refused().forEach(RefusedVbd::close);
+        closeAfter.forEach(XenStoreClient::close);
         xs.close();
         xenstored.close();
         try (var files = Files.walk(dir)) {
@@ -189,20 +191,37 @@ class ToolstackDevicesTest {
     }
 
     @Test
-    void ourOwnCopyOnWriteDiskIsUnpluggedAfterARestart() {
+    void ourOwnCopyOnWriteDiskIsUnpluggedAfterARestart() throws Exception {
         VbdNodes.create(xs, 0, DOMID, DEVID, "xvdb", false, "cow:" + image);
+        List<String> said = hotplugErrors();
         devices.recover();
         assertNull(table.served(DOMID, DEVID));
-        assertEquals("0", read(OWN_BE + "/online"));
-        String why = read(OWN_BE + "/hotplug-error");
+        await(() -> !said.isEmpty(), "a hotplug-error");
+        String why = said.get(0);
         assertTrue(why.contains("it is unplugged rather than shown to the guest changed (connect it again)"), why);
+        await(() -> !xs.exists(OWN_BE), "the unplugged disk's nodes removed");
+    }
+
+    /**
+     * Every hotplug-error written for our own disk, read as it is written:
+     * a refused disk of ours is unplugged at once, and its nodes go with it.
+     */
+    private List<String> hotplugErrors() throws Exception {
+        List<String> said = new CopyOnWriteArrayList<>();
+        XenStoreClient observer = XenStoreClient.connect(dir.resolve("socket"));
+        closeAfter.add(observer);
+        observer.watch(OWN_BE + "/hotplug-error", "t", (path, token) ->
+                xs.tryRead(OWN_BE + "/hotplug-error").filter(v -> !v.isEmpty()).ifPresent(said::add));
+        return said;
     }
 
     @Test
-    void ourOwnDiskWithAMissingImageIsRefusedNamingTheRestart() {
+    void ourOwnDiskWithAMissingImageIsRefusedNamingTheRestart() throws Exception {
         VbdNodes.create(xs, 0, DOMID, DEVID, "xvdb", false, "file:" + dir.resolve("gone.img"));
+        List<String> said = hotplugErrors();
         devices.recover();
-        String why = read(OWN_BE + "/hotplug-error");
+        await(() -> !said.isEmpty(), "a hotplug-error");
+        String why = said.get(0);
         assertTrue(why.startsWith("vbd 5/51728 (xvdb): cannot be served again after a restart: "), why);
     }
 
