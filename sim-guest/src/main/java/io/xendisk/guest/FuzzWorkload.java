@@ -98,6 +98,8 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     private long stateChanges;
     /** Requests in flight when their ring was dropped, never answered. */
     private long abandoned;
+    /** Time spent waiting for the frontend to reconnect. */
+    private long changeNanos;
     /** While a bogus value is in the state node: how many requests are sent before Connected is written back, else 0. */
     private long bogusUntil;
     private String bogusValue;
@@ -197,7 +199,8 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
         for (FuzzStateSchedule.Kind k : FuzzStateSchedule.Kind.values()) {
             changes.append(' ').append(k.label()).append('=').append(perStateChange[k.ordinal()]);
         }
-        ctx.out().accept(changes.append(" unanswered-in-flight=").append(abandoned).toString());
+        ctx.out().accept(changes.append(" unanswered-in-flight=").append(abandoned)
+                .append(String.format(Locale.ROOT, " reconnect-seconds=%.1f", changeNanos / 1e9)).toString());
         String counts = String.format(Locale.ROOT, "requests=%d valid=%d invalid=%d uncertain=%d sectors-checked=%d"
                         + " read-back-requests=%d state-changes=%d seconds=%.1f seed=%d", sent, valid, invalid, uncertain,
                 shadow.checked(), readBackRequests, stateChanges, seconds, seed);
@@ -322,8 +325,10 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
             return true;
         }
         BlkfrontIo fresh;
+        long started = System.nanoTime();
         try {
             fresh = frontend.changeState(k.change);
+            changeNanos += System.nanoTime() - started;
         } catch (BlkfrontException e) {
             problem(k.label() + " after " + sent + " requests, " + io.outstanding()
                     + " requests in flight: " + e.getMessage());

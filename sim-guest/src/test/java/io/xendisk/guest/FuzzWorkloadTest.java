@@ -42,7 +42,8 @@ class FuzzWorkloadTest {
                     + " read-back-requests=(\\d+) state-changes=(\\d+) seconds=[0-9.]+ seed=(\\d+)$");
     private static final java.util.regex.Pattern STATE_CHANGES = java.util.regex.Pattern.compile(
             "^fuzz state-changes close-reconnect=(\\d+) initialising-again=(\\d+) init-wait-again=(\\d+)"
-                    + " bogus-state=(\\d+) unanswered-in-flight=(\\d+)$", java.util.regex.Pattern.MULTILINE);
+                    + " bogus-state=(\\d+) unanswered-in-flight=(\\d+) reconnect-seconds=[0-9.]+$",
+            java.util.regex.Pattern.MULTILINE);
 
     private SimBackend platform;
     private Guest guest;
