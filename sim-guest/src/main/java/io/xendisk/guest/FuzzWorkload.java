@@ -64,6 +64,8 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     private BlkfrontIo io;
     private final long seed;
     private final long total;
+    private final int validPercent;
+    private final long plannedStateChanges;
     private final DiskShadow shadow;
     private final Canaries canaries;
     private final ReadOnlyPages readOnly;
@@ -107,6 +109,8 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     private FuzzWorkload(IoContext ctx, long seed, long total, int validPercent, int shadowSectors, long stateChanges) {
         this.ctx = ctx;
         this.frontend = ctx.frontend();
+        this.validPercent = validPercent;
+        this.plannedStateChanges = stateChanges;
         this.schedule = new FuzzStateSchedule(seed, total, stateChanges,
                 frontend != null && frontend.queues() == 1);
         this.io = ctx.io();
@@ -207,7 +211,8 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
         if (!problems.isEmpty()) {
             problems.forEach(p -> ctx.out().accept("fuzz problem: " + p));
             ctx.out().accept("fuzz FAIL " + problems.get(0) + " " + counts + " (rerun: fuzz --seed " + seed
-                    + " --requests " + total + ")");
+                    + " --requests " + total + " --valid-percent " + validPercent + " --state-changes "
+                    + plannedStateChanges + ")");
             return false;
         }
         ctx.out().accept("fuzz PASS " + counts);
