@@ -185,6 +185,8 @@ public final class RingWorker implements Runnable {
     /** Asks the loop to finish what it has taken and return. */
     public void stop() {
         running = false;
+        // an idle ring sleeps on its port for up to WAIT_NANOS: a frontend closing or resetting waits for that
+        evtchn.wakeup();
     }
 
     @Override

@@ -415,6 +415,22 @@ class BlkifConnectorTest {
         assertTrue(failures.isEmpty(), failures.toString());
     }
 
+    /** A frontend that closes or resets waits for this: the idle ring thread is woken, not left to its timeout. */
+    @Test
+    void anIdleRingStopsAtOnce() throws Exception {
+        start(Abi.X86_64);
+        Page p = page(false);
+        submit(Blkif.OP_READ, 1, 0, p);
+        push();
+        assertEquals(Blkif.RSP_OKAY, responses(1).get(0)[2]);
+        Thread.sleep(20); // past the spin: the ring thread sleeps on its port
+        long started = System.nanoTime();
+        connector.disconnect();
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        assertTrue(ms < 100, "disconnect took " + ms + " ms");
+        assertFalse(connector.serving());
+    }
+
     /**
      * Persistent mappings are reused: the same pages over many rounds are
      * mapped once, the four a batch names first in one mapping.

@@ -31,7 +31,7 @@ final class Usage {
             "                     run a workload in a simulated guest's disk: seq-read, seq-write,",
             "                     rand-read, rand-write ([--bs 4k] [--qd N] [--ops N|--time S]),",
             "                     verify, read-at SECTOR COUNT, hostile CASE|all|list,",
-            "                     fuzz [--requests N] [--seed S] [--valid-percent P]",
+            "                     fuzz [--requests N] [--seed S] [--valid-percent P] [--state-changes N]",
             "                     [--queue N]: on that ring of a disk with several (default: a free one)",
             "  demo [--dir DIR]   the walkthrough: a gold image served copy-on-write to a simulated guest",
             "                     (unchanged afterwards), then an mmap'd image that keeps the guest's writes",

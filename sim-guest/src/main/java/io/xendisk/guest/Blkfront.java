@@ -41,6 +41,8 @@ public final class Blkfront implements AutoCloseable {
     /** How long a closing frontend waits for running I/O, and for the backend to acknowledge a close. */
     private static final long DRAIN_MS = 10_000;
     private static final long CLOSE_ACK_MS = 5_000;
+    /** How long a state change in the middle of I/O waits for each step of the backend. */
+    private static final long CHANGE_STEP_MS = 30_000;
 
     /** What a user of the data path does while holding it. */
     @FunctionalInterface
@@ -77,6 +79,11 @@ public final class Blkfront implements AutoCloseable {
     private boolean discard;
     private XenStore.Watch beWatch;
     private Thread thread;
+    /** A state change asked for by the I/O holder, for the handshake thread; guarded by signal. */
+    private FrontendStateChange changeAsked;
+    /** State changes whose old ring is gone (the new one follows); guarded by signal. */
+    private long changesDone;
+    private String changeFailure;
 
     /**
      * @param xs     the guest's own xenstore connection
@@ -266,6 +273,66 @@ public final class Blkfront implements AutoCloseable {
         }
     }
 
+    /**
+     * Changes the frontend's state under running I/O (the fuzzer's hostile
+     * frontend), from the caller that holds the disk's only ring: the old
+     * ring's requests in flight are abandoned, its grants kept until the
+     * backend let go of the ring (Closed, or InitWait after a reset) and then
+     * ended, and the handshake runs again.
+     * @return the fresh ring, once Connected again
+     * @throws BlkfrontException when the disk has several rings, or the backend did not follow in time
+     */
+    BlkfrontIo changeState(FrontendStateChange how) throws InterruptedException {
+        if (rings.size() != 1) {
+            throw new BlkfrontException(name + ": a state change under I/O needs the disk's only ring; it has "
+                    + rings.size());
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(4 * CHANGE_STEP_MS);
+        synchronized (signal) {
+            long target = changesDone + 1;
+            changeAsked = how;
+            changeFailure = null;
+            events++;
+            signal.notifyAll();
+            while (changeFailure == null && !finished && (changesDone < target || state != XenbusState.CONNECTED)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new BlkfrontException(name + ": not Connected again " + 4 * CHANGE_STEP_MS / 1000
+                            + " s after " + how.label + " (frontend " + state + ")");
+                }
+                TimeUnit.NANOSECONDS.timedWait(signal, left);
+            }
+            if (changeFailure != null) {
+                throw new BlkfrontException(changeFailure);
+            }
+            if (finished) {
+                throw new BlkfrontException(name + ": the frontend ended during " + how.label
+                        + (error() != null ? ": " + error() : ""));
+            }
+        }
+        return rings.get(0);
+    }
+
+    /**
+     * Writes {@code value} to the frontend's state node as it is (a hostile
+     * frontend's garbage, or the state back after it); what this frontend
+     * believes its state is does not change.
+     */
+    void writeStateNode(String value) {
+        xs.transaction(t -> {
+            if (!t.exists(fe(BlkifNodes.BACKEND))) {
+                return false;
+            }
+            t.write(fe(BlkifNodes.STATE), value);
+            return true;
+        });
+    }
+
+    /** The backend's state as its node says now, or null when missing or not a state. */
+    XenbusState backendState() {
+        return xs.tryRead(be(BlkifNodes.STATE)).map(XenbusState::parse).orElse(null);
+    }
+
     /** The toolstack removed the frontend directory: stop without writing to it. */
     public void frontendGone() {
         gone = true;
@@ -328,6 +395,10 @@ public final class Blkfront implements AutoCloseable {
                 if (stopRequested) {
                     stop();
                 } else {
+                    FrontendStateChange c = takeChange();
+                    if (c != null) {
+                        changeMidIo(c);
+                    }
                     step();
                 }
             }
@@ -537,6 +608,71 @@ public final class Blkfront implements AutoCloseable {
         }
         releaseRing();
         finish();
+    }
+
+    private FrontendStateChange takeChange() {
+        synchronized (signal) {
+            FrontendStateChange c = changeAsked;
+            changeAsked = null;
+            return c;
+        }
+    }
+
+    /**
+     * Runs a state change up to the old ring's release, then leaves the
+     * frontend Initialising for {@link #step} to set up a fresh ring.
+     */
+    private void changeMidIo(FrontendStateChange how) throws InterruptedException {
+        String failure = null;
+        if (state != XenbusState.CONNECTED) {
+            failure = name + ": " + how.label + " asked while " + state;
+        } else if (how == FrontendStateChange.CLOSE_AND_RECONNECT) {
+            setState(XenbusState.CLOSING);
+            if (!awaitBackend(XenbusState.CLOSING, XenbusState.CLOSED)) {
+                failure = name + ": the backend did not follow the frontend's Closing";
+            } else {
+                setState(XenbusState.CLOSED);
+                // Linux keeps the grants of requests in flight until the backend is Closed: it unmapped them by then
+                if (!awaitBackend(XenbusState.CLOSED, XenbusState.CLOSED)) {
+                    failure = name + ": the backend did not follow the frontend's Closed";
+                }
+            }
+        } else {
+            setState(how == FrontendStateChange.INITIALISING_AGAIN ? XenbusState.INITIALISING : XenbusState.INIT_WAIT);
+            // the backend drops the ring before it offers the device again
+            if (!awaitBackend(XenbusState.INIT_WAIT, XenbusState.INIT_WAIT)) {
+                failure = name + ": the backend did not offer the device again (InitWait) after " + how.label;
+            }
+        }
+        if (failure == null) {
+            releaseRing();
+            rings = List.of();
+            setState(XenbusState.INITIALISING);
+        }
+        synchronized (signal) {
+            changesDone++;
+            changeFailure = failure;
+            signal.notifyAll();
+        }
+    }
+
+    /** Waits until the backend's state is {@code a} or {@code b}; false on timeout or a stop. */
+    private boolean awaitBackend(XenbusState a, XenbusState b) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CHANGE_STEP_MS);
+        long seen = -1;
+        while (System.nanoTime() < deadline && !stopRequested) {
+            XenbusState be = backendState();
+            if (be == a || be == b) {
+                return true;
+            }
+            synchronized (signal) {
+                if (events == seen) {
+                    signal.wait(50);
+                }
+                seen = events;
+            }
+        }
+        return false;
     }
 
     private void awaitBackendClosing() throws InterruptedException {

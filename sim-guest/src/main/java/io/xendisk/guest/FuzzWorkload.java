@@ -10,13 +10,21 @@ import java.util.concurrent.TimeUnit;
 
 import io.xendisk.blkif.Abi;
 import io.xendisk.blkif.Blkif;
+import io.xendisk.blkif.XenbusState;
 import io.xendisk.xen.XenPage;
 
 /**
  * A hostile frontend, seeded: {@code fuzz [--requests N (1000000)] [--seed S
- * (random, printed)] [--valid-percent P (50)]}. Mixes valid reads, writes
- * and flushes with requests that break every rule of the validation
- * checklist ({@link FuzzCase}), keeping the ring full, and checks:
+ * (random, printed)] [--valid-percent P (50)] [--state-changes N (one per
+ * 20000 requests)]}. Mixes valid reads, writes and flushes with requests that
+ * break every rule of the validation checklist ({@link FuzzCase}), keeping the
+ * ring full, and changes the frontend's xenbus state in the middle of that I/O
+ * ({@link FuzzStateSchedule}): Closing and Closed, then a fresh ring; Initialising
+ * or InitWait over Connected, then a fresh ring; garbage in the state node, which
+ * the backend ignores while it serves on. Requests in flight at a change that
+ * drops the ring get no response: their writes may have reached the disk or not
+ * (uncertain, as a failed write is), and their pages stay granted until the backend
+ * let go of the ring. It checks:
  * <ul>
  *   <li>every response carries the id of a request in flight and its
  *       operation ({@link BlkfrontIo} disables the ring otherwise), and a
@@ -27,18 +35,22 @@ import io.xendisk.xen.XenPage;
  *   <li>invalid requests get an error, and write nothing;</li>
  *   <li>no guest page the backend was not granted writable changes
  *       ({@link Canaries}; a page revoked in flight, {@link RevocablePages});</li>
- *   <li>the backend still serves at the end: every sector is read back and checked.</li>
+ *   <li>the backend still serves at the end, on the ring of the last reconnection:
+ *       every sector is read back and checked.</li>
  * </ul>
  * Request k is the same for a seed whatever the timing, so a failure's
  * rerun line repeats the run. Prints one summary line, {@code fuzz PASS ...}
  * or {@code fuzz FAIL ...}, ending in the seed.
  *
  * <p>Not done here: breaking the ring's indexes (the backend stops the ring,
- * which ends a session: {@code hostile prod-overflow} covers it) and xenbus
- * state changes in the middle of I/O.
+ * which ends a session: {@code hostile prod-overflow} covers it). A disk with
+ * several rings gets bogus states only: a fresh ring would end the workloads on
+ * the others.
  */
 final class FuzzWorkload implements BlkfrontIo.Completion {
-    private static final Set<String> OPTIONS = Set.of("requests", "seed", "valid-percent");
+    private static final Set<String> OPTIONS = Set.of("requests", "seed", "valid-percent", "state-changes");
+    /** The default: a few dozen state changes in a million requests, none in a short run. */
+    private static final long REQUESTS_PER_STATE_CHANGE = 20_000;
     /** The shadow covers at most the first 64 MiB of a disk. */
     private static final int MAX_SHADOW_SECTORS = 1 << 17;
     private static final long STUCK_NANOS = TimeUnit.SECONDS.toNanos(30);
@@ -48,9 +60,12 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     private static final long CANARY_INTERVAL = 4096;
 
     private final IoContext ctx;
-    private final BlkfrontIo io;
+    /** The ring in use: a state change that drops it brings a fresh one. */
+    private BlkfrontIo io;
     private final long seed;
     private final long total;
+    private final int validPercent;
+    private final long plannedStateChanges;
     private final DiskShadow shadow;
     private final Canaries canaries;
     private final ReadOnlyPages readOnly;
@@ -79,9 +94,25 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     private long readBackSector;
     private long readBackRequests;
     private long nextCanaryCheck = CANARY_INTERVAL;
+    private final Blkfront frontend;
+    private final FuzzStateSchedule schedule;
+    private final long[] perStateChange = new long[FuzzStateSchedule.Kind.values().length];
+    private long stateChanges;
+    /** Requests in flight when their ring was dropped, never answered. */
+    private long abandoned;
+    /** Time spent waiting for the frontend to reconnect. */
+    private long changeNanos;
+    /** While a bogus value is in the state node: how many requests are sent before Connected is written back, else 0. */
+    private long bogusUntil;
+    private String bogusValue;
 
-    private FuzzWorkload(IoContext ctx, long seed, long total, int validPercent, int shadowSectors) {
+    private FuzzWorkload(IoContext ctx, long seed, long total, int validPercent, int shadowSectors, long stateChanges) {
         this.ctx = ctx;
+        this.frontend = ctx.frontend();
+        this.validPercent = validPercent;
+        this.plannedStateChanges = stateChanges;
+        this.schedule = new FuzzStateSchedule(seed, total, stateChanges,
+                frontend != null && frontend.queues() == 1);
         this.io = ctx.io();
         this.seed = seed;
         this.total = total;
@@ -105,11 +136,19 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     static boolean run(IoContext ctx, List<String> args) throws InterruptedException {
         WorkloadArgs a = new WorkloadArgs("fuzz", args, OPTIONS);
         if (!a.positional().isEmpty()) {
-            throw new IllegalArgumentException("fuzz: usage: fuzz [--requests N] [--seed S] [--valid-percent P]");
+            throw new IllegalArgumentException(
+                    "fuzz: usage: fuzz [--requests N] [--seed S] [--valid-percent P] [--state-changes N]");
         }
         long total = a.number("requests", 1_000_000);
         long seed = a.has("seed") ? a.number("seed", 0) : ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE;
         long validPercent = a.number("valid-percent", 50);
+        long stateChanges = a.number("state-changes", total / REQUESTS_PER_STATE_CHANGE);
+        if (stateChanges < 0 || stateChanges > total) {
+            throw new IllegalArgumentException("fuzz: --state-changes " + stateChanges + ": 0.." + total);
+        }
+        if (ctx.frontend() == null) {
+            stateChanges = 0; // nothing to change the state of
+        }
         if (total < 1) {
             throw new IllegalArgumentException("fuzz: --requests " + total + ": at least 1");
         }
@@ -124,9 +163,9 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
         }
         int shadowSectors = (int) Math.min(disk.sectors(), MAX_SHADOW_SECTORS);
         ctx.out().accept("fuzz seed=" + seed + " requests=" + total + " valid-percent=" + validPercent
-                + " disk-sectors=" + disk.sectors() + " checked-sectors=" + shadowSectors + " max-segments="
+                + " state-changes=" + stateChanges + " disk-sectors=" + disk.sectors() + " checked-sectors=" + shadowSectors + " max-segments="
                 + ctx.io().maxSegments() + (disk.readOnly() ? " read-only" : ""));
-        FuzzWorkload f = new FuzzWorkload(ctx, seed, total, (int) validPercent, shadowSectors);
+        FuzzWorkload f = new FuzzWorkload(ctx, seed, total, (int) validPercent, shadowSectors, stateChanges);
         try {
             return f.fuzz();
         } finally {
@@ -137,6 +176,9 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
     private boolean fuzz() throws InterruptedException {
         long start = System.nanoTime();
         boolean usable = drive();
+        if (usable && bogusUntil > 0) {
+            restoreState();
+        }
         if (usable && problems.isEmpty()) {
             readingBack = true;
             usable = drive();
@@ -157,13 +199,20 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
         ctx.out().accept("fuzz grants revoked-in-flight=" + revocable.revoked() + " (answered okay=" + revokedOkay
                 + " error=" + revokedError + ") revoke-refused-in-use=" + revocable.refused()
                 + " still-granted-at-end=" + deferred);
+        StringBuilder changes = new StringBuilder("fuzz state-changes");
+        for (FuzzStateSchedule.Kind k : FuzzStateSchedule.Kind.values()) {
+            changes.append(' ').append(k.label()).append('=').append(perStateChange[k.ordinal()]);
+        }
+        ctx.out().accept(changes.append(" unanswered-in-flight=").append(abandoned)
+                .append(String.format(Locale.ROOT, " reconnect-seconds=%.1f", changeNanos / 1e9)).toString());
         String counts = String.format(Locale.ROOT, "requests=%d valid=%d invalid=%d uncertain=%d sectors-checked=%d"
-                        + " read-back-requests=%d seconds=%.1f seed=%d", sent, valid, invalid, uncertain, shadow.checked(),
-                readBackRequests, seconds, seed);
+                        + " read-back-requests=%d state-changes=%d seconds=%.1f seed=%d", sent, valid, invalid, uncertain,
+                shadow.checked(), readBackRequests, stateChanges, seconds, seed);
         if (!problems.isEmpty()) {
             problems.forEach(p -> ctx.out().accept("fuzz problem: " + p));
             ctx.out().accept("fuzz FAIL " + problems.get(0) + " " + counts + " (rerun: fuzz --seed " + seed
-                    + " --requests " + total + ")");
+                    + " --requests " + total + " --valid-percent " + validPercent + " --state-changes "
+                    + plannedStateChanges + ")");
             return false;
         }
         ctx.out().accept("fuzz PASS " + counts);
@@ -185,6 +234,20 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
             int queued = 0;
             revokeCount = 0;
             while (problems.isEmpty()) {
+                if (stateChangeDue()) {
+                    if (queued > 0) {
+                        // what was queued goes out first: the change is to find requests in flight
+                        io.push();
+                        revoke(revokeSlots, revokeCount);
+                        revokeCount = 0;
+                        queued = 0;
+                    }
+                    if (!changeState()) {
+                        return false;
+                    }
+                    lastProgress = System.nanoTime();
+                    continue;
+                }
                 if (!planned && !planNext()) {
                     break;
                 }
@@ -233,6 +296,114 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
                     problem(canary);
                 }
             }
+        }
+    }
+
+    /** Whether a state change (or Connected written back over a bogus value) falls before the next request. */
+    private boolean stateChangeDue() {
+        if (readingBack || planned) {
+            return false; // a change falling on a planned request waits for it to be sent, even the last
+        }
+        // counted in requests sent, not numbers: a pair is two requests of one number
+        long n = sent + 1;
+        return n >= schedule.at() || (bogusUntil > 0 && n >= bogusUntil);
+    }
+
+    /** @return false when the frontend did not get a ring back */
+    private boolean changeState() throws InterruptedException {
+        if (bogusUntil > 0) {
+            restoreState();
+            if (sent + 1 < schedule.at()) {
+                return true;
+            }
+        }
+        FuzzStateSchedule.Kind k = schedule.kind();
+        String bogus = schedule.bogusValue();
+        long restoreAt = schedule.restoreAt();
+        schedule.advance();
+        stateChanges++;
+        perStateChange[k.ordinal()]++;
+        if (k.change == null) {
+            frontend.writeStateNode(bogus);
+            bogusValue = bogus;
+            bogusUntil = restoreAt;
+            return true;
+        }
+        BlkfrontIo fresh;
+        long started = System.nanoTime();
+        try {
+            fresh = frontend.changeState(k.change);
+            changeNanos += System.nanoTime() - started;
+        } catch (BlkfrontException e) {
+            problem(k.label() + " after " + sent + " requests, " + io.outstanding()
+                    + " requests in flight: " + e.getMessage());
+            return false;
+        }
+        abandonInFlight();
+        if (fresh.slots() != bySlot.length || fresh.maxSegments() != io.maxSegments()) {
+            problem(k.label() + ": the fresh ring has " + fresh.slots() + " slots of " + fresh.maxSegments()
+                    + " segments, the old one " + bySlot.length + " of " + io.maxSegments());
+            return false;
+        }
+        io = fresh;
+        return true;
+    }
+
+    /** Connected back over the bogus value, which the backend must have ignored. */
+    private void restoreState() {
+        bogusUntil = 0;
+        frontend.writeStateNode(XenbusState.CONNECTED.wire());
+        XenbusState be = frontend.backendState();
+        if (be != XenbusState.CONNECTED) {
+            problem("the backend went " + be + " after the frontend wrote '" + bogusValue
+                    + "' to its state node, which is no state to act on");
+        }
+    }
+
+    /**
+     * The requests in flight on a ring the backend has let go of: never
+     * answered, their writes uncertain, and what they held free (the frontend
+     * kept their grants until then).
+     */
+    private void abandonInFlight() {
+        for (FuzzRequest r : bySlot) {
+            if (r.inFlight) {
+                abandon(r);
+                if (r.secondOfPair && !r.partner.inFlight) {
+                    abandon(r.partner); // answered, but a pair is settled only with its second response
+                }
+            }
+        }
+        revokeCount = 0;
+        lateRevokeCount = 0;
+    }
+
+    private void abandon(FuzzRequest r) {
+        r.inFlight = false;
+        r.revokePending = false;
+        abandoned++;
+        if (r.revocable < 0) {
+            switch (r.expect) { // counted when sent
+                case OKAY -> valid--;
+                case ERROR -> invalid--;
+                case EITHER -> uncertain--;
+            }
+        }
+        uncertain++;
+        if (r.revoked && !revocable.unchangedSinceRevoked(r.revocable)) {
+            problem(r + ": its page changed after the guest had revoked its grant (unanswered at a state change)");
+        }
+        if (r.holds) {
+            if (r.write) {
+                shadow.mayHaveWritten(r.sector, r.dataSectors, r.tag());
+            }
+            shadow.release(r.sector, r.dataSectors, r.write);
+        }
+        if (r.revocable >= 0) {
+            revocable.answered(r.revocable);
+        }
+        if (usesReadOnlyPages(r)) {
+            readOnly.busy(false);
         }
     }
 

@@ -14,7 +14,7 @@ import java.util.function.Consumer;
  * verify                 [--offset BYTES] [--size BYTES] [--bs 32k] [--qd 8] [--seed N] [--read-only]
  * read-at SECTOR COUNT
  * hostile CASE|all|list  [--count N]
- * fuzz                   [--requests 1000000] [--seed S] [--valid-percent 50]
+ * fuzz                   [--requests 1000000] [--seed S] [--valid-percent 50] [--state-changes N]
  * </pre>
  * Sizes take k/M/G suffixes. Output lines go to the sink; a workload whose
  * check fails (verify, hostile, fuzz) returns false.
@@ -46,7 +46,7 @@ public final class Workloads {
         int queue = takeQueue(workload, rest);
         String device = "disk " + Vdev.name(fe.devid());
         return fe.withIo(BUSY_WAIT_MS, queue, (io, disk) -> {
-            IoContext ctx = new IoContext(device, io, disk, fe::isClosing, out);
+            IoContext ctx = new IoContext(device, io, disk, fe::isClosing, out, fe);
             return run(ctx, workload, rest);
         });
     }

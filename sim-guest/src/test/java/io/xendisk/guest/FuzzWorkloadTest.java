@@ -39,7 +39,11 @@ class FuzzWorkloadTest {
     private static final long IMAGE_BYTES = 4L << 20;
     private static final java.util.regex.Pattern SUMMARY = java.util.regex.Pattern.compile(
             "^fuzz PASS requests=(\\d+) valid=(\\d+) invalid=(\\d+) uncertain=(\\d+) sectors-checked=(\\d+)"
-                    + " read-back-requests=(\\d+) seconds=[0-9.]+ seed=(\\d+)$");
+                    + " read-back-requests=(\\d+) state-changes=(\\d+) seconds=[0-9.]+ seed=(\\d+)$");
+    private static final java.util.regex.Pattern STATE_CHANGES = java.util.regex.Pattern.compile(
+            "^fuzz state-changes close-reconnect=(\\d+) initialising-again=(\\d+) init-wait-again=(\\d+)"
+                    + " bogus-state=(\\d+) unanswered-in-flight=(\\d+) reconnect-seconds=[0-9.]+$",
+            java.util.regex.Pattern.MULTILINE);
 
     private SimBackend platform;
     private Guest guest;
@@ -94,7 +98,8 @@ class FuzzWorkloadTest {
         assertEquals(20000, valid + invalid + uncertain, all);
         assertTrue(valid > 8000 && invalid > 8000, "about half valid: " + all);
         assertTrue(Long.parseLong(m.group(5)) > 20000, "reads checked data: " + all);
-        assertEquals("13", m.group(7));
+        assertEquals("1", m.group(7), "one state change in 20000 requests by default: " + all);
+        assertEquals("13", m.group(8));
 
         Map<String, Long> cases = cases(all);
         boolean indirect = features.maxIndirectSegments() > 0;
@@ -115,6 +120,46 @@ class FuzzWorkloadTest {
                 disk.stats.errors() + " errors for " + invalid + " invalid, " + uncertain + " uncertain: " + all);
         assertTrue(disk.ringFailures.isEmpty(), disk.ringFailures.toString());
         assertTrue(disk.connector.serving());
+    }
+
+    static Stream<Arguments> stateChangeBackends() {
+        return Stream.of(
+                Arguments.of("file", BlkifFeatures.DEFAULT.withQueues(1)),
+                Arguments.of("out-of-order", BlkifFeatures.BASIC));
+    }
+
+    @ParameterizedTest
+    @MethodSource("stateChangeBackends")
+    void stateChangesInTheMiddleOfIoLoseOnlyTheRequestsInFlight(String engine, BlkifFeatures features) throws Exception {
+        Blkfront fe = connect(engine, features, false);
+        boolean passed = Workloads.run(fe, "fuzz", List.of("--requests", "4000", "--seed", "21", "--state-changes", "40"),
+                out::add);
+        String all = String.join("\n", out);
+        assertTrue(passed, all);
+        Matcher m = SUMMARY.matcher(out.get(out.size() - 1));
+        assertTrue(m.find(), all);
+        assertEquals(4000, Long.parseLong(m.group(1)));
+        long invalid = Long.parseLong(m.group(3));
+        long uncertain = Long.parseLong(m.group(4));
+        assertEquals(4000, Long.parseLong(m.group(2)) + invalid + uncertain, all);
+        assertEquals(40, Long.parseLong(m.group(7)), all);
+        Matcher k = STATE_CHANGES.matcher(all);
+        assertTrue(k.find(), all);
+        for (int g = 1; g <= 4; g++) {
+            assertTrue(Long.parseLong(k.group(g)) > 0, "every kind of state change: " + all);
+        }
+        long unanswered = Long.parseLong(k.group(5));
+        assertTrue(unanswered > 0 && unanswered <= uncertain, "requests were in flight at the changes: " + all);
+
+        // the frontend is Connected on its last ring, the backend serves it and answered every invalid request
+        assertEquals(io.xendisk.blkif.XenbusState.CONNECTED, fe.state());
+        assertEquals(1, fe.queues());
+        assertTrue(disk.stats.errors() >= invalid && disk.stats.errors() <= invalid + uncertain,
+                disk.stats.errors() + " errors for " + invalid + " invalid, " + uncertain + " uncertain: " + all);
+        assertTrue(disk.ringFailures.isEmpty(), disk.ringFailures.toString());
+        assertTrue(disk.connector.serving());
+        out.clear();
+        assertTrue(Workloads.run(fe, "verify", List.of("--size", "1M"), out::add), out.toString());
     }
 
     @Test

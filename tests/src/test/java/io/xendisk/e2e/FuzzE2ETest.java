@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A million requests of a seeded hostile frontend (the guest's {@code fuzz}
  * workload: valid reads, writes and flushes checked against what was
- * written, mixed with every kind of invalid request) against the real
+ * written, mixed with every kind of invalid request and with xenbus state
+ * changes in the middle of I/O) against the real
  * daemon, while another guest verifies its own disk: the fuzzer's checks all
  * hold, the other guest's data is intact, the daemon is the same process
  * throughout, and once the disks are disconnected it holds no grant mapping.
@@ -29,7 +30,8 @@ class FuzzE2ETest {
     private static final long FUZZ_LIMIT_SECONDS = 170;
     private static final Pattern SEED = Pattern.compile("^fuzz seed=(\\d+) ", Pattern.MULTILINE);
     private static final Pattern PASS = Pattern.compile("^fuzz PASS requests=(\\d+) valid=(\\d+) invalid=(\\d+)"
-            + " uncertain=(\\d+) sectors-checked=(\\d+) read-back-requests=\\d+ seconds=([0-9.]+) seed=(\\d+)$",
+            + " uncertain=(\\d+) sectors-checked=(\\d+) read-back-requests=\\d+ state-changes=(\\d+) seconds=([0-9.]+)"
+            + " seed=(\\d+)$",
             Pattern.MULTILINE);
     private static final Pattern MAPPINGS = Pattern.compile("grant mappings: (\\d+) in use, peak (\\d+)");
     private static Dist dist;
@@ -96,10 +98,13 @@ class FuzzE2ETest {
         assertEquals(REQUESTS, Long.parseLong(m.group(1)), said);
         long invalid = Long.parseLong(m.group(3));
         assertTrue(Long.parseLong(m.group(2)) > REQUESTS / 3 && invalid > REQUESTS / 3, said);
+        // the default: one state change (close and reconnect, reset, bogus state) per 20000 requests
+        assertEquals(REQUESTS / 20_000, Long.parseLong(m.group(6)), "state changes in the middle of I/O: " + said);
         System.out.printf("FuzzE2ETest: fuzz requests=%s valid=%s invalid=%s uncertain=%s sectors-checked=%s"
-                        + " seconds=%s seed=%s; the other guest verified %d times%n", m.group(1), m.group(2), m.group(3),
-                m.group(4), m.group(5), m.group(6), m.group(7), seed);
-        said.lines().filter(l -> l.startsWith("fuzz cases") || l.startsWith("fuzz grants"))
+                        + " state-changes=%s seconds=%s seed=%s; the other guest verified %d times%n", m.group(1),
+                m.group(2), m.group(3), m.group(4), m.group(5), m.group(6), m.group(7), m.group(8), seed);
+        said.lines().filter(l -> l.startsWith("fuzz cases") || l.startsWith("fuzz grants")
+                        || l.startsWith("fuzz state-changes"))
                 .forEach(l -> System.out.println("FuzzE2ETest: " + l));
 
         // the daemon counted an error response for each invalid request, and the ring still serves
