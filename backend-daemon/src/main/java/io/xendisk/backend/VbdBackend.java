@@ -236,9 +236,13 @@ public final class VbdBackend implements AutoCloseable {
         }
         switch (fe) {
             case INITIALISING, INIT_WAIT -> {
-                if (state == XenbusState.CLOSED || state == XenbusState.CONNECTED) {
-                    // frontend reset (reboot, kexec, driver reload): offer the device again
+                if (state == XenbusState.CLOSED || state == XenbusState.CONNECTED || state == XenbusState.CLOSING) {
+                    // frontend reset (reboot, kexec, driver reload): offer the device again, once
+                    // no ring thread can still write the old ring's pages
                     disconnectRing();
+                    if (holdClosing()) {
+                        return;
+                    }
                     offerAgain();
                 }
             }

@@ -277,6 +277,22 @@ class VbdBackendTest {
     }
 
     @Test
+    void aFrontendResetWithAStuckRingIsOfferedAgainOnlyWhenTheThreadLeaves() throws Exception {
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", "x86_64-abi");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        connector.stuck = 1;
+        guest.write(FE + "/state", "1"); // a reset (kexec, driver reload) straight from Connected
+        await(() -> vbd.lastError() != null && vbd.lastError().contains("still in the storage"), "the reason named");
+        Thread.sleep(200);
+        assertEquals("5", be("state"), "not InitWait while our thread may still write the old ring's pages");
+        connector.threadsLeft();
+        awaitBackendState(2);
+        assertTrue(teardowns.isEmpty());
+    }
+
+    @Test
     void aToolstackDetachWithAStuckRingTearsDownOnlyWhenTheThreadLeaves() throws Exception {
         awaitBackendState(2);
         frontendPublishesRing("8", "9", "x86_64-abi");
