@@ -399,12 +399,7 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
             }
             shadow.release(r.sector, r.dataSectors, r.write);
         }
-        if (r.revocable >= 0) {
-            revocable.answered(r.revocable);
-        }
-        if (usesReadOnlyPages(r)) {
-            readOnly.busy(false);
-        }
+        releasePages(r);
     }
 
     private boolean planNext() {
@@ -662,12 +657,7 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
             }
             shadow.release(r.sector, r.dataSectors, r.write);
         }
-        if (r.revocable >= 0) {
-            revocable.answered(r.revocable);
-        }
-        if (usesReadOnlyPages(r)) {
-            readOnly.busy(false);
-        }
+        releasePages(r);
     }
 
     /** Every sector of a successful read against the shadow; the bytes of its pages outside its segments untouched. */
@@ -710,5 +700,15 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
         canaries.close();
         readOnly.close();
         revocable.close();
+    }
+
+    /** Gives back the revocable and read-only pages a request held. */
+    private void releasePages(FuzzRequest r) {
+        if (r.revocable >= 0) {
+            revocable.answered(r.revocable);
+        }
+        if (usesReadOnlyPages(r)) {
+            readOnly.busy(false);
+        }
     }
 }
