@@ -182,13 +182,3 @@ serve_domu() {
   show_console "$guest" 80
   echo "---- daemon log ----"; daemon_log_since "$mark"; echo "----"
 }
-
-# common checks after serve_domu; $1 = guest, $2 = marker dom0 wrote. Sets ok=0 on a failure.
-check_domu() {
-  local problems
-  [[ $RESULT == *"DOMU-RESULT PASS"* ]] || { echo "CHECK domU I/O: FAIL ($RESULT)"; ok=0; }
-  [ "$SEEN_MARKER" = "$2" ] || { echo "CHECK marker: FAIL (domU read '$SEEN_MARKER', dom0 wrote '$2')"; ok=0; }
-  [[ $UNPLUG == *"DOMU-UNPLUGGED yes"* ]] || { echo "CHECK clean unplug: FAIL ($UNPLUG)"; ok=0; }
-  problems=$(domu_kernel_problems "$1")
-  [ -z "$problems" ] || { echo "CHECK domU kernel log clean: FAIL"; echo "$problems"; ok=0; }
-}

@@ -10,7 +10,7 @@ set -u
 GUEST=domu-restart
 IMG=/tmp/restart.img
 MARKER=$(make_image "$IMG" 64)
-ROUNDS=${RESTART_ROUNDS:-30}
+ROUNDS=${RESTART_ROUNDS:-16}
 install_hotplug_script
 start_daemon 180 || fail "the daemon does not start on real Xen"
 OLD=$(daemon_pid)
