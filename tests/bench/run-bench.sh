@@ -1,6 +1,6 @@
 #!/bin/bash
 # The data path benchmark: real daemon + simulated guest (separate JVMs), per storage engine.
-#   tests/bench/run-bench.sh [engines=discard,file,mmap,cow] [imageMiB=256] [seconds=3]
+#   tests/bench/run-bench.sh [engines=discard,file,mmap,cow,qcow2] [imageMiB=256] [seconds=3]
 # What an event storm from one guest costs the daemon and another guest:
 #   tests/bench/run-bench.sh storm [seconds=10] [rounds=3]
 # Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.

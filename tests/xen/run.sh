@@ -16,7 +16,7 @@
 # Env: XDJ_LAB_DIR   work dir (default /var/tmp/xen-disk-java-lab): packages, boot files, runs/
 #      XDJ_TIMEOUT   seconds for the whole boot (default 3000: a slow TCG host needs about 2300)
 #      XDJ_SCENARIO_TIMEOUT  seconds per scenario inside dom0 (default 480; a scenario's own line
-#                            "# xdj-lab: timeout SECONDS" overrides it: libvirt's, which boots three domains)
+#                            "# xdj-lab: timeout SECONDS" overrides it: libvirt's, whose domain boots twice)
 #      XDJ_DOM0_VCPUS  dom0's vCPUs (default 1: see below)
 #      XDJ_CPU, XDJ_TCG  qemu -cpu and -accel (defaults Westmere and tcg,thread=multi: see below)
 #      XDJ_DIST      the distribution to test (default: src/target/xen-disk-java of this clone)

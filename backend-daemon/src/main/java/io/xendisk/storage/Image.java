@@ -4,6 +4,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -30,6 +31,8 @@ final class Image implements AutoCloseable {
     private static final int S_IFMT = 0170000;
     private static final int S_IFREG = 0100000;
     private static final int S_IFBLK = 0060000;
+    /** "QFI\xfb", the first four bytes of every qcow image (QEMU's docs/interop/qcow2.txt). */
+    private static final int QCOW2_MAGIC = 0x514649fb;
 
     final Path path;
     final boolean writable;
@@ -64,6 +67,8 @@ final class Image implements AutoCloseable {
                     Posix.errno());
         }
         try {
+            // before the size checks: their advice (truncate) would ruin a qcow2 image
+            refuseQcow2(spec, path, fd);
             long size = Posix.C.lseek(fd, 0, Posix.SEEK_END);
             if (size < 0) {
                 throw StorageException.errno(path, "finding its size", Posix.errno());
@@ -82,6 +87,27 @@ final class Image implements AutoCloseable {
         } catch (RuntimeException e) {
             Posix.C.close(fd);
             throw e;
+        }
+    }
+
+    /**
+     * Refuses an image that starts with the qcow2 magic: served as raw bytes,
+     * the guest would see QEMU's metadata as its disk, and its first write
+     * would corrupt the image for every tool that knows better.
+     */
+    private static void refuseQcow2(StorageSpec spec, Path path, int fd) {
+        ByteBuffer magic = ByteBuffer.allocate(4);
+        try (FileChannel ch = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ)) {
+            while (magic.hasRemaining() && ch.read(magic, magic.position()) > 0) {
+                // a short read only happens at the end of a tiny file
+            }
+        } catch (IOException e) {
+            throw StorageException.io(path, "reading its first sector", e);
+        }
+        if (magic.position() == 4 && magic.getInt(0) == QCOW2_MAGIC) {
+            throw new StorageException(path, "image " + path + " is a qcow2 image, which engine " + spec.engine()
+                    + " would serve as raw bytes and corrupt on the first write; serve it with engine qcow2"
+                    + " (--storage qcow2, xl target=qcow2:" + path + ", libvirt engine=\"qcow2\")");
         }
     }
 
@@ -128,11 +154,6 @@ final class Image implements AutoCloseable {
     }
 
     /**
-     * Deallocates {@code len} bytes at {@code off} keeping the size; reads of
-     * the range return zeros afterwards. Returns false when the filesystem or
-     * device cannot punch holes, so the caller writes zeros instead.
-     */
-    /**
      * Allocates every block of a regular-file image (posix_fallocate), so that
      * writes through a shared mapping can never hit a full filesystem: the
      * kernel would answer those with SIGBUS, long after the guest was told
@@ -160,6 +181,11 @@ final class Image implements AutoCloseable {
                 + " per write instead)");
     }
 
+    /**
+     * Deallocates {@code len} bytes at {@code off} keeping the size; reads of
+     * the range return zeros afterwards. Returns false when the filesystem or
+     * device cannot punch holes, so the caller writes zeros instead.
+     */
     boolean punchHole(long off, long len) {
         int r;
         do {

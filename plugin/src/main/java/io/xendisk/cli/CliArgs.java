@@ -128,7 +128,7 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
             case "connect":
                 if (rest.size() != 1) {
                     throw new UsageException("'connect' needs one guest (name or domid): connect <vm> [--path IMG]"
-                            + " [--storage discard|file|mmap|cow] [--vdev xvdb] [--readonly] [--foreground]");
+                            + " [--storage discard|file|mmap|cow|qcow2] [--vdev xvdb] [--readonly] [--foreground]");
                 }
                 return new CliArgs(verb, rest, platform, options);
             case "disconnect":
@@ -207,7 +207,7 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
             }
         }
         String synopsis = switch (verb) {
-            case "attach-disk" -> "attach-disk <domain> <source> <target> [--driver-type cow|mmap|file|discard]"
+            case "attach-disk" -> "attach-disk <domain> <source> <target> [--driver-type cow|mmap|file|qcow2|discard]"
                     + " [--mode readonly] [--live] [--config] [--persistent] [--current] [--connect URI]";
             case "detach-disk" -> "detach-disk <domain> <target> [--live] [--config] [--persistent] [--current]"
                     + " [--connect URI]";

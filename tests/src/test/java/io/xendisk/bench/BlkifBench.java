@@ -18,7 +18,7 @@ import java.util.Locale;
  * same run the machine's single-thread memcpy bandwidth, the ceiling for a
  * copy-based data path.
  *
- * <p>Run: {@code tests/bench/run-bench.sh [engines=discard,file,mmap,cow] [imageMiB=256] [seconds=3]}.
+ * <p>Run: {@code tests/bench/run-bench.sh [engines=discard,file,mmap,cow,qcow2] [imageMiB=256] [seconds=3]}.
  */
 public final class BlkifBench {
     private final Path work;
@@ -30,7 +30,7 @@ public final class BlkifBench {
     }
 
     public static void main(String[] args) throws Exception {
-        List<String> engines = List.of((args.length > 0 ? args[0] : "discard,file,mmap,cow").split(","));
+        List<String> engines = List.of((args.length > 0 ? args[0] : "discard,file,mmap,cow,qcow2").split(","));
         long imageMiB = args.length > 1 ? Long.parseLong(args[1]) : 256;
         String seconds = args.length > 2 ? args[2] : "3";
         Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
@@ -59,8 +59,17 @@ public final class BlkifBench {
         check(cli("sim", "guest", "bench", "--memory-mib", "128"));
         for (String engine : engines) {
             Path img = work.resolve(engine + ".img");
-            try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
-                f.setLength(imageMiB << 20);
+            if (engine.equals("qcow2")) {
+                // an empty qcow2 image as qemu-img makes it (default 64 KiB clusters): every first write allocates
+                Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), imageMiB + "M")
+                        .inheritIO().start();
+                if (p.waitFor() != 0) {
+                    throw new IllegalStateException("qemu-img create failed (install Debian's qemu-utils)");
+                }
+            } else {
+                try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+                    f.setLength(imageMiB << 20);
+                }
             }
             if (engine.equals("discard")) {
                 check(cli("connect", "bench", "--vdev", "xvdb"));

@@ -145,4 +145,26 @@ class LibvirtE2ETest {
         assertEquals(List.of(), DomainXml.parse(domain.getXMLDesc(Domain.XMLFlags.INACTIVE), "config").disks());
         assertEquals(sha, Images.sha256(gold), "cow changed the gold image");
     }
+
+    @Test
+    void aQcow2OverlayIsRecordedWithItsEngineAndKeepsTheWrites() throws Exception {
+        Path gold = Images.sparse(dist.dir.resolve("lv-gold.img"), 8L << 20, "GOLD");
+        String sha = Images.sha256(gold);
+        Path overlay = dist.dir.resolve("lv-overlay.qcow2");
+        Tools.qemuImg(dist, "create", "-q", "-f", "qcow2", "-b", "lv-gold.img", "-F", "raw", overlay.toString());
+        Run attach = cli("attach-disk", "lvguest", overlay.toString(), "xvde", "--driver-type", "qcow2");
+        assertEquals(0, attach.exit(), attach.toString());
+        dist.awaitConnected(guest, "xvde");
+        assertEquals(List.of(new MetadataDisk("xvde", overlay.toString(), Engine.QCOW2, false)), liveDisks());
+        Dist.Result write = dist.simRun(guest, "xvde", "verify", "--offset", "1M", "--size", "2M", "--seed", "17");
+        assertEquals(0, write.exit(), write.toString());
+
+        Run detach = cli("detach-disk", "lvguest", "xvde");
+        assertEquals(0, detach.exit(), detach.toString());
+        assertEquals(0, Tools.qemuImg(dist, "check", overlay.toString()).exit(), "qemu-img check calls it clean");
+        Path flat = dist.dir.resolve("lv-overlay.raw");
+        Tools.qemuImg(dist, "convert", "-q", "-O", "raw", overlay.toString(), flat.toString());
+        Images.assertPattern(flat, 1 << 20, 2 << 20, 17);
+        assertEquals(sha, Images.sha256(gold), "the overlay's gold image changed");
+    }
 }

@@ -13,7 +13,22 @@ final class Tools {
     /** Debian's xenstore clients: the judge of our xenstored's wire format, and what the hook scripts use. */
     static final List<String> XENSTORE_UTILS = List.of("xenstore-read", "xenstore-write", "xenstore-ls", "xenstore-exists");
 
+    /** QEMU's image tool (Debian's qemu-utils): makes our qcow2 test images and judges what we wrote. */
+    static final Path QEMU_IMG = Path.of("/usr/bin/qemu-img");
+
     private Tools() {
+    }
+
+    /** Runs qemu-img; fails the test when it is missing, or (unless it is a check) when it fails. */
+    static Dist.Result qemuImg(Dist dist, String... args) throws Exception {
+        require(QEMU_IMG, "qemu-utils");
+        List<String> cmd = new java.util.ArrayList<>(List.of(QEMU_IMG.toString()));
+        cmd.addAll(List.of(args));
+        Dist.Result r = dist.exec(cmd, java.util.Map.of());
+        if (!args[0].equals("check") && r.exit() != 0) {
+            throw new AssertionError("qemu-img " + String.join(" ", args) + " failed: " + r);
+        }
+        return r;
     }
 
     /** Fails unless /usr/bin has each of Debian's xenstore-utils tools the tests and the scripts run. */

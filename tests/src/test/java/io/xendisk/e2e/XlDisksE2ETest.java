@@ -170,6 +170,30 @@ class XlDisksE2ETest {
     }
 
     @Test
+    void anXlQcow2OverlayIsServedAndStaysClean() throws Exception {
+        Path gold = Images.sparse(dist.dir.resolve("xl-gold.img"), 16L << 20, "XL-GOLD");
+        String goldSum = Images.sha256(gold);
+        Path overlay = dist.dir.resolve("xl-overlay.qcow2");
+        Tools.qemuImg(dist, "create", "-q", "-f", "qcow2", "-b", gold.toString(), "-F", "raw", overlay.toString());
+        libxlAdd("xvdf", "qcow2:" + overlay, false);
+        Dist.Result add = libxlHotplug("xvdf", "add");
+        assertEquals(0, add.exit(), add + dist.daemonLog());
+        Dist.poll(() -> "4".equals(xs.tryRead(guest.frontend("xvdf") + "/state").orElse("")), "xvdf connected");
+        assertTrue(dist.listLine(guest.vbd("xvdf")).contains(" Connected qcow2:" + overlay));
+        assertTrue(dist.simRun(guest, "xvdf", "read-at", "0", "1").out().contains("XL-GOLD"));
+        Dist.Result v = dist.simRun(guest, "xvdf", "verify", "--offset", "2M", "--size", "4M", "--seed", "43");
+        assertEquals(0, v.exit(), v.toString());
+        libxlRemove("xvdf");
+        Dist.poll(() -> dist.listLine(guest.vbd("xvdf")) == null, "the detached disk leaves the list");
+        Dist.Result check = Tools.qemuImg(dist, "check", overlay.toString());
+        assertEquals(0, check.exit(), check.toString());
+        Path flat = dist.dir.resolve("xl-overlay.raw");
+        Tools.qemuImg(dist, "convert", "-q", "-O", "raw", overlay.toString(), flat.toString());
+        Images.assertPattern(flat, 2 << 20, 4 << 20, 43);
+        assertEquals(goldSum, Images.sha256(gold), "the gold image is byte-identical");
+    }
+
+    @Test
     void badTargetsFailTheHotplugScriptWithTheReason() throws Exception {
         libxlAdd("xvdc", "qcow9:/images/x.img", false);
         Dist.Result engine = libxlHotplug("xvdc", "add");
@@ -188,6 +212,15 @@ class XlDisksE2ETest {
         assertTrue(image.err().contains(missing.toString()), image.toString());
         libxlRemove("xvdd");
         Dist.poll(() -> dist.listLine(guest.vbd("xvdd")) == null, "refused disks leave the list once removed");
+
+        // a qcow2 image served raw would be ruined by the first write: refused, naming the engine to use
+        Path qcow2 = dist.dir.resolve("xl-raw-by-mistake.qcow2");
+        Tools.qemuImg(dist, "create", "-q", "-f", "qcow2", qcow2.toString(), "16M");
+        libxlAdd("xvdg", qcow2.toString(), false);
+        Dist.Result raw = libxlHotplug("xvdg", "add");
+        assertEquals(1, raw.exit(), raw.toString());
+        assertTrue(raw.err().contains("is a qcow2 image") && raw.err().contains("target=qcow2:"), raw.toString());
+        libxlRemove("xvdg");
     }
 
     /**

@@ -12,6 +12,8 @@ public enum Engine {
     MMAP,
     /** Plain reads and writes of the image: writes are kept. */
     FILE,
+    /** A qcow2 image, over its backing file when it has one: writes are kept in the qcow2 file. */
+    QCOW2,
     /** No image: reads return zeros, writes are dropped. */
     DISCARD;
 
@@ -24,7 +26,7 @@ public enum Engine {
         return Arrays.stream(values()).filter(e -> e.id().equals(id)).findFirst();
     }
 
-    /** "cow, mmap, file or discard". */
+    /** "cow, mmap, file, qcow2 or discard". */
     public static String choices() {
         String all = Arrays.stream(values()).map(Engine::id).collect(Collectors.joining(", "));
         int last = all.lastIndexOf(", ");

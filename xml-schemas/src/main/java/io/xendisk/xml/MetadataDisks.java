@@ -46,7 +46,7 @@ public final class MetadataDisks {
             if (!engine.needsImage() && image != null) {
                 problems.add(new XmlProblem(source, d.line(), d.column(), "disk " + target
                         + ": engine discard serves no image, but source=\"" + image + "\" is given",
-                        "remove source=, or choose engine cow, mmap or file to serve the image"));
+                        "remove source=, or choose engine cow, mmap, file or qcow2 to serve the image"));
                 continue;
             }
             out.add(new MetadataDisk(target, image, engine, readOnly));

@@ -71,14 +71,14 @@ class DomainXmlTest {
     @Test
     void badEngineNamesTheLineAndTheChoices() {
         XmlInvalidException e = invalid("    <xdj:disks xmlns:xdj='" + NS + "'>\n"
-                + "      <xdj:disk target='xvdb' source='/img' engine='qcow2'/>\n"
+                + "      <xdj:disk target='xvdb' source='/img' engine='qcow9'/>\n"
                 + "    </xdj:disks>\n");
         assertEquals(1, e.problems().size(), e.getMessage());
         XmlProblem p = e.problems().get(0);
         assertEquals(6, p.line(), e.getMessage());
         assertTrue(p.column() > 0);
-        assertEquals("vm1.xml:6:" + p.column() + ": invalid engine=\"qcow2\" on <disk>;"
-                + " use cow (writes vanish at detach), mmap, file or discard", p.format());
+        assertEquals("vm1.xml:6:" + p.column() + ": invalid engine=\"qcow9\" on <disk>;"
+                + " use cow (writes vanish at detach), mmap, file, qcow2 or discard", p.format());
     }
 
     @Test

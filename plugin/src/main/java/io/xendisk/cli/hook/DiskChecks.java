@@ -48,8 +48,8 @@ final class DiskChecks {
         return out;
     }
 
-    /** cow keeps the guest's writes in memory; mmap and file write them to the image. */
+    /** cow keeps the guest's writes in memory; mmap, file and qcow2 write them to the image. */
     private static boolean writesThrough(Engine e) {
-        return e == Engine.MMAP || e == Engine.FILE;
+        return e == Engine.MMAP || e == Engine.FILE || e == Engine.QCOW2;
     }
 }

@@ -86,11 +86,11 @@ class LibvirtHookTest {
 
     @Test
     void invalidMetadataAbortsTheStartWithTheLineInTheDomainXml() {
-        String xml = domain(-1, "      <xdj:disk target='xvdb' source='/a' engine='qcow2'/>\n");
+        String xml = domain(-1, "      <xdj:disk target='xvdb' source='/a' engine='qcow9'/>\n");
         assertEquals(1, hook("prepare", "begin", xml));
         assertTrue(err().startsWith("xen-disk-java: domain vm1: invalid xen-disk-java metadata (fix it: virsh edit vm1):\n"
                 + "domain vm1 XML:5:"), err());
-        assertTrue(err().contains("invalid engine=\"qcow2\" on <disk>"), err());
+        assertTrue(err().contains("invalid engine=\"qcow9\" on <disk>"), err());
         // at stop there is nothing to abort: the same XML is reported but not an error
         assertEquals(0, hook("stopped", "end", xml));
     }

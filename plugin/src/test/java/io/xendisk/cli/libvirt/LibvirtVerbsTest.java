@@ -147,12 +147,12 @@ class LibvirtVerbsTest {
     @Test
     void invalidMetadataIsReportedWithTheLineOfVirshDumpxml() throws Exception {
         String vm = stopped("    <x:disks xmlns:x='" + NS + "'>\n"
-                + "      <x:disk target='xvdc' source='/srv/data.img' engine='qcow2'/>\n"
+                + "      <x:disk target='xvdc' source='/srv/data.img' engine='qcow9'/>\n"
                 + "    </x:disks>\n");
         String[] lines = xml(vm, Scope.CONFIG).split("\n", -1);
         int line = 0;
         for (int i = 0; i < lines.length; i++) {
-            if (lines[i].contains("qcow2")) {
+            if (lines[i].contains("qcow9")) {
                 line = i + 1;
             }
         }
@@ -161,11 +161,11 @@ class LibvirtVerbsTest {
         assertTrue(err().startsWith("xen-disk-java: the xen-disk-java metadata in the persistent config definition of domain "
                 + vm + " is invalid; fix it with 'virsh edit " + vm + "'"), err());
         assertTrue(err().contains("\nvirsh dumpxml --inactive " + vm + ":" + line + ":"), err());
-        assertTrue(err().contains(": invalid engine=\"qcow2\" on <disk>; use cow (writes vanish at detach), mmap, file or discard"),
+        assertTrue(err().contains(": invalid engine=\"qcow9\" on <disk>; use cow (writes vanish at detach), mmap, file, qcow2 or discard"),
                 err());
         // nothing is written over invalid metadata either
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb"));
-        assertTrue(xml(vm, Scope.CONFIG).contains("qcow2"));
+        assertTrue(xml(vm, Scope.CONFIG).contains("qcow9"));
     }
 
     @Test
@@ -245,8 +245,8 @@ class LibvirtVerbsTest {
         assertEquals(1, run("attach-disk", vm, "/img/a", "sdb"));
         assertEquals("xen-disk-java: cannot attach sdb to " + vm + ": invalid target=\"sdb\" on <disk>; use a Xen disk"
                 + " name: xvdb, xvdc, ... (xvd and letters, no partition number)\n", err());
-        assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver-type", "qcow2"));
-        assertEquals("xen-disk-java: unknown --driver-type 'qcow2': use cow, mmap, file or discard\n", err());
+        assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver-type", "qcow9"));
+        assertEquals("xen-disk-java: unknown --driver-type 'qcow9': use cow, mmap, file, qcow2 or discard\n", err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--mode", "shareable"));
         assertTrue(err().contains("--mode shareable is not supported"), err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver", "qemu"));
