@@ -1,7 +1,5 @@
 package io.xendisk.storage.qcow2;
 
-import com.github.luben.zstd.ZstdDecompressCtx;
-import com.github.luben.zstd.ZstdException;
 import io.xendisk.storage.Capabilities;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
@@ -14,8 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.zip.DataFormatException;
-import java.util.zip.Inflater;
 
 /**
  * Engine {@code qcow2}: a qcow2 image (version 2 or 3, as qemu-img makes them)
@@ -63,9 +59,9 @@ public final class Qcow2Storage implements Storage {
     /** One cluster: the backing's bytes around a write into a fresh cluster, and decompressed clusters. */
     private final ByteBuffer scratch;
     private long scratchHolds = -1;
-    private ByteBuffer compressedBuf;
-    private ZstdDecompressCtx zstd;
-    private Inflater inflater;
+    private final CompressedClusters compressed;
+    /** Where an L2 table is read before it is parsed into the cache. */
+    private final ByteBuffer l2Buf;
     private boolean autoclearDone;
     private boolean closed;
 
@@ -99,6 +95,8 @@ public final class Qcow2Storage implements Storage {
         };
         refcounts = new Refcounts(ch, h, Math.max(4, cached / 4));
         scratch = ByteBuffer.allocateDirect((int) clusterSize);
+        compressed = new CompressedClusters(ch, h);
+        l2Buf = ByteBuffer.allocate((int) clusterSize);
         caps = new Capabilities(!writable, true, false, false);
     }
 
@@ -286,8 +284,8 @@ public final class Qcow2Storage implements Storage {
         writeEntry(l1[(int) (vc >> l2Bits)] & OFFSET_MASK, i, l2[i]);
         // the old cluster is no longer referenced: lower its count
         if ((e & COMPRESSED) != 0) {
-            long off = compressedOffset(e);
-            long end = off + compressedSize(e) - 1;
+            long off = compressed.offset(e);
+            long end = off + compressed.size(e) - 1;
             for (long c = off >> clusterBits; c <= end >> clusterBits; c++) {
                 refcounts.release(c << clusterBits);
             }
@@ -358,7 +356,7 @@ public final class Qcow2Storage implements Storage {
         }
         long[] t = l2Cache.get(off);
         if (t == null) {
-            ByteBuffer b = ByteBuffer.allocate((int) clusterSize);
+            ByteBuffer b = l2Buf.clear();
             readFully(b, off);
             t = new long[(int) (clusterSize / 8)];
             for (int i = 0; i < t.length; i++) {
@@ -380,81 +378,14 @@ public final class Qcow2Storage implements Storage {
         writeFully(entry, tableOffset + index * 8L);
     }
 
-    private long compressedOffset(long e) {
-        int x = 62 - (clusterBits - 8);
-        return e & ((1L << x) - 1);
-    }
-
-    private long compressedSize(long e) {
-        int x = 62 - (clusterBits - 8);
-        long sectors = ((e & ~(COPIED | COMPRESSED)) >>> x) + 1;
-        return sectors * 512 - (compressedOffset(e) & 511);
-    }
-
-    /** The compressed cluster of entry {@code e}, inflated into the scratch buffer. */
+    /** The compressed cluster of entry {@code e}, in the scratch buffer. */
     private ByteBuffer decompressed(long e) throws IOException {
-        if (scratchHolds == e) {
-            return scratch;
-        }
-        long off = compressedOffset(e);
-        int size = (int) Math.min(compressedSize(e), Math.max(0, ch.size() - off));
-        if (compressedBuf == null || compressedBuf.capacity() < size) {
-            compressedBuf = ByteBuffer.allocate((int) Math.max(size, 2 * clusterSize));
-        }
-        compressedBuf.clear().limit(size);
-        readFully(compressedBuf, off);
-        compressedBuf.flip();
-        scratch.clear();
-        if (h.compressionType == Qcow2Header.COMPRESSION_ZSTD) {
-            unzstd(off);
-        } else {
-            inflate(off, size);
-        }
-        if (scratch.hasRemaining()) {
+        if (scratchHolds != e) {
             scratchHolds = -1;
-            throw h.corrupt("the compressed cluster at byte " + off + " inflates to " + scratch.position()
-                    + " bytes, not " + clusterSize);
+            compressed.read(e, scratch);
+            scratchHolds = e;
         }
-        scratchHolds = e;
         return scratch;
-    }
-
-    /** Raw deflate, as QEMU writes it (no zlib header); the sectors may end in padding. */
-    private void inflate(long off, int size) {
-        if (inflater == null) {
-            inflater = new Inflater(true);
-        }
-        inflater.reset();
-        inflater.setInput(compressedBuf.array(), 0, size);
-        try {
-            while (scratch.hasRemaining() && !inflater.finished()) {
-                if (inflater.inflate(scratch) == 0 && (inflater.needsInput() || inflater.needsDictionary())) {
-                    break;
-                }
-            }
-        } catch (DataFormatException ex) {
-            scratchHolds = -1;
-            throw h.corrupt("the compressed cluster at byte " + off + " does not inflate (" + ex.getMessage() + ")");
-        }
-    }
-
-    /** One zstd frame, streamed as QEMU does: what follows the frame in its last sector is padding. */
-    private void unzstd(long off) {
-        if (zstd == null) {
-            zstd = new ZstdDecompressCtx();
-        }
-        zstd.reset();
-        try {
-            while (scratch.hasRemaining() && compressedBuf.hasRemaining()) {
-                if (zstd.decompressByteBufferStream(scratch, compressedBuf)) {
-                    break;
-                }
-            }
-        } catch (ZstdException ex) {
-            scratchHolds = -1;
-            throw h.corrupt("the zstd-compressed cluster at byte " + off + " does not decompress (" + ex.getMessage()
-                    + ")");
-        }
     }
 
     private static void copy(ByteBuffer from, int offset, ByteBuffer dst) {
@@ -505,12 +436,7 @@ public final class Qcow2Storage implements Storage {
             return;
         }
         closed = true;
-        if (inflater != null) {
-            inflater.end();
-        }
-        if (zstd != null) {
-            zstd.close();
-        }
+        compressed.close();
         closeQuietly(ch, backing);
     }
 
