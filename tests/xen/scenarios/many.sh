@@ -1,25 +1,30 @@
 #!/bin/bash
 # Scenario (issue 13, host scale on real Xen; and the engines' own checks): two PV domUs with two
 # disks of ours each, four rings connected and doing verified I/O at once, on engines file and
-# mmap (many-1), cow and file (many-2), all hot-plugged by `connect` into the running domUs. Each
+# mmap (many-1), cow and qcow2 (many-2: an overlay made by qemu-img over a raw gold), all hot-plugged by `connect` into the running domUs. Each
 # domU tests its disks (marker, 4 MiB O_DIRECT md5), runs 8 verified write+read rounds with fsync
 # on both disks at the same time, then waits for the unplugs. Checks: every disk and every round
 # passes, `list` shows the four VBDs Connected at the same time, disconnect unplugs each cleanly,
-# the daemon holds no gntdev mapping afterwards, no blkfront errors; the file and mmap images hold
-# each disk's last round after the disconnect, and the cow disk's gold image is byte-identical.
+# the daemon holds no gntdev mapping afterwards, no blkfront errors; the file, mmap and qcow2 images
+# hold each disk's last round after the disconnect (the qcow2 one read by qemu-img, whose check
+# must call it clean), and the gold images under cow and qcow2 are byte-identical.
 # xdj-lab: timeout 900
 set -u
 . "$XDJ_HARNESS/lib/dom0-lib.sh"
 ROUNDS=8
 G=(many-1 many-1 many-2 many-2)
 V=(xvdb xvdc xvdb xvdc)
-E=(file mmap cow file)
+E=(file mmap cow qcow2)
 ok=1
 start_daemon 180 || fail "the daemon does not start on real Xen"
 mark=$(daemon_log_mark)
 declare -A MK
-for i in 0 1 2 3; do MK[$i]=$(make_image "/tmp/many-$i.img" 32); done
+command -v qemu-img >/dev/null || fail "qemu-img is missing in dom0 (Debian's qemu-utils on the host: bash .ci/setup)"
+for i in 0 1 2; do MK[$i]=$(make_image "/tmp/many-$i.img" 32); done
+MK[3]=$(make_image /tmp/many-3-gold.raw 32)
+qemu-img create -q -f qcow2 -b many-3-gold.raw -F raw /tmp/many-3.img || fail "qemu-img create of the qcow2 overlay"
 GOLD_SHA=$(sha256sum /tmp/many-2.img | cut -d' ' -f1)
+QGOLD_SHA=$(sha256sum /tmp/many-3-gold.raw | cut -d' ' -f1)
 for g in many-1 many-2; do
   start_domu "$g" xdj_disks=xvdb,xvdc xdj_loop=xvdb,xvdc:$ROUNDS xdj_unplug=xvdb,xvdc xdj_wait=400 xdj_hold=120
 done
@@ -60,16 +65,23 @@ for g in many-1 many-2; do
 done
 maps=$(gntdev_maps "$(daemon_pid)")
 [ "${maps:-0}" = 0 ] || { echo "CHECK no gntdev mapping left: FAIL ($maps)"; ok=0; }
-# what the engines left in the images: the last round of each file and mmap disk; the gold untouched
+# what the engines left in the images: the last round of each file, mmap and qcow2 disk; the golds untouched
+qemu-img check /tmp/many-3.img || { echo "CHECK qemu-img check of the qcow2 overlay: FAIL"; ok=0; }
+qemu-img convert -O raw /tmp/many-3.img /tmp/many-3-flat.raw || { echo "CHECK qemu-img convert: FAIL"; ok=0; }
 for i in 0 1 3; do
-  off=${LAST[$i]%%:*} sum=${LAST[$i]#*:}
-  got=$(dd if="/tmp/many-$i.img" bs=1M skip="$off" count=1 2>/dev/null | md5sum | cut -d' ' -f1)
-  echo "image /tmp/many-$i.img (${E[$i]}) at ${off} MiB: $got, the domU's last round: $sum"
+  off=${LAST[$i]%%:*} sum=${LAST[$i]#*:} img=/tmp/many-$i.img
+  [ "$i" = 3 ] && img=/tmp/many-3-flat.raw
+  got=$(dd if="$img" bs=1M skip="$off" count=1 2>/dev/null | md5sum | cut -d' ' -f1)
+  echo "image $img (${E[$i]}) at ${off} MiB: $got, the domU's last round: $sum"
   [ -n "$sum" ] && [ "$got" = "$sum" ] || { echo "CHECK the ${E[$i]} image holds the last round: FAIL"; ok=0; }
 done
 sha=$(sha256sum /tmp/many-2.img | cut -d' ' -f1)
 echo "cow gold image sha256 before=$GOLD_SHA after=$sha"
 [ "$sha" = "$GOLD_SHA" ] || { echo "CHECK the cow disk's gold image unchanged: FAIL"; ok=0; }
+sha=$(sha256sum /tmp/many-3-gold.raw | cut -d' ' -f1)
+echo "qcow2 overlay's gold image sha256 before=$QGOLD_SHA after=$sha"
+[ "$sha" = "$QGOLD_SHA" ] || { echo "CHECK the qcow2 overlay's gold image unchanged: FAIL"; ok=0; }
+rm -f /tmp/many-3-flat.raw
 xdj status
 echo "---- daemon log ----"; daemon_log_since "$mark" | tail -60; echo "----"
 [ $ok = 1 ] && { echo "RESULT PASS"; exit 0; }
