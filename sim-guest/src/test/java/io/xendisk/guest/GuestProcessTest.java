@@ -137,6 +137,8 @@ class GuestProcessTest {
             guest.destroyForcibly(); // SIGKILL: no shutdown code runs in the guest
             assertTrue(guest.waitFor(WAIT_S, TimeUnit.SECONDS));
             SimBackend.await(() -> released.size() == 2, "@releaseDomain after kill -9");
+            // the reaper reports the domain after releasing it: its report may follow the watch event
+            SimBackend.await(() -> !reaped.isEmpty(), "the reaper reports the dead guest");
             assertEquals(List.of(domid), reaped);
             assertFalse(platform.dom0.isDomainIntroduced(domid));
             assertFalse(platform.dom0.exists("/local/domain/" + domid));
