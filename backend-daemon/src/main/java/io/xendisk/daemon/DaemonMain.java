@@ -4,6 +4,7 @@ import io.xendisk.api.ControlPaths;
 import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.UnixSockets;
 import io.xendisk.api.Version;
+import io.xendisk.storage.qcow2.Qcow2Storage;
 import io.xendisk.xen.MappingBudget;
 import io.xendisk.xml.XmlInvalidException;
 import org.apache.logging.log4j.LogManager;
@@ -132,6 +133,12 @@ public final class DaemonMain {
                 log.error("xen-disk-java: {}", e.getMessage());
                 return 1;
             }
+            // the engine reads its cache size when a disk opens; a JVM option given at start wins over the file
+            settings.qcow2CacheMiB().ifPresent(mib -> {
+                if (System.getProperty(Qcow2Storage.CACHE_PROPERTY) == null) {
+                    System.setProperty(Qcow2Storage.CACHE_PROPERTY, Long.toString((long) mib << 20));
+                }
+            });
             DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now(),
                     MappingBudget.forThisProcess(settings.grantMappings()));
             SimXenstoredProcess sim = new SimXenstoredProcess(paths);

@@ -24,9 +24,10 @@ import java.util.OptionalInt;
  * @param configFile the file that was read (it may not exist)
  * @param grantMappings the grant mapping budget, from {@value #GRANT_MAPPINGS_ENV} or the file;
  *                   empty for the default derived from vm.max_map_count
+ * @param qcow2CacheMiB the L2 table cache of each qcow2 disk, from the file; empty for the engine's default
  */
 public record DaemonSettings(ControlPaths paths, Optional<String> platform, String logLevel, Path configFile,
-                             OptionalInt grantMappings) {
+                             OptionalInt grantMappings, OptionalInt qcow2CacheMiB) {
     public static final String GRANT_MAPPINGS_ENV = "XEN_DISK_JAVA_GRANT_MAPPINGS";
 
     /**
@@ -38,7 +39,7 @@ public record DaemonSettings(ControlPaths paths, Optional<String> platform, Stri
         Path file = ControlPaths.configFile(env);
         DaemonConfig config = DaemonConfigs.read(file);
         return new DaemonSettings(ControlPaths.from(env, config), config.platform(),
-                config.logLevel().orElse("info"), file, grantMappings(env, config));
+                config.logLevel().orElse("info"), file, grantMappings(env, config), config.qcow2CacheMiB());
     }
 
     private static OptionalInt grantMappings(Map<String, String> env, DaemonConfig config) throws XmlInvalidException {

@@ -87,6 +87,12 @@ final class Dist implements AutoCloseable {
         return dir.resolve("no-config.xml");
     }
 
+    /** Writes the settings of {@code body} into the config file the daemon reads when it starts. */
+    void writeConfig(String body) throws IOException {
+        Files.writeString(noConfig(), "<config xmlns=\"https://xen-disk-java.org/xmlns/config/1\">\n" + body
+                + "\n</config>\n");
+    }
+
     Path socket() {
         return runDir.resolve("control.sock");
     }

@@ -30,6 +30,7 @@ class Qcow2E2ETest {
         Tools.requireXenstoreUtils();
         Tools.require(Tools.QEMU_IMG, "qemu-utils");
         dist = new Dist();
+        dist.writeConfig("<qcow2-cache-mib>4</qcow2-cache-mib>");
         guest = dist.guest("vdi-1");
     }
 
@@ -54,6 +55,8 @@ class Qcow2E2ETest {
         qemuImg("create", "-q", "-f", "qcow2", "-b", "gold.img", "-F", "raw", overlay.toString());
 
         connect(overlay);
+        assertTrue(dist.daemonLog().contains("qcow2 image " + overlay + ": version 3, 65536 B clusters, backing"
+                + " gold.img (raw), L2 cache 64 tables (4 MiB)"), "the config's cache size: " + dist.daemonLog());
         assertTrue(dist.listLine(guest.vbd("xvdb")).contains(" Connected qcow2:" + overlay), dist.listLine(guest.vbd("xvdb")));
         Dist.Result marker = dist.simRun(guest, "xvdb", "read-at", "0", "1");
         assertTrue(marker.out().contains("|XENDISK-E2E-QCOW|"), "the gold image shows through: " + marker);

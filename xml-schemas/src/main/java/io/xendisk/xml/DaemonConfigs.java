@@ -38,7 +38,11 @@ public final class DaemonConfigs {
         XmlElement config = XmlReader.read(xml, source, XmlSchema.CONFIG, XmlReader.ROOT);
         return new DaemonConfig(text(config, "platform"), text(config, "run-dir").map(Path::of),
                 text(config, "log-dir").map(Path::of), text(config, "log-level"),
-                text(config, "grant-mappings").map(v -> OptionalInt.of(Integer.parseInt(v))).orElse(OptionalInt.empty()));
+                number(config, "grant-mappings"), number(config, "qcow2-cache-mib"));
+    }
+
+    private static OptionalInt number(XmlElement config, String name) {
+        return text(config, name).map(v -> OptionalInt.of(Integer.parseInt(v))).orElse(OptionalInt.empty());
     }
 
     private static Optional<String> text(XmlElement config, String name) {

@@ -5,6 +5,9 @@ import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
 
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -31,10 +34,11 @@ import java.util.Map;
  * <p>Used by one thread at a time (as every {@link Storage}).
  */
 public final class Qcow2Storage implements Storage {
+    private static final Logger LOG = LogManager.getLogger(Qcow2Storage.class);
     public static final String NAME = "qcow2";
     /** L2 tables kept in memory per disk, in bytes, unless {@value #CACHE_PROPERTY} says otherwise. */
     static final long DEFAULT_CACHE_BYTES = 32L << 20;
-    static final String CACHE_PROPERTY = "xen-disk-java.qcow2.cache-bytes";
+    public static final String CACHE_PROPERTY = "xen-disk-java.qcow2.cache-bytes";
     private static final int MAX_CHAIN = 16;
 
     private static final long COPIED = 1L << 63;
@@ -60,6 +64,7 @@ public final class Qcow2Storage implements Storage {
     private final ByteBuffer scratch;
     private long scratchHolds = -1;
     private final CompressedClusters compressed;
+    private final int l2CacheTables;
     /** Where an L2 table is read before it is parsed into the cache. */
     private final ByteBuffer l2Buf;
     private boolean autoclearDone;
@@ -87,6 +92,7 @@ public final class Qcow2Storage implements Storage {
             l1[i] = e;
         }
         int cached = (int) Math.max(2, Math.min(cacheBytes / clusterSize, 1 << 20));
+        l2CacheTables = cached;
         l2Cache = new LinkedHashMap<>(16, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
@@ -160,7 +166,14 @@ public final class Qcow2Storage implements Storage {
             if (h.backingName != null) {
                 backing = Qcow2Backing.open(h, depth, chain, cacheBytes);
             }
-            return new Qcow2Storage(path, ch, h, writable, backing, cacheBytes);
+            Qcow2Storage s = new Qcow2Storage(path, ch, h, writable, backing, cacheBytes);
+            if (depth == 0) {
+                LOG.info("qcow2 image {}: version {}, {} B clusters, {}, L2 cache {} tables ({} MiB){}", path, h.version,
+                        h.clusterSize(), h.backingName == null ? "no backing file" : "backing " + h.backingName + " ("
+                                + (h.backingFormat == null ? "format probed" : h.backingFormat) + ")",
+                        s.l2CacheTables, (s.l2CacheTables * s.clusterSize) >> 20, writable ? "" : ", read-only");
+            }
+            return s;
         } catch (IOException e) {
             closeQuietly(ch, backing);
             throw StorageException.io(path, "reading its qcow2 tables", e);
