@@ -1,6 +1,7 @@
 #!/bin/bash
 # The data path benchmark: real daemon + simulated guest (separate JVMs), per storage engine.
 #   tests/bench/run-bench.sh [engines=discard,file,mmap,cow,qcow2] [imageMiB=256] [seconds=3]
+# (qcow2-gold: a qcow2 overlay over a raw gold image; BENCH_DIR=/var/tmp puts the images on disk)
 # What an event storm from one guest costs the daemon and another guest:
 #   tests/bench/run-bench.sh storm [seconds=10] [rounds=3]
 # Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.
@@ -10,4 +11,4 @@ mvn -B -q -DskipTests package   # compiles the test classes too (only their run 
 MAIN=io.xendisk.bench.BlkifBench
 if [ "${1:-}" = storm ]; then MAIN=io.xendisk.bench.StormBench; shift; fi
 exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
-  -Dxendisk.dist=src/target/xen-disk-java "$MAIN" "$@"
+  -Dxendisk.dist=src/target/xen-disk-java -Dxdj.bench.dir="${BENCH_DIR:-/dev/shm}" "$MAIN" "$@"

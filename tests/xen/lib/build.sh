@@ -16,8 +16,9 @@ mkdir -p "$LAB/debs" "$LAB/boot"
 
 # What the harness needs on the host. xen-utils-4.17 gives dom0 (which runs the host's
 # userland) xl, oxenstored, xen-init-dom0 and xenconsoled; the two libraries are what the
-# daemon binds with JNA; libvirtd with its libxl driver and virsh for the libvirt scenario.
-HOST_PKGS=(qemu-system-x86 busybox-static cpio kmod xen-utils-4.17 xenstore-utils libxengnttab1 libxenevtchn1
+# daemon binds with JNA; libvirtd with its libxl driver and virsh for the libvirt scenario;
+# qemu-system-xen is QEMU's qdisk, the peer the bench scenario runs beside us; qemu-img checks overlays.
+HOST_PKGS=(qemu-system-x86 qemu-system-xen qemu-utils busybox-static cpio kmod xen-utils-4.17 xenstore-utils libxengnttab1 libxenevtchn1
            libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
 missing=()
 for p in "${HOST_PKGS[@]}"; do

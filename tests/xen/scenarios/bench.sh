@@ -11,8 +11,11 @@
 # The summary is the mean of the warm rounds (after BENCH_WARMUP rounds: our JVM's JIT compiles the
 # hot path and the mmap engine faults each page of the image in during the first ones), and round 1
 # alone (cold) for each backend.
+# QEMU's qdisk (xl backendtype=qdisk, Debian's qemu-system-xen) is the userspace peer: `qdisk`
+# serves the raw image, `qdisk-qcow2` and our `qcow2` each a fresh qcow2 overlay over it (so both
+# allocate in round 1), checked by qemu-img check afterwards.
 # Env: BENCH_MIB (default 64), BENCH_ROUNDS (default 6), BENCH_WARMUP (default 2),
-#      BENCH_BACKENDS (default "blkback file mmap"),
+#      BENCH_BACKENDS (default "blkback file mmap"; also qdisk, qdisk-qcow2, qcow2, cow),
 #      BENCH_JFR=1: dump a Java Flight Recording of the daemon to bench/daemon.jfr at the end (start the
 #      recording with XEN_DISK_JAVA_DAEMON_OPTS=-XX:StartFlightRecording=settings=profile).
 set -u
@@ -30,17 +33,33 @@ ok=1
 n=0
 for b in ${BENCH_BACKENDS:-blkback file mmap}; do
   n=$((n + 1)); guest=bench$n-$b
-  if [ "$b" = blkback ]; then
-    DOMU_DISK="format=raw,vdev=xvdb,access=rw,target=$IMG" \
-      start_domu "$guest" xdj_wait=60 xdj_hold=1 xdj_bench="$MIB" xdj_bench_rounds="$ROUNDS"
-    RESULT=$(wait_console "$guest" 'DOMU-RESULT' 240) || true
-    wait_console "$guest" "DOMU-BENCH round=$ROUNDS " 300 >/dev/null || echo "$b: no last DOMU-BENCH line"
-    wait_gone "$guest" 60
-    SEEN_MARKER=$(tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-MARKER' | tail -1 | cut -d' ' -f2)
-  else
-    DOMU_EXTRA="xdj_bench=$MIB xdj_bench_rounds=$ROUNDS" SERVE_UNTIL="DOMU-BENCH round=$ROUNDS " \
-      serve_domu "$guest" "$IMG" "$b" > "serve-$guest.log" 2>&1
-    grep -E '^DOMU-RESULT|^connected|^disconnected|dom0 ' "serve-$guest.log"
+  target=$IMG
+  case $b in
+    qcow2|qdisk-qcow2)
+      target=/tmp/bench-$guest.qcow2
+      qemu-img create -q -f qcow2 -b "$IMG" -F raw "$target" || fail "qemu-img create $target" ;;
+  esac
+  case $b in
+    blkback|qdisk|qdisk-qcow2)
+      case $b in
+        blkback) spec="format=raw,vdev=xvdb,access=rw,target=$target" ;;
+        qdisk) spec="format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$target" ;;
+        *) spec="format=qcow2,vdev=xvdb,access=rw,backendtype=qdisk,target=$target" ;;
+      esac
+      DOMU_DISK=$spec start_domu "$guest" xdj_wait=60 xdj_hold=1 xdj_bench="$MIB" xdj_bench_rounds="$ROUNDS"
+      RESULT=$(wait_console "$guest" 'DOMU-RESULT' 240) || true
+      wait_console "$guest" "DOMU-BENCH round=$ROUNDS " 300 >/dev/null || echo "$b: no last DOMU-BENCH line"
+      wait_gone "$guest" 60
+      SEEN_MARKER=$(tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-MARKER' | tail -1 | cut -d' ' -f2) ;;
+    *)
+      DOMU_EXTRA="xdj_bench=$MIB xdj_bench_rounds=$ROUNDS" SERVE_UNTIL="DOMU-BENCH round=$ROUNDS " \
+        serve_domu "$guest" "$target" "$b" > "serve-$guest.log" 2>&1
+      grep -E '^DOMU-RESULT|^connected|^disconnected|dom0 ' "serve-$guest.log" ;;
+  esac
+  if [ "$target" != "$IMG" ]; then
+    qemu-img check -q "$target" > "check-$guest.txt" 2>&1 \
+      || { echo "CHECK $b: qemu-img check $target: FAIL"; cat "check-$guest.txt"; ok=0; }
+    rm -f "$target"
   fi
   [[ $RESULT == *"DOMU-RESULT PASS"* ]] && [ "$SEEN_MARKER" = "$MARKER" ] \
     || { echo "CHECK $b: domU I/O: FAIL ($RESULT; marker '$SEEN_MARKER')"; ok=0; }
@@ -69,6 +88,10 @@ awk -v rounds="$ROUNDS" -v warmup="$WARMUP" '
       line = sprintf("SUMMARY backend=%s write_MBps=%.1f read_MBps=%.1f cold_write_MBps=%.1f cold_read_MBps=%.1f", b, W, R, cw[b], cr[b])
       if (c["blkback"] && b != "blkback")
         line = line sprintf(" write_x_blkback=%.2f read_x_blkback=%.2f cold_write_x=%.2f cold_read_x=%.2f", W / (w["blkback"] / c["blkback"]), R / (r["blkback"] / c["blkback"]), cw[b] / cw["blkback"], cr[b] / cr["blkback"])
+      # the userspace peer serving the same format: qdisk-qcow2 for qcow2, qdisk for the raw engines
+      q = (b == "qcow2") ? "qdisk-qcow2" : "qdisk"
+      if (c[q] && b != q && b !~ /^(blkback|qdisk)/)
+        line = line sprintf(" write_x_%s=%.2f read_x_%s=%.2f cold_write_x_%s=%.2f cold_read_x_%s=%.2f", q, W / (w[q] / c[q]), q, R / (r[q] / c[q]), q, cw[b] / cw[q], q, cr[b] / cr[q])
       print line
     }
   }' bench.txt | tee summary.txt

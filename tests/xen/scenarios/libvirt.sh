@@ -2,14 +2,16 @@
 # xdj-lab: timeout 1500
 # Scenario (issue "libvirt integration" 3-5): libvirtd with its libxl driver in dom0 and our
 # hook installed by `xen-disk-java install`. A PV domain is defined with virsh whose <metadata>
-# declares a disk (xvdb), and our `attach-disk --config` adds a second one (xvdc) while it is
+# declares a disk (xvdb: a qcow2 overlay made by qemu-img over a raw gold image, engine qcow2),
+# and our `attach-disk --config` adds a second one (xvdc, cow) while it is
 # stopped. At `virsh start` the hook hands both to the daemon at "start" (before the domain
 # exists), the daemon connects them when libxl creates the domain (still paused), and the domU
 # finds them at boot and does I/O on them. Our `attach-disk --live` / `detach-disk` hot-plug a
 # third disk on the running domain; what `virsh attach-disk --driver xen-disk-java` does on the
 # libxl driver is recorded. The guest then reboots itself (on_reboot=restart: libvirt destroys
 # the domain and starts a new one, running the hooks again): both disks are there at the new
-# boot, with the data written before the reboot. `virsh destroy` releases everything; a domain
+# boot, with the data written before the reboot, which stays in the overlay after `virsh destroy`
+# (qemu-img reads it and calls the overlay clean; the gold is unchanged). `virsh destroy` releases everything; a domain
 # whose metadata names a missing image fails to start with our message. (One domain does all of
 # this: each domain boot and each hook's JVM costs tens of seconds under TCG.)
 set -u
@@ -18,6 +20,9 @@ NS=https://xen-disk-java.org/xmlns/libvirt-disks/1
 BOOT=/tmp/lv-boot.img
 HOT=/tmp/lv-hot.img
 M_BOOT=$(make_image "$BOOT" 64)
+OVERLAY=/tmp/lv-boot.qcow2
+qemu-img create -q -f qcow2 -b "$BOOT" -F raw "$OVERLAY" || fail "qemu-img create of the qcow2 overlay"
+GOLD_SHA=$(sha256sum < "$BOOT")
 M_HOT=$(make_image "$HOT" 32)
 ok=1
 # what `xen-disk-java install` puts in place (the hook must exist before libvirtd starts)
@@ -75,13 +80,13 @@ GUEST=lv
 CFG=/tmp/lv-config.img
 M_CFG=$(make_image "$CFG" 32)
 domain_xml "$GUEST" "xdj_disks=xvdb,xvdc,xvdd xdj_wait=300 xdj_unplug=xvdd xdj_hold=120 xdj_reboot=xvdb xdj_stay=1" \
-  "      <xdj:disk target='xvdb' source='$BOOT' engine='mmap'/>" restart > "$GUEST.xml"
+  "      <xdj:disk target='xvdb' source='$OVERLAY' engine='qcow2'/>" restart > "$GUEST.xml"
 $V define "$GUEST.xml" || { echo "CHECK virsh define: FAIL"; ok=0; }
 xdj attach-disk "$GUEST" "$CFG" xvdc --driver-type cow --config > cfg-attach.log 2>&1 \
   || { cat cfg-attach.log; echo "CHECK attach-disk --config into a stopped domain: FAIL"; ok=0; }
 cat cfg-attach.log
 xdj domblklist "$GUEST" --inactive | tee cfg-domblklist.txt
-grep -q "xvdb.*$BOOT" cfg-domblklist.txt && grep -q "xvdc.*$CFG" cfg-domblklist.txt \
+grep -q "xvdb.*$OVERLAY" cfg-domblklist.txt && grep -q "xvdc.*$CFG" cfg-domblklist.txt \
   || { echo "CHECK domblklist --inactive shows the metadata disk and the --config disk: FAIL"; ok=0; }
 $V dumpxml --inactive "$GUEST" | grep -E "xen-disk-java|xvd" | head -5
 t0=$(up)
@@ -148,8 +153,12 @@ $V destroy "$GUEST" || { echo "CHECK virsh destroy: FAIL"; ok=0; }
 backend_released "/local/domain/0/backend/xen-disk-java/$D2" "$PID" \
   || { echo "CHECK after virsh destroy: no backend, no gntdev mapping: FAIL"; ok=0; }
 xdj list | grep -qE "^($D1|$D2)/" && { echo "CHECK after virsh destroy: list shows neither of the domain's ids: FAIL"; xdj list; ok=0; }
-got=$(dd if="$BOOT" bs=512 skip=$((40 * 2048)) count=1 2>/dev/null | tr -d '\0' | head -c 64)
-[ "$got" = "XDJ-REBOOT-MARK $rmark" ] || { echo "CHECK the mark is in the mmap image after destroy: FAIL ($got)"; ok=0; }
+qemu-img check "$OVERLAY" || { echo "CHECK qemu-img check of the qcow2 overlay after destroy: FAIL"; ok=0; }
+qemu-img convert -O raw "$OVERLAY" /tmp/lv-boot-flat.raw || { echo "CHECK qemu-img convert of the overlay: FAIL"; ok=0; }
+got=$(dd if=/tmp/lv-boot-flat.raw bs=512 skip=$((40 * 2048)) count=1 2>/dev/null | tr -d '\0' | head -c 64)
+rm -f /tmp/lv-boot-flat.raw
+[ "$got" = "XDJ-REBOOT-MARK $rmark" ] || { echo "CHECK the mark is in the qcow2 overlay after destroy (read by qemu-img): FAIL ($got)"; ok=0; }
+[ "$(sha256sum < "$BOOT")" = "$GOLD_SHA" ] || { echo "CHECK the overlay's gold image unchanged: FAIL"; ok=0; }
 problems=$(domu_kernel_problems "$GUEST")
 [ -z "$problems" ] || { echo "CHECK domU kernel log clean: FAIL"; echo "$problems"; ok=0; }
 show_console "$GUEST" 40

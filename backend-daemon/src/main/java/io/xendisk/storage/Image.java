@@ -4,7 +4,6 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -31,8 +30,6 @@ final class Image implements AutoCloseable {
     private static final int S_IFMT = 0170000;
     private static final int S_IFREG = 0100000;
     private static final int S_IFBLK = 0060000;
-    /** "QFI\xfb", the first four bytes of every qcow image (QEMU's docs/interop/qcow2.txt). */
-    private static final int QCOW2_MAGIC = 0x514649fb;
 
     final Path path;
     final boolean writable;
@@ -96,15 +93,13 @@ final class Image implements AutoCloseable {
      * would corrupt the image for every tool that knows better.
      */
     private static void refuseQcow2(StorageSpec spec, Path path, int fd) {
-        ByteBuffer magic = ByteBuffer.allocate(4);
+        boolean qcow2;
         try (FileChannel ch = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ)) {
-            while (magic.hasRemaining() && ch.read(magic, magic.position()) > 0) {
-                // a short read only happens at the end of a tiny file
-            }
+            qcow2 = ImageFormat.isQcow2(ch);
         } catch (IOException e) {
             throw StorageException.io(path, "reading its first sector", e);
         }
-        if (magic.position() == 4 && magic.getInt(0) == QCOW2_MAGIC) {
+        if (qcow2) {
             throw new StorageException(path, "image " + path + " is a qcow2 image, which engine " + spec.engine()
                     + " would serve as raw bytes and corrupt on the first write; serve it with engine qcow2"
                     + " (--storage qcow2, xl target=qcow2:" + path + ", libvirt engine=\"qcow2\")");

@@ -1,7 +1,10 @@
 package io.xendisk.storage;
 
-/** Argument checks shared by the engines: ranges in sectors, without overflow. */
-final class Ranges {
+/**
+ * Argument checks shared by the engines, plug-in engines too: ranges in sectors,
+ * without overflow.
+ */
+public final class Ranges {
     private Ranges() {
     }
 
@@ -9,7 +12,7 @@ final class Ranges {
      * Checks that {@code bytes} bytes at {@code sector} lie inside a disk of
      * {@code sizeBytes} and are whole sectors; returns the byte offset.
      */
-    static long check(long sizeBytes, long sector, long bytes) {
+    public static long check(long sizeBytes, long sector, long bytes) {
         if ((bytes & (Storage.SECTOR_SIZE - 1)) != 0) {
             throw new IllegalArgumentException("length " + bytes + " is not a multiple of "
                     + Storage.SECTOR_SIZE + " bytes");
@@ -25,7 +28,7 @@ final class Ranges {
     }
 
     /** Same as {@link #check} for a discard given in sectors. */
-    static long checkSectors(long sizeBytes, long sector, long nrSectors) {
+    public static long checkSectors(long sizeBytes, long sector, long nrSectors) {
         if (nrSectors < 0 || nrSectors > (Long.MAX_VALUE >>> Storage.SECTOR_SHIFT)) {
             throw new IllegalArgumentException("sector count " + nrSectors + " out of range");
         }

@@ -34,7 +34,8 @@ public final class BlkifBench {
         long imageMiB = args.length > 1 ? Long.parseLong(args[1]) : 256;
         String seconds = args.length > 2 ? args[2] : "3";
         Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
-        Path work = Files.createTempDirectory(Path.of("/dev/shm"), "xdjb");
+        // tmpfs by default; -Dxdj.bench.dir=/var/tmp puts the images on a disk, where fdatasync costs
+        Path work = Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), "xdjb");
         BlkifBench b = new BlkifBench(dist, work);
         try {
             b.run(engines, imageMiB, seconds);
@@ -52,17 +53,28 @@ public final class BlkifBench {
     private void run(List<String> engines, long imageMiB, String seconds) throws Exception {
         double memcpy = memcpyMBps();
         System.out.printf(Locale.ROOT, "# xen-disk-java data path benchmark%n");
-        System.out.printf(Locale.ROOT, "machine: %d cpus, %s; images in %s (tmpfs); %d MiB image; random cells %s s each%n",
+        System.out.printf(Locale.ROOT, "machine: %d cpus, %s; images in %s (%s); %d MiB image; random cells %s s each%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " " + System.getProperty("java.version"),
-                work, imageMiB, seconds);
+                work, Files.getFileStore(work).type(), imageMiB, seconds);
         System.out.printf(Locale.ROOT, "single-thread memcpy (1 MiB blocks, 256 MiB working set): %.0f MB/s%n%n", memcpy);
         check(cli("sim", "guest", "bench", "--memory-mib", "128"));
         for (String engine : engines) {
             Path img = work.resolve(engine + ".img");
-            if (engine.equals("qcow2")) {
-                // an empty qcow2 image as qemu-img makes it (default 64 KiB clusters): every first write allocates
-                Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), imageMiB + "M")
-                        .inheritIO().start();
+            Path gold = work.resolve("gold.raw");
+            if (engine.startsWith("qcow2")) {
+                // qcow2: an empty image as qemu-img makes it (64 KiB clusters), every first write allocates;
+                // qcow2-gold: an overlay over a raw gold image, every first partial write copies gold bytes
+                List<String> create = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", "qcow2"));
+                if (engine.equals("qcow2-gold")) {
+                    try (RandomAccessFile f = new RandomAccessFile(gold.toFile(), "rw")) {
+                        f.setLength(imageMiB << 20);
+                    }
+                    create.addAll(List.of("-b", gold.toString(), "-F", "raw"));
+                } else if (!engine.equals("qcow2")) {
+                    throw new IllegalArgumentException("engine " + engine + ": qcow2 or qcow2-gold");
+                }
+                create.addAll(List.of(img.toString(), imageMiB + "M"));
+                Process p = new ProcessBuilder(create).inheritIO().start();
                 if (p.waitFor() != 0) {
                     throw new IllegalStateException("qemu-img create failed (install Debian's qemu-utils)");
                 }
@@ -71,12 +83,18 @@ public final class BlkifBench {
                     f.setLength(imageMiB << 20);
                 }
             }
+            String storage = engine.startsWith("qcow2") ? "qcow2" : engine;
             if (engine.equals("discard")) {
                 check(cli("connect", "bench", "--vdev", "xvdb"));
             } else {
-                check(cli("connect", "bench", "--vdev", "xvdb", "--storage", engine, "--path", img.toString()));
+                check(cli("connect", "bench", "--vdev", "xvdb", "--storage", storage, "--path", img.toString()));
             }
             List<String[]> rows = new ArrayList<>();
+            if (engine.startsWith("qcow2")) {
+                // first touches: each cluster's first 4 KiB write allocates it (and copies the gold's
+                // bytes around it for qcow2-gold); the other 15 writes of a 64 KiB cluster are in place
+                rows.add(cell("seq-write 4k 64M (fresh)", "seq-write", "--bs", "4k", "--size", "64M"));
+            }
             // write first: the reads then see real data, not holes
             rows.add(cell("seq-write 1M", "seq-write", "--bs", "1M", "--size", imageMiB + "M"));
             rows.add(cell("seq-read 1M", "seq-read", "--bs", "1M", "--size", imageMiB + "M"));
@@ -95,6 +113,7 @@ public final class BlkifBench {
             }
             System.out.println();
             Files.deleteIfExists(img);
+            Files.deleteIfExists(gold);
         }
     }
 

@@ -1,12 +1,12 @@
 package io.xendisk.storage.qcow2;
 
+import io.xendisk.storage.ImageFormat;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
 import io.xendisk.storage.Storages;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -66,11 +66,7 @@ final class Qcow2Backing {
     /** The backing file's format from its first bytes, as QEMU probes without a format extension. */
     private static String probe(Qcow2Header h, Path p) {
         try (FileChannel c = FileChannel.open(p, StandardOpenOption.READ)) {
-            ByteBuffer b = ByteBuffer.allocate(4);
-            while (b.hasRemaining() && c.read(b) >= 0) {
-                continue;
-            }
-            return b.position() == 4 && b.getInt(0) == Qcow2Header.MAGIC ? "qcow2" : "raw";
+            return ImageFormat.isQcow2(c) ? "qcow2" : "raw";
         } catch (NoSuchFileException e) {
             throw missing(h, p, e);
         } catch (IOException e) {

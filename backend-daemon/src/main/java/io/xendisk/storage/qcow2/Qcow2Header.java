@@ -1,5 +1,6 @@
 package io.xendisk.storage.qcow2;
 
+import io.xendisk.storage.ImageFormat;
 import io.xendisk.storage.StorageException;
 
 import java.io.IOException;
@@ -15,7 +16,7 @@ import java.nio.file.Path;
  * no later read or write has to doubt the layout.
  */
 final class Qcow2Header {
-    static final int MAGIC = 0x514649fb; // "QFI\xfb"
+    static final int MAGIC = ImageFormat.QCOW2_MAGIC;
     static final int MIN_CLUSTER_BITS = 9;
     static final int MAX_CLUSTER_BITS = 21;
     /** Offsets of the fields we rewrite. */

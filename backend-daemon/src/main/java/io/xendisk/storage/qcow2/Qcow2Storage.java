@@ -1,6 +1,7 @@
 package io.xendisk.storage.qcow2;
 
 import io.xendisk.storage.Capabilities;
+import io.xendisk.storage.Ranges;
 import io.xendisk.storage.Storage;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
@@ -291,11 +292,16 @@ public final class Qcow2Storage implements Storage {
         }
         int len = src.remaining();
         long fresh = refcounts.allocate();
-        fillAround(vc, e, in, len, fresh);
+        boolean kept = fillAround(vc, e, in, len, fresh);
         writeFully(src, fresh + in);
+        if (kept) {
+            // bytes the guest did not write now live in the fresh cluster: durable before the L2 entry
+            // moves there, or a power cut could leave it pointing at a cluster without them
+            refcounts.sync();
+        }
         l2[i] = fresh | COPIED;
         writeEntry(l1[(int) (vc >> l2Bits)] & OFFSET_MASK, i, l2[i]);
-        // the old cluster is no longer referenced: lower its count
+        // the old cluster is no longer referenced: its count goes down after the next fdatasync
         if ((e & COMPRESSED) != 0) {
             long off = compressed.offset(e);
             long end = off + compressed.size(e) - 1;
@@ -311,19 +317,20 @@ public final class Qcow2Storage implements Storage {
      * Writes into the fresh cluster at {@code fresh} what the guest's write leaves
      * of the old content (before {@code in} and after {@code in + len}). A fresh
      * cluster lies past the file's old end and reads as zeros, so zeros are not written.
+     * Returns whether it wrote anything.
      */
-    private void fillAround(long vc, long old, int in, int len, long fresh) throws IOException {
+    private boolean fillAround(long vc, long old, int in, int len, long fresh) throws IOException {
         if (in == 0 && len == clusterSize) {
-            return;
+            return false;
         }
         long host = old & OFFSET_MASK;
         boolean zeroOld = (old & ZERO) != 0 && h.version == 3 && (old & COMPRESSED) == 0;
         if (zeroOld) {
-            return;
+            return false;
         }
         long base = vc << clusterBits;
         if ((old & COMPRESSED) == 0 && host == 0 && (backing == null || base >= backingSize)) {
-            return;
+            return false;
         }
         if ((old & COMPRESSED) != 0) {
             decompressed(old);
@@ -340,6 +347,7 @@ public final class Qcow2Storage implements Storage {
             scratch.limit((int) clusterSize).position(in + len);
             writeFully(scratch, fresh + in + len);
         }
+        return true;
     }
 
     /** The L2 entry for guest cluster {@code vc}; 0 when no L2 table covers it. */
@@ -432,7 +440,8 @@ public final class Qcow2Storage implements Storage {
             return;
         }
         try {
-            ch.force(false);
+            refcounts.sync();
+            refcounts.applyReleases();
         } catch (IOException e) {
             throw StorageException.io(path, "flushing", e);
         }
@@ -449,18 +458,25 @@ public final class Qcow2Storage implements Storage {
             return;
         }
         closed = true;
+        if (writable) {
+            try {
+                refcounts.sync();
+                refcounts.applyReleases();
+                refcounts.returnReservation();
+                refcounts.sync();
+            } catch (IOException | RuntimeException e) {
+                // what is left is leaked clusters at worst: qemu-img check -r leaks reclaims them
+                LOG.warn("qcow2 image {}: closing it: {} (qemu-img check may find leaked clusters)", path,
+                        e.getMessage());
+            }
+        }
         compressed.close();
         closeQuietly(ch, backing);
     }
 
     private long check(long sector, long bytes) {
         checkOpen();
-        if (sector < 0 || bytes < 0 || bytes % SECTOR_SIZE != 0 || sector > (h.size >> SECTOR_SHIFT)
-                || bytes > h.size - (sector << SECTOR_SHIFT)) {
-            throw new IllegalArgumentException("sectors " + sector + "+" + (bytes >> SECTOR_SHIFT)
-                    + " are outside the disk of " + (h.size >> SECTOR_SHIFT) + " sectors");
-        }
-        return sector << SECTOR_SHIFT;
+        return Ranges.check(h.size, sector, bytes);
     }
 
     private void checkOpen() {

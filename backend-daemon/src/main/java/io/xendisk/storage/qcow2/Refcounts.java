@@ -12,11 +12,27 @@ import java.util.Map;
 /**
  * The image's refcount table and blocks, and cluster allocation.
  *
- * <p>Every change is written through at once, in the order that keeps the image
- * consistent if the daemon dies between two writes: a cluster's refcount is on
- * the file before anything refers to it, and a reference is dropped before its
- * count is lowered. A crash therefore leaks clusters at worst (qemu-img check:
- * exit 3), never leaves a used cluster uncounted.
+ * <p>Counts go up before anything refers to a cluster and down only after the
+ * reference is gone for good, so a crash leaks clusters at worst (qemu-img
+ * check: exit 3), never leaves a used cluster uncounted (exit 2), whether the
+ * daemon is killed (every write that returned is in the page cache) or the
+ * power fails (only what an fdatasync made durable is sure):
+ * <ul>
+ * <li>clusters are handed out from a <em>reservation</em>: counts set at once in
+ *     one block, the file grown over them (QEMU calls a reference past the end of
+ *     the file corrupt), made durable by one fdatasync before the first of them is
+ *     used; a clean close gives back what was not used and trims the file again.
+ *     The next reservation is written as soon as the current one is taken, so the
+ *     guest's next FLUSH makes it durable for free; only a guest that allocates a
+ *     whole reservation without flushing waits for an fdatasync of its own (which
+ *     also forces out its unflushed data). The first covers 4 MiB, each next one
+ *     twice the last, up to 256 MiB or {@link #RESERVE} clusters, so that wait comes
+ *     rarely, and a power cut leaks at most two reservations of (sparse) space;</li>
+ * <li>a new refcount block, and a new refcount table, are durable before the
+ *     table entry, or the header, that points at them is written;</li>
+ * <li>lowering a count is {@linkplain #release deferred} to {@link #applyReleases},
+ *     which the engine calls after an fdatasync made the new references durable.</li>
+ * </ul>
  *
  * <p>New clusters are taken at the end of the file, never reused: a cluster
  * past the end reads as zeros without being written, so a fresh data cluster
@@ -35,6 +51,23 @@ final class Refcounts {
     /** The next cluster index to try for allocation. */
     private long next;
     private final ByteBuffer entry = ByteBuffer.allocate(8);
+    /** Clusters counted and durable, not yet handed out: {@code reserved[reservedNext..reservedEnd)}. */
+    private long[] reserved = new long[RESERVE];
+    private int reservedNext;
+    private int reservedEnd;
+    /** The next reservation, counted: {@code pending[0..pendingEnd)}; durable once an fdatasync followed it. */
+    private long[] pending = new long[RESERVE];
+    private int pendingEnd;
+    private boolean pendingDurable;
+    /** Clusters whose count goes down at the next {@link #applyReleases}. */
+    private long[] releases = new long[16];
+    private int releaseCount;
+
+    /** How many clusters one reservation counts at most (fewer at the end of a refcount block). */
+    static final int RESERVE = 4096;
+    /** Clusters the next reservation counts: doubles from 4 MiB's worth up to {@link #reserveMax}. */
+    private int reserveClusters;
+    private final int reserveMax;
 
     Refcounts(FileChannel ch, Qcow2Header h, int cacheBlocks) throws IOException {
         this.ch = ch;
@@ -44,6 +77,8 @@ final class Refcounts {
         this.refBits = 1 << h.refcountOrder;
         this.maxRef = refBits == 64 ? Long.MAX_VALUE : (1L << refBits) - 1;
         this.perBlock = clusterSize * 8 / refBits;
+        this.reserveClusters = (int) Math.max(1, Math.min(RESERVE, (4L << 20) >> clusterBits));
+        this.reserveMax = (int) Math.max(1, Math.min(RESERVE, (256L << 20) >> clusterBits));
         ByteBuffer t = ByteBuffer.allocate((int) (h.refcountTableClusters * clusterSize));
         Qcow2Header.readFully(ch, t, h.refcountTableOffset);
         table = new long[t.capacity() / 8];
@@ -72,25 +107,119 @@ final class Refcounts {
         return read(block(b), cluster % perBlock);
     }
 
-    /** A fresh cluster, its refcount 1 on the file; returns its byte offset. */
+    /** A fresh cluster, its refcount 1 and durable on the file; returns its byte offset. */
     long allocate() throws IOException {
-        while (true) {
-            long c = next++;
-            if (get(c) == 0) {
-                set(c, 1);
-                return c << clusterBits;
+        if (reservedNext == reservedEnd) {
+            if (pendingEnd == 0) {
+                pendingEnd = reserve(pending);
             }
+            if (!pendingDurable) {
+                sync();
+            }
+            long[] t = reserved;
+            reserved = pending;
+            pending = t;
+            reservedNext = 0;
+            reservedEnd = pendingEnd;
+            pendingEnd = reserve(pending);
         }
+        return reserved[reservedNext++] << clusterBits;
     }
 
-    /** Lowers the refcount of the cluster at byte {@code offset} by one (a reference to it is gone). */
-    void release(long offset) throws IOException {
-        long c = offset >> clusterBits;
-        long r = get(c);
-        if (r == 0) {
-            throw h.corrupt("cluster at byte " + offset + " is referenced but has refcount 0");
+    /**
+     * fdatasync of the image; every write before it is durable, the pending
+     * reservation too. The engine syncs through here, so a FLUSH counts.
+     */
+    void sync() throws IOException {
+        ch.force(false);
+        pendingDurable = true;
+    }
+
+    /**
+     * Counts the next free clusters of one refcount block in one write into
+     * {@code into} and grows the file over them; not yet durable. Returns how many.
+     */
+    private int reserve(long[] into) throws IOException {
+        int n = 0;
+        while (n == 0) {
+            long b = next / perBlock;
+            ensureBlock(b);
+            if (next / perBlock != b) {
+                continue; // the new block itself took the rest of this one
+            }
+            byte[] blk = block(b);
+            long end = Math.min((b + 1) * perBlock, next + reserveClusters);
+            int lo = Integer.MAX_VALUE;
+            int hi = -1;
+            int width = Math.max(1, refBits / 8);
+            for (long c = next; c < end; c++) {
+                if (read(blk, c % perBlock) == 0) {
+                    int at = put(blk, c % perBlock, 1);
+                    lo = Math.min(lo, at);
+                    hi = Math.max(hi, at + width);
+                    into[n++] = c;
+                }
+            }
+            next = end;
+            if (n > 0) {
+                writeFully(ByteBuffer.wrap(blk, lo, hi - lo), table[(int) b] + lo);
+            }
         }
-        set(c, r - 1);
+        long fileEnd = (into[n - 1] + 1) << clusterBits;
+        if (ch.size() < fileEnd) {
+            writeFully(ByteBuffer.allocate(1), fileEnd - 1); // a hole up to there: zeros, as fresh clusters read
+        }
+        pendingDurable = false;
+        reserveClusters = Math.min(reserveMax, reserveClusters * 2);
+        return n;
+    }
+
+    /**
+     * The cluster at byte {@code offset} lost a reference; its count goes down at
+     * the next {@link #applyReleases}, once that reference is durably gone.
+     */
+    void release(long offset) {
+        if (releaseCount == releases.length) {
+            releases = Arrays.copyOf(releases, releaseCount * 2);
+        }
+        releases[releaseCount++] = offset >> clusterBits;
+    }
+
+    /** Lowers the counts {@link #release} deferred; call it after an fdatasync. */
+    void applyReleases() throws IOException {
+        for (int i = 0; i < releaseCount; i++) {
+            long c = releases[i];
+            long r = get(c);
+            if (r == 0) {
+                throw h.corrupt("cluster at byte " + (c << clusterBits) + " is referenced but has refcount 0");
+            }
+            set(c, r - 1);
+        }
+        releaseCount = 0;
+    }
+
+    /**
+     * Gives back the reserved clusters nothing took (a clean close: qemu-img check
+     * finds no leak), and the file's tail they took when nothing lies past them.
+     */
+    void returnReservation() throws IOException {
+        int n = reservedEnd - reservedNext;
+        long[] unused = Arrays.copyOf(Arrays.copyOfRange(reserved, reservedNext, reservedEnd), n + pendingEnd);
+        System.arraycopy(pending, 0, unused, n, pendingEnd);
+        reservedNext = reservedEnd;
+        pendingEnd = 0;
+        for (long c : unused) {
+            set(c, 0);
+        }
+        // the file's tail, when every cluster in it is one given back (ascending: pending follows reserved)
+        long tail = (ch.size() + clusterSize - 1) >> clusterBits;
+        for (int i = unused.length - 1; i >= 0 && unused[i] == tail - 1; i--) {
+            tail--;
+        }
+        if (tail << clusterBits < ch.size()) {
+            sync(); // the counts of zero first: a trimmed file never leaves counted clusters past its end
+            ch.truncate(tail << clusterBits);
+        }
     }
 
     void set(long cluster, long value) throws IOException {
@@ -126,6 +255,7 @@ final class Refcounts {
             set(r, 1); // counted before the table refers to it
         }
         writeFully(ByteBuffer.wrap(blk), r << clusterBits);
+        sync(); // the block, and the count of its cluster, before the table points at it
         table[(int) b] = r << clusterBits;
         blocks.put(b, blk);
         writeTableEntry(b);
@@ -194,6 +324,7 @@ final class Refcounts {
             t.putLong(i * 8, grown[i]);
         }
         writeFully(t, first << clusterBits);
+        sync(); // the new table and its blocks before the header points at them
         long oldOffset = h.refcountTableOffset;
         int oldClusters = h.refcountTableClusters;
         ByteBuffer hdr = ByteBuffer.allocate(12);

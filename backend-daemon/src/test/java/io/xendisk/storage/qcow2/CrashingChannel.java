@@ -15,6 +15,11 @@ import java.nio.channels.WritableByteChannel;
  * can stop it between pages), else not at all, and every later write fails.
  * What is on the file then is what a kill -9 of the daemon would leave, since
  * the page cache keeps every write that returned.
+ *
+ * <p>With a journal it also tells what a power cut at that moment could leave
+ * ({@link #afterPowerCut}): every write before the last completed fdatasync
+ * ({@link #force}), and of the writes after it any subset of their 4 KiB pages,
+ * as the kernel's writeback may have sent some of them to the disk and not others.
  */
 final class CrashingChannel extends FileChannel {
     static final long PAGE = 4096;
@@ -23,12 +28,51 @@ final class CrashingChannel extends FileChannel {
     private final boolean tornWrite;
     private long writes;
     private boolean attempted;
+    private final java.util.List<Piece> journal;
+    private int durable;
+    /** Set by a test when the guest's FLUSH returned before the crash. */
+    boolean flushed;
+
+    private record Piece(long position, byte[] bytes) {
+    }
 
     /** @param crashAt the write that never completes (1 = the first); 0 or less: never crash, only count */
     CrashingChannel(FileChannel file, long crashAt, boolean tornWrite) {
+        this(file, crashAt, tornWrite, false);
+    }
+
+    /** @param journal keep every write, for {@link #afterPowerCut} */
+    CrashingChannel(FileChannel file, long crashAt, boolean tornWrite, boolean journal) {
         this.file = file;
         this.crashAt = crashAt;
         this.tornWrite = tornWrite;
+        this.journal = journal ? new java.util.ArrayList<>() : null;
+    }
+
+    /**
+     * The file a power cut would leave, from {@code start} (the file before the
+     * first write): writes up to the last fdatasync whole, later ones page by page
+     * as {@code random} draws.
+     */
+    byte[] afterPowerCut(byte[] start, java.util.Random random) {
+        byte[] out = start.clone();
+        for (int i = 0; i < journal.size(); i++) {
+            Piece p = journal.get(i);
+            long pos = p.position;
+            int off = 0;
+            while (off < p.bytes.length) {
+                int n = (int) Math.min(p.bytes.length - off, PAGE - (pos + off) % PAGE);
+                if (i < durable || random.nextBoolean()) {
+                    long end = pos + off + n;
+                    if (end > out.length) {
+                        out = java.util.Arrays.copyOf(out, (int) end);
+                    }
+                    System.arraycopy(p.bytes, off, out, (int) (pos + off), n);
+                }
+                off += n;
+            }
+        }
+        return out;
     }
 
     /** Writes that completed. */
@@ -57,6 +101,11 @@ final class CrashingChannel extends FileChannel {
             }
             throw new IOException("simulated kill -9 at write " + crashAt);
         }
+        if (journal != null) {
+            byte[] b = new byte[src.remaining()];
+            src.duplicate().get(b);
+            journal.add(new Piece(position, b));
+        }
         int n = 0;
         while (src.hasRemaining()) {
             n += file.write(src, position + n);
@@ -81,6 +130,9 @@ final class CrashingChannel extends FileChannel {
             throw new IOException("simulated kill -9");
         }
         file.force(metaData);
+        if (journal != null) {
+            durable = journal.size();
+        }
     }
 
     @Override
@@ -115,8 +167,12 @@ final class CrashingChannel extends FileChannel {
     }
 
     @Override
-    public FileChannel truncate(long size) {
-        throw new UnsupportedOperationException("the engine never truncates");
+    public FileChannel truncate(long size) throws IOException {
+        if (attempted) {
+            throw new IOException("simulated kill -9");
+        }
+        file.truncate(size); // only a clean close trims the file; a power cut is not drawn after one
+        return this;
     }
 
     @Override
