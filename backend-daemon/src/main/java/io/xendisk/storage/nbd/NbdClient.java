@@ -1,0 +1,797 @@
+package io.xendisk.storage.nbd;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static io.xendisk.storage.nbd.NbdProtocol.*;
+
+/**
+ * The transmission phase on one NBD connection, with many requests in flight.
+ *
+ * <p><b>Requests.</b> {@link #read}, {@link #write}, {@link #flush}, {@link #trim}
+ * and {@link #writeZeroes} send their request from the calling thread (any
+ * number of threads may call; a lock keeps each header and its payload
+ * together on the socket) and return; the {@link Completion} runs once the
+ * server has answered. At most {@link #maxInFlight()} requests are in flight:
+ * a caller beyond that waits for a free slot. Reads and writes larger than
+ * {@link #maxRequest()} (the server's maximum payload, at most 32 MiB, 32 MiB
+ * when it states none) are split into several NBD requests, and complete once
+ * all of them have. Offsets and lengths must be multiples of the export's
+ * minimum block size and stay within the export: anything else, and commands
+ * the export does not offer (flush, FUA, trim, write zeroes, writes to a
+ * read-only export), throw at the call, as they are the caller's mistakes.
+ *
+ * <p><b>Buffers.</b> A read fills {@code dst} from its position to its limit, a
+ * write sends {@code src} from its position to its limit. The buffer belongs to
+ * the client until the completion runs; on success its position is then at its
+ * limit, like after a channel read or write, and the limit is unchanged.
+ *
+ * <p><b>Completions and errors.</b> {@link Completion#done(int, IOException)}
+ * gets 0 on success, else an NBD error value: the server's own (NBD_EIO,
+ * NBD_ENOSPC, NBD_EPERM, ... passed on as sent) with a null {@code failure},
+ * or NBD_EIO with the {@link IOException} saying why the client has no
+ * answer: the connection broke, the server broke the protocol (a reply with
+ * bad magic or an unknown handle; the client then closes the connection), or
+ * the client was closed. Once the connection has failed, every request in
+ * flight completes that way and so does every later one, at once; the client
+ * does not reconnect. A request completes once its reply has been read and
+ * the call that sent it is done with it, whichever comes last; so a
+ * completion runs on the reply reader thread, or on the calling thread before
+ * the call returns (when the reply overtakes the call's own return, and always
+ * when the client refuses the request at once: closed, failed, or nothing to
+ * do), or on the thread that found the connection broken. Completions must be
+ * short and must not wait for this client (a request submitted from a
+ * completion can wait for a slot that only the reader thread can free).
+ *
+ * <p><b>Timeouts.</b> The handshake is bounded by {@link NbdConnection#open}.
+ * In the transmission phase a request has no time limit of its own (a slow
+ * store is not a dead one); {@link #close(Duration)} bounds how long it waits
+ * for the requests in flight before failing them.
+ *
+ * <p><b>On the wire.</b> Simple replies only (structured replies are not
+ * negotiated). Each request takes one of the preallocated slots; its 64-bit
+ * handle is the slot's index in the low bits and the slot's use count above,
+ * so a handle is never reused on a connection and the reader finds the request
+ * from the handle without a map. Headers are written from and read into
+ * buffers allocated once; a request that is not split allocates nothing.
+ */
+public final class NbdClient implements AutoCloseable {
+    private static final Logger LOG = LogManager.getLogger(NbdClient.class);
+    /** How long {@link #close()} waits for requests in flight. */
+    public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(30);
+    /** A bound on requests in flight that keeps a disk's queue busy without flooding a server. */
+    public static final int DEFAULT_MAX_IN_FLIGHT = 64;
+    private static final int MAX_SLOTS = 1 << 16;
+    /**
+     * Heap buffers are copied through a per-thread temporary direct buffer the
+     * size of each channel read or write, which the JDK keeps; moving them in
+     * pieces keeps that at 1 MiB rather than the largest request.
+     */
+    private static final int HEAP_CHUNK = 1 << 20;
+    /** Trims are not limited by the payload size; QEMU sends up to INT_MAX, aligned. */
+    private static final long MAX_TRIM = Integer.MAX_VALUE;
+
+    /** No request in flight in the slot. */
+    private static final long FREE = 0;
+    /** The reader thread is taking the slot's reply. */
+    private static final long ANSWERING = -1;
+    /** The connection failed under the request. */
+    private static final long FAILED = -2;
+
+    /** How a request ends; see the class comment. */
+    @FunctionalInterface
+    public interface Completion {
+        /**
+         * @param error   0 on success, else an NBD error value ({@link NbdProtocol#EIO}, ...)
+         * @param failure null when the server answered; else why there is no answer (then error is NBD_EIO)
+         */
+        void done(int error, IOException failure);
+    }
+
+    private final NbdConnection connection;
+    private final NbdUri uri;
+    private final NbdExport export;
+    private final SocketChannel channel;
+    private final Slot[] slots;
+    private final ArrayBlockingQueue<Slot> free;
+    private final int indexBits;
+    private final int maxRequest;
+    private final int maxZeroes;
+    private final long maxTrim;
+
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
+    private final ByteBuffer[] gather = new ByteBuffer[2];
+    private final ByteBuffer replyHeader = ByteBuffer.allocateDirect(SIMPLE_REPLY_SIZE);
+    private final Thread reader;
+
+    private final AtomicReference<IOException> failure = new AtomicReference<>();
+    private volatile boolean closing;
+    /** Set under the send lock once NBD_CMD_DISC is out: nothing may follow it. */
+    private volatile boolean disconnected;
+    private final Object closeLock = new Object();
+
+    /** One request in flight, reused; {@link #inflight} publishes the other fields. */
+    private static final class Slot {
+        final int index;
+        /** The request's handle while in flight, else FREE, ANSWERING or FAILED. */
+        final AtomicLong inflight = new AtomicLong(FREE);
+        /** The sender and the reply each arrive once; the last one completes the request. */
+        final AtomicInteger pending = new AtomicInteger();
+        long uses;
+        long handle;
+        short type;
+        short flags;
+        long offset;
+        int length;
+        ByteBuffer buffer;
+        Completion completion;
+        int error;
+        IOException failure;
+
+        Slot(int index) {
+            this.index = index;
+        }
+    }
+
+    /**
+     * Takes over {@code connection} (closing it when this client closes) with
+     * at most {@code maxInFlight} requests in flight at once, and starts its
+     * reply reader thread.
+     */
+    public NbdClient(NbdConnection connection, int maxInFlight) {
+        if (maxInFlight < 1 || maxInFlight > MAX_SLOTS) {
+            throw new IllegalArgumentException("maxInFlight " + maxInFlight + " is not from 1 to " + MAX_SLOTS);
+        }
+        this.connection = connection;
+        this.uri = connection.uri();
+        this.export = connection.export();
+        this.channel = connection.channel();
+        this.indexBits = 32 - Integer.numberOfLeadingZeros(Math.max(1, maxInFlight - 1));
+        this.slots = new Slot[maxInFlight];
+        this.free = new ArrayBlockingQueue<>(maxInFlight);
+        for (int i = 0; i < maxInFlight; i++) {
+            slots[i] = new Slot(i);
+            free.add(slots[i]);
+        }
+        // lengths stay multiples of the minimum block, and of 512 where the server allows that much
+        int align = Math.max(export.minimumBlock(), 512);
+        long payload = Math.min(export.maximumPayload(), DEFAULT_MAX_PAYLOAD);
+        int unit = payload >= align ? align : export.minimumBlock();
+        this.maxRequest = (int) (payload / unit * unit);
+        this.maxZeroes = maxRequest;
+        this.maxTrim = MAX_TRIM / unit * unit;
+        this.reader = new Thread(this::readReplies, "nbd-reader " + uri.server());
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Opens {@code uri} ({@link NbdConnection#open(NbdUri)}) and a client on it. */
+    public static NbdClient open(NbdUri uri, int maxInFlight) throws IOException {
+        NbdConnection c = NbdConnection.open(uri);
+        try {
+            return new NbdClient(c, maxInFlight);
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /** The URI of the server. */
+    public NbdUri uri() {
+        return uri;
+    }
+
+    /** What the server said of the export. */
+    public NbdExport export() {
+        return export;
+    }
+
+    /** The export's size in bytes, a multiple of 512. */
+    public long size() {
+        return export.size();
+    }
+
+    /** @see NbdExport#canFlush() */
+    public boolean canFlush() {
+        return export.canFlush();
+    }
+
+    /** @see NbdExport#canFua() */
+    public boolean canFua() {
+        return export.canFua();
+    }
+
+    /** @see NbdExport#canTrim() */
+    public boolean canTrim() {
+        return export.canTrim();
+    }
+
+    /** @see NbdExport#canWriteZeroes() */
+    public boolean canWriteZeroes() {
+        return export.canWriteZeroes();
+    }
+
+    /** @see NbdExport#canMultiConn() */
+    public boolean canMultiConn() {
+        return export.canMultiConn();
+    }
+
+    /** @see NbdExport#readOnly() */
+    public boolean readOnly() {
+        return export.readOnly();
+    }
+
+    /** The largest read or write sent as one NBD request; larger ones are split. */
+    public int maxRequest() {
+        return maxRequest;
+    }
+
+    /** The bound on requests in flight. */
+    public int maxInFlight() {
+        return slots.length;
+    }
+
+    /** Requests taken and not yet completed, now. */
+    public int inFlight() {
+        return slots.length - free.size();
+    }
+
+    /** Why the connection ended, or null while it works (and after a clean close). */
+    public IOException failure() {
+        return failure.get();
+    }
+
+    /**
+     * Reads {@code dst.remaining()} bytes of the export from {@code offset}
+     * into {@code dst} (see the class comment for the buffer and the completion).
+     */
+    public void read(long offset, ByteBuffer dst, Completion c) {
+        if (dst.isReadOnly()) {
+            throw new IllegalArgumentException("cannot read into a read-only buffer");
+        }
+        int length = dst.remaining();
+        checkRange("read", offset, length);
+        transfer(CMD_READ, (short) 0, offset, dst, c);
+    }
+
+    /**
+     * Writes {@code src.remaining()} bytes from {@code src} to the export at
+     * {@code offset}; with {@code fua} the server answers only once they are
+     * on stable storage (needs {@link #canFua()}).
+     */
+    public void write(long offset, ByteBuffer src, boolean fua, Completion c) {
+        checkWritable("write");
+        if (fua && !canFua()) {
+            throw unsupported("FUA writes", "NBD_FLAG_SEND_FUA");
+        }
+        checkRange("write", offset, src.remaining());
+        transfer(CMD_WRITE, fua ? CMD_FLAG_FUA : 0, offset, src, c);
+    }
+
+    /** Asks the server to make every write it has answered durable (needs {@link #canFlush()}). */
+    public void flush(Completion c) {
+        if (!canFlush()) {
+            throw unsupported("NBD_CMD_FLUSH", "NBD_FLAG_SEND_FLUSH");
+        }
+        submit(CMD_FLUSH, (short) 0, 0, 0, null, c);
+    }
+
+    /**
+     * Tells the server that {@code length} bytes from {@code offset} are no
+     * longer needed; their contents are undefined until written again (needs
+     * {@link #canTrim()}).
+     */
+    public void trim(long offset, long length, Completion c) {
+        checkWritable("trim");
+        if (!canTrim()) {
+            throw unsupported("NBD_CMD_TRIM", "NBD_FLAG_SEND_TRIM");
+        }
+        checkRange("trim", offset, length);
+        effect(CMD_TRIM, (short) 0, offset, length, maxTrim, c);
+    }
+
+    /**
+     * Makes {@code length} bytes from {@code offset} read as zeroes; with
+     * {@code noHole} the server must allocate them rather than punch a hole
+     * (NBD_CMD_FLAG_NO_HOLE), with {@code fua} it answers once they are durable
+     * (needs {@link #canWriteZeroes()}, and {@link #canFua()} for fua).
+     */
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua, Completion c) {
+        checkWritable("write zeroes");
+        if (!canWriteZeroes()) {
+            throw unsupported("NBD_CMD_WRITE_ZEROES", "NBD_FLAG_SEND_WRITE_ZEROES");
+        }
+        if (fua && !canFua()) {
+            throw unsupported("FUA writes", "NBD_FLAG_SEND_FUA");
+        }
+        checkRange("write zeroes", offset, length);
+        short flags = (short) ((noHole ? CMD_FLAG_NO_HOLE : 0) | (fua ? CMD_FLAG_FUA : 0));
+        effect(CMD_WRITE_ZEROES, flags, offset, length, maxZeroes, c);
+    }
+
+    /** {@link #close(Duration)} with {@link #DEFAULT_CLOSE_TIMEOUT}. */
+    @Override
+    public void close() {
+        close(DEFAULT_CLOSE_TIMEOUT);
+    }
+
+    /**
+     * Refuses new requests, waits up to {@code timeout} for those in flight
+     * (failing what is left then), sends NBD_CMD_DISC, closes the socket and
+     * joins the reader thread. Requests that were waiting for a slot complete
+     * with an error. Safe to call more than once and from several threads, but
+     * not from a completion (it would wait for replies its own thread reads).
+     */
+    public void close(Duration timeout) {
+        synchronized (closeLock) {
+            if (closing) {
+                joinReader(timeout);
+                return;
+            }
+            closing = true;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        // owning every slot means nothing is in flight and nothing more can start
+        Slot[] held = new Slot[slots.length];
+        int count = 0;
+        try {
+            while (count < slots.length) {
+                long left = deadline - System.nanoTime();
+                Slot s = free.poll(Math.max(0, left), TimeUnit.NANOSECONDS);
+                if (s == null) {
+                    break;
+                }
+                held[count++] = s;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (count < slots.length) {
+            fail(new IOException("the NBD client for " + uri + " was closed with " + (slots.length - count)
+                    + " requests unanswered after " + timeout.toMillis() + " ms"));
+        } else {
+            disconnect();
+        }
+        // callers still waiting for a slot get one, see the client closed and complete with that
+        for (int i = 0; i < count; i++) {
+            free.add(held[i]);
+        }
+        long left = deadline - System.nanoTime();
+        // a server that got NBD_CMD_DISC hangs up itself; give it a moment before hanging up on it
+        joinReader(Duration.ofNanos(Math.max(Math.min(left, TimeUnit.SECONDS.toNanos(5)), 1_000_000)));
+        connection.close();
+        joinReader(Duration.ofSeconds(5));
+    }
+
+    // -- submission
+
+    private void transfer(short type, short flags, long offset, ByteBuffer buf, Completion c) {
+        int length = buf.remaining();
+        if (length == 0) {
+            c.done(OK, null);
+            return;
+        }
+        if (length <= maxRequest) {
+            submit(type, flags, offset, length, buf, c);
+            return;
+        }
+        int parts = (length + maxRequest - 1) / maxRequest;
+        Split split = new Split(parts, buf, c);
+        int start = buf.position();
+        for (int i = 0; i < parts; i++) {
+            int len = Math.min(maxRequest, length - i * maxRequest);
+            submit(type, flags, offset + (long) i * maxRequest, len, buf.slice(start + i * maxRequest, len), split);
+        }
+    }
+
+    private void effect(short type, short flags, long offset, long length, long partMax, Completion c) {
+        if (length == 0) {
+            c.done(OK, null);
+            return;
+        }
+        if (length <= partMax) {
+            submit(type, flags, offset, (int) length, null, c);
+            return;
+        }
+        int parts = (int) ((length + partMax - 1) / partMax);
+        Split split = new Split(parts, null, c);
+        for (int i = 0; i < parts; i++) {
+            long done = i * partMax;
+            submit(type, flags, offset + done, (int) Math.min(partMax, length - done), null, split);
+        }
+    }
+
+    /** One NBD request: waits for a slot, publishes it, sends it. */
+    private void submit(short type, short flags, long offset, int length, ByteBuffer buf, Completion c) {
+        IOException refused = refusal();
+        if (refused != null) {
+            c.done(EIO, refused);
+            return;
+        }
+        Slot s;
+        try {
+            s = free.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            c.done(EIO, new InterruptedIOException("interrupted while waiting for one of the " + slots.length
+                    + " request slots of the NBD client for " + uri));
+            return;
+        }
+        refused = refusal();
+        if (refused != null) {
+            free.add(s);
+            c.done(EIO, refused);
+            return;
+        }
+        s.uses++;
+        s.handle = s.uses << indexBits | s.index;
+        s.type = type;
+        s.flags = flags;
+        s.offset = offset;
+        s.length = length;
+        s.buffer = buf;
+        s.completion = c;
+        s.error = OK;
+        s.failure = null;
+        s.pending.set(2);
+        s.inflight.set(s.handle);
+        sendLock.lock();
+        try {
+            IOException f = failure.get();
+            if (f != null || disconnected) {
+                // fail() may have looked at the slots before this one was published: answer it here
+                answerFailed(s, s.handle, f != null ? f : refusalClosed());
+            } else {
+                send(s);
+            }
+        } catch (IOException e) {
+            fail(sendFailed(e));
+        } finally {
+            sendLock.unlock();
+            arrive(s);
+        }
+    }
+
+    private void send(Slot s) throws IOException {
+        ByteBuffer h = requestHeader;
+        h.clear();
+        h.putInt(REQUEST_MAGIC).putShort(s.flags).putShort(s.type).putLong(s.handle).putLong(s.offset)
+                .putInt(s.length).flip();
+        if (s.type != CMD_WRITE) {
+            while (h.hasRemaining()) {
+                channel.write(h);
+            }
+            return;
+        }
+        ByteBuffer p = s.buffer;
+        int end = p.position() + s.length;
+        gather[0] = h;
+        gather[1] = p;
+        try {
+            while (h.hasRemaining() || p.position() < end) {
+                if (!p.isDirect()) {
+                    p.limit(Math.min(end, p.position() + HEAP_CHUNK));
+                }
+                channel.write(gather);
+            }
+        } finally {
+            p.limit(end);
+            gather[1] = null;
+        }
+    }
+
+    private void disconnect() {
+        sendLock.lock();
+        try {
+            if (failure.get() == null && !disconnected) {
+                disconnected = true;
+                ByteBuffer h = requestHeader;
+                h.clear();
+                h.putInt(REQUEST_MAGIC).putShort((short) 0).putShort(CMD_DISC).putLong(0).putLong(0).putInt(0).flip();
+                while (h.hasRemaining()) {
+                    channel.write(h);
+                }
+                channel.shutdownOutput();
+            }
+        } catch (IOException e) {
+            LOG.debug("NBD {}: NBD_CMD_DISC not sent: {}", uri, e.toString());
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    private IOException refusal() {
+        IOException f = failure.get();
+        if (f != null) {
+            return f;
+        }
+        return closing ? refusalClosed() : null;
+    }
+
+    private IOException refusalClosed() {
+        return new IOException("the NBD client for " + uri + " is closed");
+    }
+
+    private IOException sendFailed(IOException e) {
+        if (e instanceof ClosedByInterruptException) {
+            return new IOException("a thread sending a request to the NBD server at " + uri.server() + " was"
+                    + " interrupted, which closes the connection (threads submitting NBD requests must not be"
+                    + " interrupted)", e);
+        }
+        IOException f = failure.get();
+        if (f != null) {
+            return f;
+        }
+        return new IOException("sending a request to the NBD server at " + uri.server() + " failed: " + e, e);
+    }
+
+    // -- replies
+
+    private void readReplies() {
+        try {
+            while (true) {
+                ByteBuffer h = replyHeader;
+                h.clear();
+                if (!readFully(h)) {
+                    if (!disconnected) {
+                        fail(new EOFException("the NBD server at " + uri.server() + " closed the connection"
+                                + " with " + unanswered() + " requests unanswered"));
+                    }
+                    return;
+                }
+                int magic = h.getInt(0);
+                int error = h.getInt(4);
+                long handle = h.getLong(8);
+                if (magic != SIMPLE_REPLY_MAGIC) {
+                    fail(protocolError(magic == STRUCTURED_REPLY_MAGIC
+                            ? "a structured reply (magic 0x668e33ef), which was not negotiated"
+                            : "a reply with magic 0x" + Integer.toHexString(magic) + " instead of 0x67446698"));
+                    return;
+                }
+                Slot s = claim(handle);
+                if (s == null) {
+                    if (failure.get() == null) {
+                        fail(protocolError("a reply for handle 0x" + Long.toHexString(handle)
+                                + ", which no request in flight has"));
+                    }
+                    return;
+                }
+                if (s.type == CMD_READ && error == OK) {
+                    try {
+                        if (!readFully(s.buffer)) {
+                            throw new EOFException("the NBD server at " + uri.server() + " closed the connection"
+                                    + " in the middle of the data of a read");
+                        }
+                    } catch (IOException e) {
+                        IOException f = readFailed(e);
+                        s.error = EIO;
+                        s.failure = f;
+                        arrive(s);
+                        fail(f);
+                        return;
+                    }
+                }
+                s.error = error;
+                arrive(s);
+            }
+        } catch (IOException e) {
+            if (!disconnected) {
+                fail(readFailed(e));
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.error("NBD {}: the reply reader failed", uri, e);
+            fail(new IOException("the reply reader of the NBD client for " + uri + " failed: " + e, e));
+        }
+    }
+
+    /** The slot in flight with {@code handle}, now the reader's; null if there is none. */
+    private Slot claim(long handle) {
+        long index = handle & ((1L << indexBits) - 1);
+        if (handle <= 0 || index >= slots.length) {
+            return null;
+        }
+        Slot s = slots[(int) index];
+        return s.inflight.compareAndSet(handle, ANSWERING) ? s : null;
+    }
+
+    /** Reads until {@code b} is full; false at end of stream before the first byte of it. */
+    private boolean readFully(ByteBuffer b) throws IOException {
+        int end = b.limit();
+        boolean started = false;
+        try {
+            while (b.position() < end) {
+                if (!b.isDirect()) {
+                    b.limit(Math.min(end, b.position() + HEAP_CHUNK));
+                }
+                int n = channel.read(b);
+                if (n < 0) {
+                    if (!started) {
+                        return false;
+                    }
+                    throw new EOFException("the NBD server at " + uri.server() + " closed the connection in the"
+                            + " middle of a reply");
+                }
+                started |= n > 0;
+            }
+            return true;
+        } finally {
+            b.limit(end);
+        }
+    }
+
+    private IOException readFailed(IOException e) {
+        IOException f = failure.get();
+        if (f != null) {
+            return f;
+        }
+        if (e instanceof AsynchronousCloseException && closing) {
+            return new IOException("the NBD client for " + uri + " was closed", e);
+        }
+        if (e instanceof EOFException) {
+            return e;
+        }
+        if (e instanceof SocketException && String.valueOf(e.getMessage()).contains("reset")) {
+            // a server that dies with our requests unread resets rather than closes
+            return new IOException("the NBD server at " + uri.server() + " reset the connection with " + unanswered()
+                    + " requests unanswered", e);
+        }
+        return new IOException("reading replies from the NBD server at " + uri.server() + " failed: " + e, e);
+    }
+
+    private NbdException protocolError(String what) {
+        return new NbdException("protocol error from the NBD server at " + uri.server() + ": it sent " + what
+                + "; the connection is closed and every request in flight failed");
+    }
+
+    private int unanswered() {
+        int n = 0;
+        for (Slot s : slots) {
+            if (s.inflight.get() > 0) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    // -- completion
+
+    /**
+     * Ends the connection for {@code cause}: closes the socket (which stops the
+     * reader and any sender) and completes every request in flight with it.
+     */
+    private void fail(IOException cause) {
+        if (!failure.compareAndSet(null, cause)) {
+            return;
+        }
+        if (!closing) {
+            LOG.warn("NBD {}: {}", uri, cause.getMessage());
+        }
+        connection.close();
+        for (Slot s : slots) {
+            long h = s.inflight.get();
+            if (h > 0) {
+                answerFailed(s, h, cause);
+            }
+        }
+    }
+
+    private void answerFailed(Slot s, long handle, IOException cause) {
+        if (s.inflight.compareAndSet(handle, FAILED)) {
+            s.error = EIO;
+            s.failure = cause;
+            arrive(s);
+        }
+    }
+
+    /** The send side or the answer side of {@code s} is done; the second one completes the request. */
+    private void arrive(Slot s) {
+        if (s.pending.decrementAndGet() != 0) {
+            return;
+        }
+        Completion c = s.completion;
+        int error = s.error;
+        IOException f = s.failure;
+        s.completion = null;
+        s.buffer = null;
+        s.failure = null;
+        s.inflight.set(FREE);
+        free.add(s);
+        try {
+            c.done(error, f);
+        } catch (RuntimeException e) {
+            LOG.error("NBD {}: a completion threw", uri, e);
+        }
+    }
+
+    private void joinReader(Duration timeout) {
+        if (Thread.currentThread() == reader) {
+            return;
+        }
+        try {
+            reader.join(Math.max(1, timeout.toMillis()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // -- checks
+
+    private void checkRange(String what, long offset, long length) {
+        if (offset < 0 || length < 0 || offset > export.size() - length) {
+            throw new IllegalArgumentException(what + " of " + length + " bytes at " + offset + " is outside the "
+                    + export.size() + " bytes of " + uri);
+        }
+        int min = export.minimumBlock();
+        if (offset % min != 0 || length % min != 0) {
+            throw new IllegalArgumentException(what + " of " + length + " bytes at " + offset + " is not aligned to"
+                    + " the minimum block size " + min + " of " + uri);
+        }
+    }
+
+    private void checkWritable(String what) {
+        if (readOnly()) {
+            throw new UnsupportedOperationException("cannot " + what + ": " + uri + " is read-only"
+                    + " (NBD_FLAG_READ_ONLY)");
+        }
+    }
+
+    private UnsupportedOperationException unsupported(String what, String flag) {
+        return new UnsupportedOperationException("the NBD server of " + uri + " does not offer " + what + " (no "
+                + flag + ")");
+    }
+
+    /** Completes a caller's request that was split into several NBD requests once all have completed. */
+    private static final class Split implements Completion {
+        private final AtomicInteger remaining;
+        private final ByteBuffer buffer;
+        private final Completion completion;
+        private int error;
+        private IOException failure;
+
+        Split(int parts, ByteBuffer buffer, Completion completion) {
+            this.remaining = new AtomicInteger(parts);
+            this.buffer = buffer;
+            this.completion = completion;
+        }
+
+        @Override
+        public void done(int e, IOException f) {
+            synchronized (this) {
+                if (error == OK && e != OK) {
+                    error = e;
+                    failure = f;
+                }
+            }
+            if (remaining.decrementAndGet() != 0) {
+                return;
+            }
+            int err;
+            IOException fail;
+            synchronized (this) {
+                err = error;
+                fail = failure;
+            }
+            if (err == OK && buffer != null) {
+                buffer.position(buffer.limit());
+            }
+            completion.done(err, fail);
+        }
+    }
+}

@@ -1,0 +1,285 @@
+package io.xendisk.storage.nbd;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+
+import static io.xendisk.storage.nbd.NbdProtocol.*;
+
+/**
+ * The fixed newstyle negotiation on a freshly connected, non-blocking channel:
+ * NBDMAGIC, IHAVEOPT and the handshake flags from the server, our client
+ * flags, then NBD_OPT_GO for the export with an NBD_INFO_BLOCK_SIZE request,
+ * falling back to NBD_OPT_EXPORT_NAME for servers that answer NBD_OPT_GO with
+ * NBD_REP_ERR_UNSUP. Structured replies are not negotiated: the transmission
+ * phase that follows uses simple replies only.
+ *
+ * <p>Every wait goes through one selector against one deadline, so a server
+ * that stops talking at any step fails the handshake with a
+ * {@link SocketTimeoutException} instead of holding the caller.
+ */
+final class NbdHandshake {
+    private static final Logger LOG = LogManager.getLogger(NbdHandshake.class);
+    /** Option replies we take: NBD_REP_INFO is tiny, error texts are strings of at most 4096 bytes. */
+    private static final int MAX_OPTION_REPLY = 64 << 10;
+    private static final int ZEROES = 124;
+
+    private final SocketChannel ch;
+    private final NbdUri uri;
+    private final long deadline;
+    private final long timeoutMillis;
+    private final Selector selector;
+    private final SelectionKey key;
+    private boolean noZeroes;
+
+    private NbdHandshake(SocketChannel ch, NbdUri uri, long deadline, long timeoutMillis) throws IOException {
+        this.ch = ch;
+        this.uri = uri;
+        this.deadline = deadline;
+        this.timeoutMillis = timeoutMillis;
+        this.selector = Selector.open();
+        this.key = ch.register(selector, 0);
+    }
+
+    /**
+     * Negotiates {@code uri}'s export on {@code ch} (connected, non-blocking)
+     * before {@code deadline} (System.nanoTime). On success the channel is in
+     * the transmission phase, back in blocking mode; on failure the caller
+     * closes it.
+     */
+    static NbdExport negotiate(SocketChannel ch, NbdUri uri, long deadline, long timeoutMillis) throws IOException {
+        NbdHandshake h = new NbdHandshake(ch, uri, deadline, timeoutMillis);
+        try {
+            return h.run();
+        } finally {
+            // closing the selector deregisters the channel, which may then block again
+            h.selector.close();
+        }
+    }
+
+    private NbdExport run() throws IOException {
+        ByteBuffer greeting = ByteBuffer.allocate(18);
+        readFully(greeting, "its greeting (NBDMAGIC)");
+        long magic = greeting.getLong(0);
+        if (magic != NBDMAGIC) {
+            throw new NbdException(uri.server() + " is not an NBD server: it greeted with 0x" + Long.toHexString(magic)
+                    + " instead of NBDMAGIC (check the host and port in " + uri + ")");
+        }
+        long style = greeting.getLong(8);
+        if (style == CLISERV_MAGIC) {
+            throw new NbdException("the NBD server at " + uri.server() + " speaks the oldstyle negotiation, which this"
+                    + " client does not (configure it for newstyle: nbd-server since 3.10 only does newstyle;"
+                    + " nbdkit without -o/--oldstyle)");
+        }
+        if (style != IHAVEOPT) {
+            throw new NbdException("protocol error from the NBD server at " + uri.server() + ": 0x"
+                    + Long.toHexString(style) + " follows NBDMAGIC instead of IHAVEOPT");
+        }
+        int handshakeFlags = greeting.getShort(16) & 0xffff;
+        if ((handshakeFlags & FLAG_FIXED_NEWSTYLE) == 0) {
+            throw new NbdException("the NBD server at " + uri.server() + " does not offer the fixed newstyle"
+                    + " negotiation (NBD_FLAG_FIXED_NEWSTYLE), which this client needs; upgrade the server");
+        }
+        noZeroes = (handshakeFlags & FLAG_NO_ZEROES) != 0;
+        int clientFlags = FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0);
+        writeFully(ByteBuffer.allocate(4).putInt(0, clientFlags), "our client flags");
+
+        byte[] name = uri.exportName().getBytes(StandardCharsets.UTF_8);
+        ByteBuffer go = option(OPT_GO, 4 + name.length + 2 + 2);
+        go.putInt(name.length).put(name).putShort((short) 1).putShort((short) INFO_BLOCK_SIZE).flip();
+        writeFully(go, "NBD_OPT_GO");
+
+        long size = -1;
+        int flags = 0;
+        int minimum = 1;
+        int preferred = 4096;
+        long maximum = DEFAULT_MAX_PAYLOAD;
+        boolean blockSizeSent = false;
+        while (true) {
+            ByteBuffer header = ByteBuffer.allocate(20);
+            readFully(header, "its reply to NBD_OPT_GO");
+            if (header.getLong(0) != OPTION_REPLY_MAGIC) {
+                throw protocol("option reply magic 0x" + Long.toHexString(header.getLong(0)) + " is not 0x"
+                        + Long.toHexString(OPTION_REPLY_MAGIC));
+            }
+            int option = header.getInt(8);
+            int type = header.getInt(12);
+            long length = header.getInt(16) & 0xffffffffL;
+            if (option != OPT_GO) {
+                throw protocol("it answered option " + option + " when we sent NBD_OPT_GO (7)");
+            }
+            if (length > MAX_OPTION_REPLY) {
+                throw protocol("its reply to NBD_OPT_GO announces " + length + " bytes of data");
+            }
+            ByteBuffer data = ByteBuffer.allocate((int) length);
+            readFully(data, "the data of its reply to NBD_OPT_GO");
+            data.flip();
+            if (type == REP_INFO) {
+                if (length < 2) {
+                    throw protocol("NBD_REP_INFO of " + length + " bytes has no information type");
+                }
+                int info = data.getShort(0) & 0xffff;
+                if (info == INFO_EXPORT) {
+                    if (length != 12) {
+                        throw protocol("NBD_INFO_EXPORT is " + length + " bytes, not 12");
+                    }
+                    size = data.getLong(2);
+                    flags = data.getShort(10) & 0xffff;
+                } else if (info == INFO_BLOCK_SIZE) {
+                    if (length != 14) {
+                        throw protocol("NBD_INFO_BLOCK_SIZE is " + length + " bytes, not 14");
+                    }
+                    minimum = data.getInt(2);
+                    preferred = data.getInt(6);
+                    maximum = data.getInt(10) & 0xffffffffL;
+                    blockSizeSent = true;
+                }
+                // other information types are for clients that asked for them
+            } else if (type == REP_ACK) {
+                if (size < 0) {
+                    throw protocol("it acknowledged NBD_OPT_GO without sending NBD_INFO_EXPORT");
+                }
+                return export(size, flags, minimum, preferred, maximum, blockSizeSent, true);
+            } else if (type == REP_ERR_UNSUP) {
+                LOG.debug("NBD server {} does not know NBD_OPT_GO; falling back to NBD_OPT_EXPORT_NAME", uri.server());
+                return exportName(name);
+            } else if ((type & REP_FLAG_ERROR) != 0) {
+                throw refusal(type, new String(data.array(), StandardCharsets.UTF_8));
+            } else {
+                throw protocol("it answered NBD_OPT_GO with " + replyName(type));
+            }
+        }
+    }
+
+    /** The old way in: no errors, no block sizes; a server that dislikes the name just hangs up. */
+    private NbdExport exportName(byte[] name) throws IOException {
+        ByteBuffer opt = option(OPT_EXPORT_NAME, name.length);
+        opt.put(name).flip();
+        writeFully(opt, "NBD_OPT_EXPORT_NAME");
+        ByteBuffer reply = ByteBuffer.allocate(10 + (noZeroes ? 0 : ZEROES));
+        try {
+            readFully(reply, "its reply to NBD_OPT_EXPORT_NAME");
+        } catch (ClosedByServer e) {
+            throw new NbdException("the NBD server at " + uri.server() + " closed the connection when asked for"
+                    + " export '" + uri.exportName() + "' (NBD_OPT_EXPORT_NAME; this server is too old to say why):"
+                    + " it probably has no such export; check the export name in " + uri, REP_ERR_UNKNOWN, e);
+        }
+        return export(reply.getLong(0), reply.getShort(8) & 0xffff, 1, 4096, DEFAULT_MAX_PAYLOAD, false, false);
+    }
+
+    private NbdExport export(long size, int flags, int minimum, int preferred, long maximum, boolean blockSizeSent,
+                             boolean byGo) throws NbdException {
+        String name = uri.exportName();
+        if ((flags & FLAG_HAS_FLAGS) == 0) {
+            throw protocol("the transmission flags 0x" + Integer.toHexString(flags) + " of export '" + name
+                    + "' lack NBD_FLAG_HAS_FLAGS");
+        }
+        if (size < 0 || size % 512 != 0) {
+            disconnect();
+            throw new NbdException("export '" + name + "' on the NBD server at " + uri.server() + " is "
+                    + Long.toUnsignedString(size) + " bytes, not a multiple of 512, and cannot be a disk"
+                    + " (resize what it serves to a multiple of 512: truncate -s, qemu-img resize)");
+        }
+        if (Integer.bitCount(minimum) != 1 || minimum > 65536 || maximum < minimum) {
+            throw protocol("its block sizes for export '" + name + "' are invalid: minimum " + minimum
+                    + ", preferred " + preferred + ", maximum " + maximum);
+        }
+        NbdExport export = new NbdExport(name, size, flags, minimum, preferred, maximum, blockSizeSent, byGo);
+        LOG.debug("NBD server {} export '{}': {}", uri.server(), name, export.describe());
+        return export;
+    }
+
+    private NbdException refusal(int type, String text) {
+        String why = text.isEmpty() ? "" : " (the server says: " + text + ")";
+        String export = "'" + uri.exportName() + "'";
+        abort();
+        return switch (type) {
+            case REP_ERR_UNKNOWN -> new NbdException("the NBD server at " + uri.server() + " has no export named "
+                    + export + why + " (NBD_REP_ERR_UNKNOWN); check the export name in " + uri, type, null);
+            case REP_ERR_TLS_REQD -> new NbdException("the server requires TLS for export " + export + " at "
+                    + uri.server() + why + " (NBD_REP_ERR_TLS_REQD); TLS (nbds://) is not supported yet: serve the"
+                    + " export without TLS", type, null);
+            case REP_ERR_SHUTDOWN -> new NbdException("the NBD server at " + uri.server() + " is shutting down"
+                    + why + " (NBD_REP_ERR_SHUTDOWN); try again once it is back", type, null);
+            default -> new NbdException("the NBD server at " + uri.server() + " refused export " + export + " with "
+                    + replyName(type) + why, type, null);
+        };
+    }
+
+    /** The soft disconnect the protocol asks for when we give up; whether it gets through does not matter. */
+    private void abort() {
+        try {
+            ch.write(option(OPT_ABORT, 0).flip());
+        } catch (IOException | RuntimeException e) {
+            LOG.trace("NBD_OPT_ABORT to {} not sent: {}", uri.server(), e.toString());
+        }
+    }
+
+    /** After NBD_OPT_GO's ack or NBD_OPT_EXPORT_NAME we are in the transmission phase, left by NBD_CMD_DISC. */
+    private void disconnect() {
+        ByteBuffer disc = ByteBuffer.allocate(REQUEST_HEADER_SIZE).putInt(REQUEST_MAGIC).putShort((short) 0)
+                .putShort(CMD_DISC).putLong(0).putLong(0).putInt(0).flip();
+        try {
+            ch.write(disc);
+        } catch (IOException | RuntimeException e) {
+            LOG.trace("NBD_CMD_DISC to {} not sent: {}", uri.server(), e.toString());
+        }
+    }
+
+    private NbdException protocol(String problem) {
+        return new NbdException("protocol error from the NBD server at " + uri.server() + " during the handshake: "
+                + problem);
+    }
+
+    private static ByteBuffer option(int option, int length) {
+        return ByteBuffer.allocate(16 + length).putLong(IHAVEOPT).putInt(option).putInt(length);
+    }
+
+    private void readFully(ByteBuffer b, String what) throws IOException {
+        while (b.hasRemaining()) {
+            int n = ch.read(b);
+            if (n < 0) {
+                throw new ClosedByServer("the NBD server at " + uri.server() + " closed the connection before"
+                        + " sending " + what);
+            }
+            if (n == 0) {
+                await(SelectionKey.OP_READ, "send " + what);
+            }
+        }
+    }
+
+    private void writeFully(ByteBuffer b, String what) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.write(b) == 0) {
+                await(SelectionKey.OP_WRITE, "take " + what);
+            }
+        }
+    }
+
+    private void await(int op, String what) throws IOException {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            throw new SocketTimeoutException("the NBD server at " + uri.server() + " did not " + what + " within "
+                    + timeoutMillis + " ms of connecting; is it overloaded or not an NBD server?");
+        }
+        key.interestOps(op);
+        selector.select(Math.max(1, left / 1_000_000));
+        selector.selectedKeys().clear();
+    }
+
+    /** The server hung up during the handshake. */
+    static final class ClosedByServer extends NbdException {
+        private static final long serialVersionUID = 1L;
+
+        ClosedByServer(String message) {
+            super(message);
+        }
+    }
+}
