@@ -8,6 +8,7 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.StorageSpec;
+import io.xendisk.storage.Storages;
 
 /**
  * What a {@code connect} verb asks for, checked once when it arrives so that
@@ -17,13 +18,14 @@ import io.xendisk.storage.StorageSpec;
  * @param vm              the guest, a name or a domain id
  * @param engine          the storage engine; {@code file} when only an image is given, {@code discard} when neither
  * @param image           the image, absolute (a relative one is taken from the daemon's directory); null for none
+ * @param uri             the store's URI instead of an image ({@code --path nbd://host/export}); null for none
  * @param readOnly        {@code --readonly}
  * @param vdev            {@code --vdev}, a valid xvd name; null to take the guest's first free one
  * @param waitForFrontend false with {@code --no-wait}
  * @param atStartSeconds  how long to wait for the guest's domain to be created ({@code --at-start}); 0 for not at all
  */
-record ConnectSpec(String vm, String engine, Path image, boolean readOnly, String vdev, boolean waitForFrontend,
-                   long atStartSeconds) {
+record ConnectSpec(String vm, String engine, Path image, String uri, boolean readOnly, String vdev,
+                   boolean waitForFrontend, long atStartSeconds) {
     static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2]"
             + " [--vdev xvdb] [--readonly] [--no-wait] [--at-start SECONDS]";
     /** The longest {@code --at-start}: an hour covers any toolstack's domain build. */
@@ -63,7 +65,14 @@ record ConnectSpec(String vm, String engine, Path image, boolean readOnly, Strin
             throw usage("'connect' needs the guest: " + SYNOPSIS);
         }
         String path = req.option("path");
-        String engine = req.option("storage") != null ? req.option("storage") : path == null ? "discard" : "file";
+        String uri = StorageSpec.isUri(path) ? path : null;
+        String byScheme = uri == null ? null : Storages.engineForScheme(StorageSpec.scheme(uri));
+        if (uri != null && byScheme == null && req.option("storage") == null) {
+            throw failed("no storage engine serves " + StorageSpec.scheme(uri) + ":// URIs (--path " + uri
+                    + "); engines: " + String.join(", ", Storages.engines()));
+        }
+        String engine = req.option("storage") != null ? req.option("storage")
+                : path == null ? "discard" : uri != null ? byScheme : "file";
         if (!engine.equals("discard") && path == null) {
             throw failed("storage '" + engine + "' needs an image: add --path IMG");
         }
@@ -80,7 +89,7 @@ record ConnectSpec(String vm, String engine, Path image, boolean readOnly, Strin
             }
         }
         Path image = null;
-        if (path != null) {
+        if (path != null && uri == null) {
             try {
                 image = Path.of(path).toAbsolutePath();
             } catch (InvalidPathException e) {
@@ -95,19 +104,20 @@ record ConnectSpec(String vm, String engine, Path image, boolean readOnly, Strin
                 throw failed(e.getMessage());
             }
         }
-        return new ConnectSpec(req.args().get(0), engine, image, req.option("readonly") != null, vdev,
+        return new ConnectSpec(req.args().get(0), engine, image, uri, req.option("readonly") != null, vdev,
                 req.option("no-wait") == null, atStart);
     }
 
     /** What to open: the image with the engine, or a discard disk of the default size when there is no image. */
     StorageSpec storage() {
-        return image == null ? StorageSpec.discard(StorageSpec.DEFAULT_DISCARD_SIZE)
+        return uri != null ? StorageSpec.uri(engine, uri, readOnly)
+                : image == null ? StorageSpec.discard(StorageSpec.DEFAULT_DISCARD_SIZE)
                 : StorageSpec.of(engine, image, readOnly);
     }
 
     /** This connect run when its guest's domain has just been created: no frontend to wait for yet. */
     ConnectSpec whenCreated() {
-        return new ConnectSpec(vm, engine, image, readOnly, vdev, false, 0);
+        return new ConnectSpec(vm, engine, image, uri, readOnly, vdev, false, 0);
     }
 
     private static Invalid usage(String message) {

@@ -158,7 +158,7 @@ public final class VbdService implements AutoCloseable {
         if (DomainNames.isDomid(vm)) {
             return fail("--at-start needs the guest's name (its domain id is not known before it is created), not " + vm);
         }
-        if (spec.image() != null) {
+        if (spec.image() != null || spec.uri() != null) {
             try {
                 VbdStorage.open(spec.storage()).close();
             } catch (StorageException | IllegalArgumentException e) {
@@ -169,7 +169,8 @@ public final class VbdService implements AutoCloseable {
             return usage("--at-start needs --vdev (the disk's name is fixed before the guest exists)");
         }
         LOG.info("guest {}: will connect {} as {} when its domain is created (within {} s)", vm,
-                spec.image() == null ? "a discard disk" : spec.image(), spec.vdev(), spec.atStartSeconds());
+                spec.image() == null && spec.uri() == null ? "a discard disk" : spec.storage().source(), spec.vdev(),
+                spec.atStartSeconds());
         pending.add(vm, spec.vdev(), spec, spec.atStartSeconds());
         return ControlResponse.ok("guest " + vm + " is not running: " + spec.vdev() + " will be connected when its"
                 + " domain is created (within " + spec.atStartSeconds() + " s)\n");

@@ -26,6 +26,6 @@ final class VbdStorage {
 
     /** "engine:path", or the engine alone for discard: what {@code list} shows and our params node holds. */
     static String name(StorageSpec spec) {
-        return spec.path() == null ? spec.engine() : spec.engine() + ":" + spec.path();
+        return spec.path() == null && spec.location() == null ? spec.engine() : spec.engine() + ":" + spec.source();
     }
 }

@@ -19,9 +19,9 @@ final class DiscardStorage implements Storage {
     }
 
     static Storage open(StorageSpec spec) {
-        if (spec.path() != null) {
+        if (spec.path() != null || spec.location() != null) {
             throw new StorageException(spec.path(), "engine " + NAME + " stores nothing and takes no image ("
-                    + spec.path() + "); drop the path or pick another engine");
+                    + spec.source() + "); drop the path or pick another engine");
         }
         return new DiscardStorage(spec.sizeBytes().orElse(StorageSpec.DEFAULT_DISCARD_SIZE), spec.readOnly());
     }

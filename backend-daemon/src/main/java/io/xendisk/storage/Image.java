@@ -50,8 +50,9 @@ final class Image implements AutoCloseable {
     static Image open(StorageSpec spec, boolean writable) {
         Path path = spec.path();
         if (path == null) {
-            throw new StorageException(null, "engine " + spec.engine()
-                    + " needs an image path (check --path / target=)");
+            throw new StorageException(null, "engine " + spec.engine() + " needs an image path"
+                    + (spec.location() != null ? ", not the URI " + spec.location() + " (an engine that serves "
+                    + StorageSpec.scheme(spec.location()) + ":// URIs does: see --storage)" : " (check --path / target=)"));
         }
         if (spec.sizeBytes().isPresent()) {
             throw new StorageException(path, "image " + path + ": engine " + spec.engine()

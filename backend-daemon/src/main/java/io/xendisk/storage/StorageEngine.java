@@ -15,6 +15,14 @@ public interface StorageEngine {
     String name();
 
     /**
+     * The URI schemes this engine serves ({@code nbd}, {@code nbd+unix}, ...): a
+     * target or {@code --path} of {@code scheme://...} picks it without naming it.
+     */
+    default java.util.Set<String> schemes() {
+        return java.util.Set.of();
+    }
+
+    /**
      * Opens the disk described by {@code spec} (whose engine is this one) on
      * the backend's face.
      *

@@ -5,25 +5,31 @@ import java.util.Objects;
 import java.util.OptionalLong;
 
 /**
- * What to open: an engine by name, an image, read-only or not, and for engines
- * without an image (discard) a size.
+ * What to open: an engine by name, an image or the URI of a store elsewhere,
+ * read-only or not, and for engines without an image (discard) a size.
  *
  * @param engine    engine name as registered in {@link Storages}
- * @param path      the image (regular file or block device); null for discard
+ * @param path      the image (regular file or block device); null for discard and for a URI
+ * @param location  a store that is not a local file, as a URI ({@code nbd://host/export});
+ *                  kept as a string, because a {@link Path} would fold its "//"; null for an image
  * @param readOnly  open without write access; writes and discards are refused
  * @param sizeBytes disk size for engines without an image; empty means the
  *                  engine's default. Engines with an image take the size from it
  *                  and refuse an explicit size.
  */
-public record StorageSpec(String engine, Path path, boolean readOnly, OptionalLong sizeBytes) {
+public record StorageSpec(String engine, Path path, String location, boolean readOnly, OptionalLong sizeBytes) {
 
     /** Size of a discard disk when none is given. */
     public static final long DEFAULT_DISCARD_SIZE = 1L << 30;
+    private static final java.util.regex.Pattern URI = java.util.regex.Pattern.compile("^[A-Za-z][A-Za-z0-9+.-]*://");
 
     /** Validates the size: positive and a multiple of 512 when given. */
     public StorageSpec {
         Objects.requireNonNull(engine, "engine");
         Objects.requireNonNull(sizeBytes, "sizeBytes (use OptionalLong.empty())");
+        if (path != null && location != null) {
+            throw new IllegalArgumentException("a disk is an image or a URI, not both (" + path + ", " + location + ")");
+        }
         if (sizeBytes.isPresent()) {
             long s = sizeBytes.getAsLong();
             if (s <= 0 || s % Storage.SECTOR_SIZE != 0) {
@@ -35,24 +41,57 @@ public record StorageSpec(String engine, Path path, boolean readOnly, OptionalLo
 
     /** An image-backed disk: engine {@code file}, {@code mmap}, {@code cow} or a plug-in. */
     public static StorageSpec of(String engine, Path path, boolean readOnly) {
-        return new StorageSpec(engine, Objects.requireNonNull(path, "path"), readOnly, OptionalLong.empty());
+        return new StorageSpec(engine, Objects.requireNonNull(path, "path"), null, readOnly, OptionalLong.empty());
+    }
+
+    /** A store an engine reaches by URI ({@code nbd://host/export}). */
+    public static StorageSpec uri(String engine, String uri, boolean readOnly) {
+        return new StorageSpec(engine, null, Objects.requireNonNull(uri, "uri"), readOnly, OptionalLong.empty());
+    }
+
+    /**
+     * Whether {@code s} is a URI with an authority part ({@code scheme://...}):
+     * a letter, then letters, digits, '+', '-' or '.', then "://" (RFC 3986).
+     */
+    public static boolean isUri(String s) {
+        return s != null && URI.matcher(s).find();
+    }
+
+    /** The scheme of a URI {@link #isUri} accepts, lower case. */
+    public static String scheme(String uri) {
+        return uri.substring(0, uri.indexOf(':')).toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** What the disk is, for messages: the image, the URI, or the engine alone. */
+    public String source() {
+        return path != null ? path.toString() : location != null ? location : engine;
     }
 
     /** A discard disk of {@code sizeBytes} bytes (a multiple of 512). */
     public static StorageSpec discard(long sizeBytes) {
-        return new StorageSpec(DiscardStorage.NAME, null, false, OptionalLong.of(sizeBytes));
+        return new StorageSpec(DiscardStorage.NAME, null, null, false, OptionalLong.of(sizeBytes));
     }
 
     /**
      * A disk target as xl's {@code target=} or our {@code params} node gives it:
      * {@code [engine:]/absolute/path} (engine {@code file} when none is named),
-     * or {@code discard}.
+     * {@code [engine:]scheme://...} (the engine that serves the scheme when none is
+     * named: {@code nbd://host/export}), or {@code discard}.
      * @throws IllegalArgumentException naming the target and what is wrong with it
      */
     public static StorageSpec parse(String target, boolean readOnly) {
         String t = target == null ? "" : target.trim();
         if (t.equals(DiscardStorage.NAME)) {
             return discard(DEFAULT_DISCARD_SIZE);
+        }
+        if (isUri(t)) {
+            String scheme = scheme(t);
+            String engine = Storages.engineForScheme(scheme);
+            if (engine == null) {
+                throw new IllegalArgumentException("no storage engine serves " + scheme + ":// URIs (target '" + target
+                        + "'; engines: " + String.join(", ", Storages.engines()) + ")");
+            }
+            return uri(engine, t, readOnly);
         }
         String engine = "file";
         String path = t;
@@ -68,6 +107,9 @@ public record StorageSpec(String engine, Path path, boolean readOnly, OptionalLo
         if (path.isEmpty()) {
             throw new IllegalArgumentException("target '" + target + "' names no image (write [engine:]/path/to/image)");
         }
+        if (isUri(path)) {
+            return uri(engine, path, readOnly);
+        }
         if (!path.startsWith("/")) {
             throw new IllegalArgumentException("image '" + path + "' in target '" + target
                     + "' is not an absolute path (write [engine:]/path/to/image)");
@@ -78,7 +120,7 @@ public record StorageSpec(String engine, Path path, boolean readOnly, OptionalLo
     /** "engine:path" for log lines and messages. */
     @Override
     public String toString() {
-        return engine + ":" + (path != null ? path : sizeBytes.orElse(DEFAULT_DISCARD_SIZE) + "B")
-                + (readOnly ? " (read-only)" : "");
+        return engine + ":" + (path != null ? path : location != null ? location
+                : sizeBytes.orElse(DEFAULT_DISCARD_SIZE) + "B") + (readOnly ? " (read-only)" : "");
     }
 }

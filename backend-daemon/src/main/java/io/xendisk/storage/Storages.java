@@ -87,11 +87,28 @@ public final class Storages {
             throw new IllegalArgumentException("storage engine name '" + name
                     + "' must be non-empty, lower case and without ':'");
         }
+        for (String scheme : engine.schemes()) {
+            String taken = engineForScheme(scheme);
+            if (taken != null && !taken.equals(name)) {
+                throw new IllegalArgumentException("storage engine '" + name + "' claims " + scheme
+                        + ":// URIs, which engine '" + taken + "' serves");
+            }
+        }
         StorageEngine old = ENGINES.putIfAbsent(name, engine);
         if (old != null && old != engine) {
             throw new IllegalArgumentException("storage engine '" + name + "' is already registered by "
                     + old.getClass().getName());
         }
+    }
+
+    /** The engine that serves URIs of {@code scheme} (lower case), or null. */
+    public static String engineForScheme(String scheme) {
+        for (StorageEngine e : ENGINES.values()) {
+            if (e.schemes().contains(scheme)) {
+                return e.name();
+            }
+        }
+        return null;
     }
 
     /** Names of the known engines, sorted. */

@@ -57,6 +57,15 @@ class ConnectSpecTest {
     }
 
     @Test
+    void aUriIsKeptAsItIsAndPicksNoEngineByItselfUnlessOneServesItsScheme() throws Exception {
+        ConnectSpec.Invalid e = invalid(List.of("vm1"), Map.of("path", "gopher://host/disk"));
+        assertTrue(e.getMessage().contains("no storage engine serves gopher:// URIs"), e.getMessage());
+        ConnectSpec s = parse(Map.of("path", "gopher://host//disk", "storage", "file"));
+        assertNull(s.image());
+        assertEquals(StorageSpec.uri("file", "gopher://host//disk", false), s.storage());
+    }
+
+    @Test
     void atStartTakesSecondsWithinAnHour() throws Exception {
         assertEquals(600, parse(Map.of("at-start", "600", "vdev", "xvdb")).atStartSeconds());
         assertEquals(0, parse(Map.of("at-start", "600")).whenCreated().atStartSeconds());

@@ -36,7 +36,7 @@ class DiscardStorageTest {
 
     @Test
     void defaultSizeIsOneGibAndCapabilitiesSayNothingIsKept() {
-        try (Storage s = Storages.openStorage(new StorageSpec("discard", null, false, java.util.OptionalLong.empty()))) {
+        try (Storage s = Storages.openStorage(new StorageSpec("discard", null, null, false, java.util.OptionalLong.empty()))) {
             assertEquals(StorageSpec.DEFAULT_DISCARD_SIZE, s.sizeBytes());
             Capabilities c = s.capabilities();
             assertFalse(c.durable());

@@ -123,7 +123,7 @@ class EngineRoundTripTest {
     void readOnlyRefusesWritesAndDiscardsNamingTheImage(String engine) throws Exception {
         Path img = Images.patterned(dir, "ro.img", SIZE, 3);
         StorageSpec spec = engine.equals("discard")
-                ? new StorageSpec("discard", null, true, java.util.OptionalLong.empty())
+                ? new StorageSpec("discard", null, null, true, java.util.OptionalLong.empty())
                 : StorageSpec.of(engine, img, true);
         try (Storage s = Storages.openStorage(spec)) {
             assertTrue(s.capabilities().readOnly());

@@ -46,7 +46,7 @@ class StoragesTest {
             }
         });
         assertTrue(Storages.engines().contains("zz-test-mine"));
-        assertSame(mine, Storages.openStorage(new StorageSpec("zz-test-mine", null, false, OptionalLong.empty())));
+        assertSame(mine, Storages.openStorage(new StorageSpec("zz-test-mine", null, null, false, OptionalLong.empty())));
         assertThrows(IllegalArgumentException.class, () -> Storages.register(new StorageEngine() {
             @Override
             public String name() {
@@ -133,11 +133,11 @@ class StoragesTest {
     void imageEnginesRefuseAnExplicitSizeAndDiscardRefusesAPath() throws IOException {
         Path p = Images.sparse(dir, "s.img", 4096);
         assertThrows(StorageException.class,
-                () -> Storages.openStorage(new StorageSpec("file", p, false, OptionalLong.of(4096))));
+                () -> Storages.openStorage(new StorageSpec("file", p, null, false, OptionalLong.of(4096))));
         assertThrows(StorageException.class,
-                () -> Storages.openStorage(new StorageSpec("discard", p, false, OptionalLong.empty())));
+                () -> Storages.openStorage(new StorageSpec("discard", p, null, false, OptionalLong.empty())));
         assertThrows(StorageException.class,
-                () -> Storages.openStorage(new StorageSpec("file", null, false, OptionalLong.empty())));
+                () -> Storages.openStorage(new StorageSpec("file", null, null, false, OptionalLong.empty())));
         assertThrows(IllegalArgumentException.class, () -> StorageSpec.discard(1000));
     }
 }

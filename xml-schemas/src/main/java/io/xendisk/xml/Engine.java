@@ -14,6 +14,8 @@ public enum Engine {
     FILE,
     /** A qcow2 image, over its backing file when it has one: writes are kept in the qcow2 file. */
     QCOW2,
+    /** An export of an NBD server, by URI: writes are kept by the server. */
+    NBD,
     /** No image: reads return zeros, writes are dropped. */
     DISCARD;
 
@@ -26,7 +28,7 @@ public enum Engine {
         return Arrays.stream(values()).filter(e -> e.id().equals(id)).findFirst();
     }
 
-    /** "cow, mmap, file, qcow2 or discard". */
+    /** "cow, mmap, file, qcow2, nbd or discard". */
     public static String choices() {
         String all = Arrays.stream(values()).map(Engine::id).collect(Collectors.joining(", "));
         int last = all.lastIndexOf(", ");
