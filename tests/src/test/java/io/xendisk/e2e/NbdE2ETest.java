@@ -1,0 +1,128 @@
+package io.xendisk.e2e;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A guest's disk on an NBD server: nbdkit's file plugin over a Unix socket and
+ * qemu-nbd over TCP serving a qcow2 image. The guest's writes are checked where
+ * the server keeps them (the exported file; qemu-img on the qcow2 image).
+ */
+class NbdE2ETest {
+    private static final Path NBDKIT = Path.of("/usr/bin/nbdkit");
+    private static final Path QEMU_NBD = Path.of("/usr/bin/qemu-nbd");
+    private static Dist dist;
+    private static Dist.Guest guest;
+    private Process server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Dist.assertBuilt("bin/xen-disk-java");
+        Tools.requireXenstoreUtils();
+        Tools.require(NBDKIT, "nbdkit");
+        Tools.require(QEMU_NBD, "qemu-utils");
+        dist = new Dist();
+        guest = dist.guest("nbd-1");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (dist != null) {
+            try {
+                dist.stopAll(List.of(guest));
+            } finally {
+                dist.close();
+            }
+        }
+    }
+
+    @AfterEach
+    void stopServer() throws Exception {
+        if (server != null) {
+            server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void nbdkitOverAUnixSocketKeepsTheGuestsWritesInItsFile() throws Exception {
+        Path file = Images.sparse(dist.dir.resolve("nbd-file.img"), 64L << 20, "XENDISK-E2E-NBD");
+        Path socket = dist.dir.resolve("nbdkit.sock");
+        server = serve(socket, List.of(NBDKIT.toString(), "--exit-with-parent", "-f", "-U", socket.toString(),
+                "file", file.toString()));
+        connect("nbd+unix:///?socket=" + socket);
+        Dist.Result marker = dist.simRun(guest, "xvdb", "read-at", "0", "1");
+        assertTrue(marker.out().contains("|XENDISK-E2E-NBD"), "the export's first sector: " + marker);
+        Dist.Result fuzz = dist.simRun(guest, "xvdb", "fuzz", "--requests", "20000", "--valid-percent", "100",
+                "--seed", "15");
+        assertTrue(fuzz.exit() == 0 && fuzz.out().contains("fuzz PASS requests=20000 "), fuzz.toString());
+        Dist.Result verify = dist.simRun(guest, "xvdb", "verify", "--offset", "40M", "--size", "8M", "--seed", "9");
+        assertEquals(0, verify.exit(), verify.toString());
+        disconnect();
+        Images.assertPattern(file, 40L << 20, 8 << 20, 9);
+    }
+
+    @Test
+    void qemuNbdOverTcpServesAQcow2ImageThatQemuImgCallsClean() throws Exception {
+        Path img = dist.dir.resolve("nbd-qemu.qcow2");
+        assertEquals(0, Tools.qemuImg(dist, "create", "-q", "-f", "qcow2", img.toString(), "64M").exit());
+        int port = 10900 + (int) (ProcessHandle.current().pid() % 500);
+        server = serve(null, List.of(QEMU_NBD.toString(), "-f", "qcow2", "-t", "-p", String.valueOf(port),
+                "-b", "127.0.0.1", "-x", "disk", img.toString()));
+        waitForPort(port);
+        connect("nbd://127.0.0.1:" + port + "/disk");
+        Dist.Result verify = dist.simRun(guest, "xvdb", "verify", "--offset", "8M", "--size", "16M", "--seed", "4");
+        assertEquals(0, verify.exit(), verify.toString());
+        disconnect();
+        server.destroy(); // SIGTERM: qemu-nbd writes its qcow2 metadata out as it exits
+        server.waitFor(10, TimeUnit.SECONDS);
+        assertEquals(0, Tools.qemuImg(dist, "check", img.toString()).exit(), "qemu-img check of the served image");
+        Path flat = dist.dir.resolve("nbd-qemu.raw");
+        assertEquals(0, Tools.qemuImg(dist, "convert", "-q", "-O", "raw", img.toString(), flat.toString()).exit());
+        Images.assertPattern(flat, 8L << 20, 16 << 20, 4);
+    }
+
+    private static Process serve(Path socket, List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dist.dir.resolve("nbd-server.log").toFile()).start();
+        if (socket != null) {
+            for (int i = 0; i < 100 && !Files.exists(socket); i++) {
+                Thread.sleep(100);
+            }
+            assertTrue(Files.exists(socket), "nbdkit made its socket: " + Files.readString(dist.dir.resolve("nbd-server.log")));
+        }
+        return p;
+    }
+
+    private static void waitForPort(int port) throws Exception {
+        for (int i = 0; i < 100; i++) {
+            try (var s = new java.net.Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException e) {
+                Thread.sleep(100);
+            }
+        }
+        throw new AssertionError("qemu-nbd does not listen on port " + port);
+    }
+
+    private static void connect(String uri) throws Exception {
+        Dist.Result r = dist.cli("connect", guest.name(), "--vdev", "xvdb", "--path", uri);
+        assertEquals(0, r.exit(), r.toString());
+        dist.awaitConnected(guest, "xvdb");
+    }
+
+    private static void disconnect() throws Exception {
+        Dist.Result r = dist.cli("disconnect", guest.name(), "xvdb");
+        assertEquals(0, r.exit(), r.toString());
+    }
+}
