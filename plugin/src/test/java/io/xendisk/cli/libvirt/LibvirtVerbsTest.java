@@ -90,10 +90,12 @@ class LibvirtVerbsTest {
         assertEquals(List.of("connect " + vm + " path=/srv/vm/data.img storage=file vdev=xvdc"), daemon.summary());
         assertEquals(List.of(new MetadataDisk("xvdc", "/srv/vm/data.img", Engine.FILE, false)), disks(vm, Scope.LIVE));
 
-        assertEquals(1, runIn(Path.of("/srv/vm"), "attach-disk", vm, "nbd://store:10809/data", "xvdd", "--live"));
-        assertTrue(err().contains("nbd://store:10809/data"), err());
-        assertFalse(err().contains("/srv/vm/nbd:"), err());
-        assertEquals(1, daemon.requests.size(), "nothing sent for a source the metadata cannot hold");
+        // a URI is a remote store's name, sent and kept as it is
+        assertEquals(0, runIn(Path.of("/srv/vm"), "attach-disk", vm, "nbd://store:10809/data", "xvdd", "--live",
+                "--driver-type", "nbd"), err());
+        assertEquals("connect " + vm + " path=nbd://store:10809/data storage=nbd vdev=xvdd", daemon.summary().get(1));
+        assertTrue(disks(vm, Scope.LIVE).contains(new MetadataDisk("xvdd", "nbd://store:10809/data", Engine.NBD, false)),
+                disks(vm, Scope.LIVE).toString());
     }
 
     private String out() {
@@ -161,7 +163,7 @@ class LibvirtVerbsTest {
         assertTrue(err().startsWith("xen-disk-java: the xen-disk-java metadata in the persistent config definition of domain "
                 + vm + " is invalid; fix it with 'virsh edit " + vm + "'"), err());
         assertTrue(err().contains("\nvirsh dumpxml --inactive " + vm + ":" + line + ":"), err());
-        assertTrue(err().contains(": invalid engine=\"qcow9\" on <disk>; use cow (writes vanish at detach), mmap, file, qcow2 or discard"),
+        assertTrue(err().contains(": invalid engine=\"qcow9\" on <disk>; use cow (writes vanish at detach), mmap, file, qcow2, nbd or discard"),
                 err());
         // nothing is written over invalid metadata either
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb"));
@@ -246,7 +248,7 @@ class LibvirtVerbsTest {
         assertEquals("xen-disk-java: cannot attach sdb to " + vm + ": invalid target=\"sdb\" on <disk>; use a Xen disk"
                 + " name: xvdb, xvdc, ... (xvd and letters, no partition number)\n", err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver-type", "qcow9"));
-        assertEquals("xen-disk-java: unknown --driver-type 'qcow9': use cow, mmap, file, qcow2 or discard\n", err());
+        assertEquals("xen-disk-java: unknown --driver-type 'qcow9': use cow, mmap, file, qcow2, nbd or discard\n", err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--mode", "shareable"));
         assertTrue(err().contains("--mode shareable is not supported"), err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver", "qemu"));
