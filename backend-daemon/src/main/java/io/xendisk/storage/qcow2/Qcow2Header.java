@@ -16,7 +16,6 @@ import java.nio.file.Path;
  * no later read or write has to doubt the layout.
  */
 final class Qcow2Header {
-    static final int MAGIC = ImageFormat.QCOW2_MAGIC;
     static final int MIN_CLUSTER_BITS = 9;
     static final int MAX_CLUSTER_BITS = 21;
     /** Offsets of the fields we rewrite. */
@@ -194,7 +193,7 @@ final class Qcow2Header {
             long fileSize = ch.size();
             ByteBuffer first = ByteBuffer.allocate(8);
             readFully(ch, first, 0);
-            if (first.getInt(0) != MAGIC) {
+            if (first.getInt(0) != ImageFormat.QCOW2_MAGIC) {
                 throw new StorageException(path, "image " + path + " is not a qcow2 image (no QFI magic);"
                         + " serve a raw image with engine file, mmap or cow");
             }

@@ -440,8 +440,7 @@ public final class Qcow2Storage implements Storage {
             return;
         }
         try {
-            refcounts.sync();
-            refcounts.applyReleases();
+            refcounts.flush();
         } catch (IOException e) {
             throw StorageException.io(path, "flushing", e);
         }
@@ -460,8 +459,7 @@ public final class Qcow2Storage implements Storage {
         closed = true;
         if (writable) {
             try {
-                refcounts.sync();
-                refcounts.applyReleases();
+                refcounts.flush();
                 refcounts.returnReservation();
                 refcounts.sync();
             } catch (IOException | RuntimeException e) {

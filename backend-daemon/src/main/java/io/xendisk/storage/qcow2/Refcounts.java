@@ -135,6 +135,12 @@ final class Refcounts {
         pendingDurable = true;
     }
 
+    /** What a FLUSH does: everything written is durable, then the deferred releases are applied. */
+    void flush() throws IOException {
+        sync();
+        applyReleases();
+    }
+
     /**
      * Counts the next free clusters of one refcount block in one write into
      * {@code into} and grows the file over them; not yet durable. Returns how many.
