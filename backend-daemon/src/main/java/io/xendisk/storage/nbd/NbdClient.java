@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 import static io.xendisk.storage.nbd.NbdProtocol.*;
@@ -48,9 +49,8 @@ import static io.xendisk.storage.nbd.NbdProtocol.*;
  * or NBD_EIO with the {@link IOException} saying why the client has no
  * answer: the connection broke, the server broke the protocol (a reply with
  * bad magic or an unknown handle; the client then closes the connection), or
- * the client was closed. Once the connection has failed, every request in
- * flight completes that way and so does every later one, at once; the client
- * does not reconnect. A request completes once its reply has been read and
+ * the client was closed. Once the client has failed, every request in
+ * flight completes that way and so does every later one, at once. A request completes once its reply has been read and
  * the call that sent it is done with it, whichever comes last; so a
  * completion runs on the reply reader thread, or on the calling thread before
  * the call returns (when the reply overtakes the call's own return, and always
@@ -58,6 +58,18 @@ import static io.xendisk.storage.nbd.NbdProtocol.*;
  * do), or on the thread that found the connection broken. Completions must be
  * short and must not wait for this client (a request submitted from a
  * completion can wait for a slot that only the reader thread can free).
+ *
+ * <p><b>A dropped connection</b> (the server closed or reset it, or a read or
+ * a send on it failed) is made again, as long as the client allows
+ * ({@code reconnectFor}): the requests in flight wait, are sent again on the
+ * new connection, whose export must still take them ({@link NbdExport#lostIn}),
+ * and complete as the new server answers; so a caller sees a pause, never an
+ * error for a request the server may not have seen. Writes are sent again
+ * whole, reads fill their buffer again from its start. A write the old
+ * server answered is as durable as that server made it: only a FLUSH
+ * promises more, here as anywhere in NBD. Past {@code reconnectFor}, when
+ * the export changed, or with {@link Duration#ZERO}, the client fails.
+ * A protocol error is not a dropped connection: it fails the client at once.
  *
  * <p><b>Timeouts.</b> The handshake is bounded by {@link NbdConnection#open}.
  * In the transmission phase a request has no time limit of its own (a slow
@@ -77,6 +89,11 @@ public final class NbdClient implements AutoCloseable {
     public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(30);
     /** A bound on requests in flight that keeps a disk's queue busy without flooding a server. */
     public static final int DEFAULT_MAX_IN_FLIGHT = 64;
+    /** Long enough for a server to be restarted by hand or by systemd, short of a guest's hung-task alarm. */
+    public static final Duration DEFAULT_RECONNECT_FOR = Duration.ofMinutes(2);
+    /** Attempts to connect again start this far apart and double up to {@link #RECONNECT_DELAY_MAX}. */
+    private static final long RECONNECT_DELAY_MIN = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long RECONNECT_DELAY_MAX = TimeUnit.SECONDS.toNanos(2);
     private static final int MAX_SLOTS = 1 << 16;
     /**
      * Heap buffers are copied through a per-thread temporary direct buffer the
@@ -104,10 +121,20 @@ public final class NbdClient implements AutoCloseable {
         void done(int error, IOException failure);
     }
 
-    private final NbdConnection connection;
     private final NbdUri uri;
+    /** The export as first opened: what requests are checked against, whatever the server says later. */
     private final NbdExport export;
-    private final SocketChannel channel;
+    private final Duration reconnectFor;
+    /** The connection now; replaced by the reader thread under the send lock when one is made again. */
+    private volatile NbdConnection connection;
+    /** {@link #connection}'s socket; senders write it under the send lock. */
+    private SocketChannel channel;
+    /** Counts the connections, under the send lock: a slot records on which one it was sent. */
+    private long generation;
+    /** Set under the send lock from a dropped connection until the next one is made: senders leave their requests to be sent again. */
+    private volatile boolean reconnecting;
+    /** Why a send found the connection broken; the reader, whose read the close interrupts, tells that cause. */
+    private final AtomicReference<IOException> sendLost = new AtomicReference<>();
     private final Slot[] slots;
     private final ArrayBlockingQueue<Slot> free;
     private final int indexBits;
@@ -136,6 +163,11 @@ public final class NbdClient implements AutoCloseable {
         final AtomicInteger pending = new AtomicInteger();
         long uses;
         long handle;
+        /** The buffer's position when taken: a request sent again starts there again. */
+        int start;
+        /** What was last sent from the slot and on which connection, under the send lock. */
+        long sentHandle;
+        long sentGeneration;
         short type;
         short flags;
         long offset;
@@ -151,14 +183,27 @@ public final class NbdClient implements AutoCloseable {
     }
 
     /**
-     * Takes over {@code connection} (closing it when this client closes) with
-     * at most {@code maxInFlight} requests in flight at once, and starts its
-     * reply reader thread.
+     * {@link #NbdClient(NbdConnection, int, Duration)} making a dropped
+     * connection again for {@link #DEFAULT_RECONNECT_FOR}.
      */
     public NbdClient(NbdConnection connection, int maxInFlight) {
+        this(connection, maxInFlight, DEFAULT_RECONNECT_FOR);
+    }
+
+    /**
+     * Takes over {@code connection} (closing it when this client closes) with
+     * at most {@code maxInFlight} requests in flight at once, and starts its
+     * reply reader thread. A dropped connection is made again to the same URI
+     * for up to {@code reconnectFor} ({@link Duration#ZERO}: never).
+     */
+    public NbdClient(NbdConnection connection, int maxInFlight, Duration reconnectFor) {
         if (maxInFlight < 1 || maxInFlight > MAX_SLOTS) {
             throw new IllegalArgumentException("maxInFlight " + maxInFlight + " is not from 1 to " + MAX_SLOTS);
         }
+        if (reconnectFor.isNegative()) {
+            throw new IllegalArgumentException("reconnectFor " + reconnectFor + " is negative");
+        }
+        this.reconnectFor = reconnectFor;
         this.connection = connection;
         this.uri = connection.uri();
         this.export = connection.export();
@@ -184,9 +229,14 @@ public final class NbdClient implements AutoCloseable {
 
     /** Opens {@code uri} ({@link NbdConnection#open(NbdUri)}) and a client on it. */
     public static NbdClient open(NbdUri uri, int maxInFlight) throws IOException {
+        return open(uri, maxInFlight, DEFAULT_RECONNECT_FOR);
+    }
+
+    /** Opens {@code uri} ({@link NbdConnection#open(NbdUri)}) and a client on it. */
+    public static NbdClient open(NbdUri uri, int maxInFlight, Duration reconnectFor) throws IOException {
         NbdConnection c = NbdConnection.open(uri);
         try {
-            return new NbdClient(c, maxInFlight);
+            return new NbdClient(c, maxInFlight, reconnectFor);
         } catch (RuntimeException | Error e) {
             c.close();
             throw e;
@@ -253,7 +303,12 @@ public final class NbdClient implements AutoCloseable {
         return slots.length - free.size();
     }
 
-    /** Why the connection ended, or null while it works (and after a clean close). */
+    /** Whether a dropped connection is being made again, now (requests wait for it). */
+    public boolean reconnecting() {
+        return reconnecting;
+    }
+
+    /** Why the client failed, or null while it works (and after a clean close). */
     public IOException failure() {
         return failure.get();
     }
@@ -347,6 +402,7 @@ public final class NbdClient implements AutoCloseable {
             }
             closing = true;
         }
+        LockSupport.unpark(reader);
         long deadline = System.nanoTime() + timeout.toNanos();
         // owning every slot means nothing is in flight and nothing more can start
         Slot[] held = new Slot[slots.length];
@@ -447,6 +503,7 @@ public final class NbdClient implements AutoCloseable {
         s.offset = offset;
         s.length = length;
         s.buffer = buf;
+        s.start = buf == null ? 0 : buf.position();
         s.completion = c;
         s.error = OK;
         s.failure = null;
@@ -458,18 +515,27 @@ public final class NbdClient implements AutoCloseable {
             if (f != null || disconnected) {
                 // fail() may have looked at the slots before this one was published: answer it here
                 answerFailed(s, s.handle, f != null ? f : refusalClosed());
-            } else {
+            } else if (!reconnecting && !sentNow(s)) {
+                // while reconnecting, or already sent again by the reader: the new connection carries it
                 send(s);
             }
         } catch (IOException e) {
-            fail(sendFailed(e));
+            lost(e);
         } finally {
             sendLock.unlock();
             arrive(s);
         }
     }
 
+    /** Whether {@code s}'s request went out on the connection now; under the send lock. */
+    private boolean sentNow(Slot s) {
+        return s.sentHandle == s.handle && s.sentGeneration == generation;
+    }
+
+    /** Sends {@code s}'s request on the connection now; under the send lock. */
     private void send(Slot s) throws IOException {
+        s.sentHandle = s.handle;
+        s.sentGeneration = generation;
         ByteBuffer h = requestHeader;
         h.clear();
         h.putInt(REQUEST_MAGIC).putShort(s.flags).putShort(s.type).putLong(s.handle).putLong(s.offset)
@@ -500,7 +566,7 @@ public final class NbdClient implements AutoCloseable {
     private void disconnect() {
         sendLock.lock();
         try {
-            if (failure.get() == null && !disconnected) {
+            if (failure.get() == null && !disconnected && !reconnecting) {
                 disconnected = true;
                 ByteBuffer h = requestHeader;
                 h.clear();
@@ -529,32 +595,55 @@ public final class NbdClient implements AutoCloseable {
         return new IOException("the NBD client for " + uri + " is closed");
     }
 
-    private IOException sendFailed(IOException e) {
+    /**
+     * A send failed; under the send lock. An interrupted sender is our
+     * caller's mistake and fails the client; anything else drops the
+     * connection: closing it wakes the reader, which makes it again, and the
+     * request stays in flight to be sent again.
+     */
+    private void lost(IOException e) {
         if (e instanceof ClosedByInterruptException) {
-            return new IOException("a thread sending a request to the NBD server at " + uri.server() + " was"
+            fail(new IOException("a thread sending a request to the NBD server at " + uri.server() + " was"
                     + " interrupted, which closes the connection (threads submitting NBD requests must not be"
-                    + " interrupted)", e);
+                    + " interrupted)", e));
+            return;
         }
-        IOException f = failure.get();
-        if (f != null) {
-            return f;
+        if (failure.get() != null) {
+            return;
         }
-        return new IOException("sending a request to the NBD server at " + uri.server() + " failed: " + e, e);
+        sendLost.compareAndSet(null, new IOException("sending a request to the NBD server at " + uri.server()
+                + " failed: " + e.getMessage(), e));
+        reconnecting = true;
+        connection.close();
     }
 
     // -- replies
 
     private void readReplies() {
         try {
+            SocketChannel ch = channel;
+            while (ch != null) {
+                IOException dropped = readUntilDropped(ch);
+                ch = dropped == null ? null : reconnect(dropped);
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.error("NBD {}: the reply reader failed", uri, e);
+            fail(new IOException("the reply reader of the NBD client for " + uri + " failed: " + e, e));
+        }
+    }
+
+    /**
+     * Answers requests from the replies on {@code ch} until the connection
+     * drops (then says why) or ends: after NBD_CMD_DISC, or failed (then null).
+     */
+    private IOException readUntilDropped(SocketChannel ch) {
+        ByteBuffer h = replyHeader;
+        try {
             while (true) {
-                ByteBuffer h = replyHeader;
                 h.clear();
-                if (!readFully(h)) {
-                    if (!disconnected) {
-                        fail(new EOFException("the NBD server at " + uri.server() + " closed the connection"
-                                + " with " + unanswered() + " requests unanswered"));
-                    }
-                    return;
+                if (!readFully(ch, h)) {
+                    return ended() ? null : dropped(new EOFException("the NBD server at " + uri.server()
+                            + " closed the connection with " + unanswered() + " requests unanswered"));
                 }
                 int magic = h.getInt(0);
                 int error = h.getInt(4);
@@ -563,7 +652,7 @@ public final class NbdClient implements AutoCloseable {
                     fail(protocolError(magic == STRUCTURED_REPLY_MAGIC
                             ? "a structured reply (magic 0x668e33ef), which was not negotiated"
                             : "a reply with magic 0x" + Integer.toHexString(magic) + " instead of 0x67446698"));
-                    return;
+                    return null;
                 }
                 Slot s = claim(handle);
                 if (s == null) {
@@ -571,33 +660,152 @@ public final class NbdClient implements AutoCloseable {
                         fail(protocolError("a reply for handle 0x" + Long.toHexString(handle)
                                 + ", which no request in flight has"));
                     }
-                    return;
+                    return null;
                 }
                 if (s.type == CMD_READ && error == OK) {
+                    IOException cut = null;
                     try {
-                        if (!readFully(s.buffer)) {
-                            throw new EOFException("the NBD server at " + uri.server() + " closed the connection"
+                        if (!readFully(ch, s.buffer)) {
+                            cut = new EOFException("the NBD server at " + uri.server() + " closed the connection"
                                     + " in the middle of the data of a read");
                         }
                     } catch (IOException e) {
-                        IOException f = readFailed(e);
-                        s.error = EIO;
-                        s.failure = f;
-                        arrive(s);
-                        fail(f);
-                        return;
+                        cut = e;
+                    }
+                    if (cut != null) {
+                        // back in flight, to be read again whole on the next connection
+                        s.buffer.position(s.start);
+                        s.inflight.set(s.handle);
+                        IOException f = failure.get();
+                        if (f != null) {
+                            answerFailed(s, s.handle, f);
+                            return null;
+                        }
+                        return dropped(cut);
                     }
                 }
                 s.error = error;
                 arrive(s);
             }
         } catch (IOException e) {
-            if (!disconnected) {
-                fail(readFailed(e));
+            return ended() ? null : dropped(e);
+        }
+    }
+
+    /** The connection ended as it should: NBD_CMD_DISC went out, or the client failed and closed it. */
+    private boolean ended() {
+        return disconnected || failure.get() != null;
+    }
+
+    /** Why the connection dropped: a send's failure (whose close broke the read) before the read's own. */
+    private IOException dropped(IOException readFailure) {
+        IOException sent = sendLost.getAndSet(null);
+        return sent != null ? sent : readFailed(readFailure);
+    }
+
+    /**
+     * Makes a dropped connection again and has the requests in flight sent on
+     * it; returns its socket, or null when the client failed instead: no
+     * reconnecting allowed, closed meanwhile, out of time, or the export changed.
+     */
+    private SocketChannel reconnect(IOException cause) {
+        sendLock.lock();
+        try {
+            reconnecting = true;
+            // a send that failed on this connection after its drop was seen told nothing new
+            sendLost.set(null);
+        } finally {
+            sendLock.unlock();
+        }
+        connection.close();
+        if (reconnectFor.isZero() || closing) {
+            fail(cause);
+            return null;
+        }
+        LOG.warn("NBD {}: {}; making the connection again for up to {} s, the requests in flight wait", uri,
+                cause.getMessage(), reconnectFor.toSeconds());
+        long began = System.nanoTime();
+        long deadline = began + reconnectFor.toNanos();
+        long delay = RECONNECT_DELAY_MIN;
+        String last = cause.getMessage();
+        int attempts = 0;
+        while (true) {
+            if (closing || failure.get() != null) {
+                fail(new IOException("the NBD client for " + uri + " was closed while its dropped connection was"
+                        + " being made again (" + cause.getMessage() + ")", cause));
+                return null;
             }
-        } catch (RuntimeException | Error e) {
-            LOG.error("NBD {}: the reply reader failed", uri, e);
-            fail(new IOException("the reply reader of the NBD client for " + uri + " failed: " + e, e));
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                fail(new IOException(cause.getMessage() + "; the connection was not made again within "
+                        + reconnectFor.toSeconds() + " s (" + attempts + " attempts, the last: " + last + ")", cause));
+                return null;
+            }
+            // a server being restarted needs a moment in any case
+            LockSupport.parkNanos(Math.min(delay, left));
+            delay = Math.min(delay * 2, RECONNECT_DELAY_MAX);
+            if (closing) {
+                continue;
+            }
+            attempts++;
+            NbdConnection c;
+            try {
+                long bound = Math.min(Math.max(left, 1_000_000), NbdConnection.DEFAULT_TIMEOUT.toNanos());
+                c = NbdConnection.open(uri, Duration.ofNanos(bound));
+            } catch (IOException e) {
+                last = e.getMessage();
+                LOG.debug("NBD {}: attempt {} to connect again: {}", uri, attempts, last);
+                continue;
+            }
+            String changed = export.lostIn(c.export(), maxRequest);
+            if (changed != null) {
+                c.close();
+                fail(new NbdException("the NBD export " + uri + " changed while its dropped connection was made"
+                        + " again: " + changed + "; the requests in flight failed; connect the disk again"));
+                return null;
+            }
+            sendLock.lock();
+            try {
+                connection = c;
+                channel = c.channel();
+                generation++;
+            } finally {
+                sendLock.unlock();
+            }
+            if (closing || failure.get() != null) {
+                continue; // fail() closes what is now the connection
+            }
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+            int finalAttempts = attempts;
+            // the reader must read replies while the requests go out: a server may stop reading until it can write
+            Thread resender = new Thread(() -> sendAgain(tookMs, finalAttempts), "nbd-resend " + uri.server());
+            resender.setDaemon(true);
+            resender.start();
+            return c.channel();
+        }
+    }
+
+    /** Sends on the new connection every request in flight not sent on it yet, then lets senders go on. */
+    private void sendAgain(long tookMs, int attempts) {
+        int resent = 0;
+        sendLock.lock();
+        try {
+            for (Slot s : slots) {
+                if (s.inflight.get() > 0 && !sentNow(s)) {
+                    if (s.buffer != null) {
+                        s.buffer.position(s.start);
+                    }
+                    send(s);
+                    resent++;
+                }
+            }
+            reconnecting = false;
+            LOG.warn("NBD {}: the connection is made again after {} ms ({} attempts); {} requests sent again", uri,
+                    tookMs, attempts, resent);
+        } catch (IOException e) {
+            lost(e);
+        } finally {
+            sendLock.unlock();
         }
     }
 
@@ -612,7 +820,7 @@ public final class NbdClient implements AutoCloseable {
     }
 
     /** Reads until {@code b} is full; false at end of stream before the first byte of it. */
-    private boolean readFully(ByteBuffer b) throws IOException {
+    private boolean readFully(SocketChannel ch, ByteBuffer b) throws IOException {
         int end = b.limit();
         boolean started = false;
         try {
@@ -620,7 +828,7 @@ public final class NbdClient implements AutoCloseable {
                 if (!b.isDirect()) {
                     b.limit(Math.min(end, b.position() + HEAP_CHUNK));
                 }
-                int n = channel.read(b);
+                int n = ch.read(b);
                 if (n < 0) {
                     if (!started) {
                         return false;

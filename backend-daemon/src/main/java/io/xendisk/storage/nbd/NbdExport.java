@@ -1,5 +1,8 @@
 package io.xendisk.storage.nbd;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * What the server told of the export it opened for us: its size, its
  * transmission flags and its block size constraints (NBD_INFO_BLOCK_SIZE, or
@@ -78,5 +81,38 @@ public record NbdExport(String name, long size, int transmissionFlags, int minim
             sb.append(", via NBD_OPT_EXPORT_NAME");
         }
         return sb.toString();
+    }
+
+    /**
+     * What a server that answers again no longer offers of what this export
+     * did, such that requests made for this one cannot go to {@code now}; null
+     * when they can. Requests were sized and aligned for this export, so the
+     * size must be the same, the minimum block may only shrink to a divisor,
+     * and the payload may not fall below {@code largestSent}.
+     */
+    public String lostIn(NbdExport now, long largestSent) {
+        List<String> lost = new ArrayList<>();
+        if (now.size != size) {
+            lost.add("its size was " + size + " B and is now " + now.size + " B");
+        }
+        if (now.readOnly() && !readOnly()) {
+            lost.add("it is now read-only");
+        }
+        String[] names = {"flush", "FUA", "trim", "write zeroes"};
+        boolean[] had = {canFlush(), canFua(), canTrim(), canWriteZeroes()};
+        boolean[] has = {now.canFlush(), now.canFua(), now.canTrim(), now.canWriteZeroes()};
+        for (int i = 0; i < names.length; i++) {
+            if (had[i] && !has[i]) {
+                lost.add("it no longer offers " + names[i]);
+            }
+        }
+        if (minimumBlock % now.minimumBlock != 0) {
+            lost.add("its minimum block was " + minimumBlock + " B and is now " + now.minimumBlock + " B");
+        }
+        if (now.maximumPayload < largestSent) {
+            lost.add("its largest payload is now " + now.maximumPayload + " B, below the " + largestSent
+                    + " B sent before");
+        }
+        return lost.isEmpty() ? null : String.join(", ", lost);
     }
 }

@@ -41,10 +41,20 @@ final class NbdServer implements AutoCloseable {
      * {@code options}; {@code exportName} is the name the URI asks for.
      */
     static NbdServer nbdkit(Path dir, boolean unix, String exportName, List<String> options, String... plugin) {
-        return start("nbdkit", "nbdkit", dir, unix, exportName, (port, socket) -> {
+        return nbdkit(dir, unix ? dir.resolve("nbdkit-" + System.nanoTime() + ".sock") : null, exportName, options,
+                plugin);
+    }
+
+    /**
+     * {@link #nbdkit(Path, boolean, String, List, String...)} on the Unix
+     * socket {@code socket} (null: TCP), which a server started again can
+     * listen on as the one before it did.
+     */
+    static NbdServer nbdkit(Path dir, Path socket, String exportName, List<String> options, String... plugin) {
+        return start("nbdkit", "nbdkit", dir, socket, exportName, (port, sock) -> {
             List<String> cmd = new ArrayList<>(List.of("--exit-with-parent", "-f", "-v"));
-            if (socket != null) {
-                cmd.addAll(List.of("-U", socket.toString()));
+            if (sock != null) {
+                cmd.addAll(List.of("-U", sock.toString()));
             } else {
                 cmd.addAll(List.of("-i", "127.0.0.1", "-p", Integer.toString(port)));
             }
@@ -56,7 +66,7 @@ final class NbdServer implements AutoCloseable {
 
     /** {@code qemu-nbd} serving a raw {@code image} under {@code exportName}, persistent. */
     static NbdServer qemuNbd(Path dir, boolean unix, String exportName, Path image, String... options) {
-        return start("qemu-nbd", "qemu-utils", dir, unix, exportName, (port, socket) -> {
+        return start("qemu-nbd", "qemu-utils", dir, socketIn(dir, unix, "qemu-nbd"), exportName, (port, socket) -> {
             List<String> cmd = new ArrayList<>(List.of("-f", "raw", "--persistent", "-x", exportName));
             if (socket != null) {
                 cmd.addAll(List.of("-k", socket.toString()));
@@ -75,7 +85,7 @@ final class NbdServer implements AutoCloseable {
      * {@code exportLines} go into that section ("flush = true", ...).
      */
     static NbdServer nbdServer(Path dir, boolean unix, String exportName, Path file, String... exportLines) {
-        return start("nbd-server", "nbd-server", dir, unix, exportName, (port, socket) -> {
+        return start("nbd-server", "nbd-server", dir, socketIn(dir, unix, "nbd-server"), exportName, (port, socket) -> {
             StringBuilder conf = new StringBuilder("[generic]\n");
             if (socket != null) {
                 conf.append("unixsock = ").append(socket).append('\n');
@@ -129,8 +139,13 @@ final class NbdServer implements AutoCloseable {
         List<String> args(int port, Path socket);
     }
 
-    private static NbdServer start(String tool, String debianPackage, Path dir, boolean unix, String exportName,
+    private static Path socketIn(Path dir, boolean unix, String tool) {
+        return unix ? dir.resolve(tool + "-" + System.nanoTime() + ".sock") : null;
+    }
+
+    private static NbdServer start(String tool, String debianPackage, Path dir, Path socket, String exportName,
                                    CommandLine line) {
+        boolean unix = socket != null;
         Path bin = Path.of("/usr/bin", tool);
         if (!Files.isExecutable(bin)) {
             fail(bin + " is missing: install Debian's " + debianPackage + " (apt-get install " + debianPackage + ")");
@@ -138,7 +153,14 @@ final class NbdServer implements AutoCloseable {
         // a port found free may be taken before the server binds it: then try another
         for (int attempt = 1; ; attempt++) {
             int port = unix ? -1 : freePort();
-            Path socket = unix ? dir.resolve(tool + "-" + System.nanoTime() + ".sock") : null;
+            if (unix) {
+                try {
+                    // a killed server leaves its socket behind
+                    Files.deleteIfExists(socket);
+                } catch (IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
             List<String> cmd = new ArrayList<>();
             cmd.add(bin.toString());
             cmd.addAll(line.args(port, socket));
