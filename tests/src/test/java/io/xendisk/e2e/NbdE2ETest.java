@@ -9,15 +9,19 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A guest's disk on an NBD server: nbdkit's file plugin over a Unix socket and
  * qemu-nbd over TCP serving a qcow2 image. The guest's writes are checked where
- * the server keeps them (the exported file; qemu-img on the qcow2 image).
+ * the server keeps them (the exported file; qemu-img on the qcow2 image). A
+ * server killed and started again under a guest's verify is only a pause.
  */
 class NbdE2ETest {
     private static final Path NBDKIT = Path.of("/usr/bin/nbdkit");
@@ -70,6 +74,39 @@ class NbdE2ETest {
         assertEquals(0, verify.exit(), verify.toString());
         disconnect();
         Images.assertPattern(file, 40L << 20, 8 << 20, 9);
+    }
+
+    @Test
+    void aServerKilledAndStartedAgainInTheMiddleOfAVerifyIsAPauseForTheGuest() throws Exception {
+        Path file = Images.sparse(dist.dir.resolve("nbd-restart.img"), 64L << 20, null);
+        Path socket = dist.dir.resolve("nbdkit-restart.sock");
+        // slowed so that the verify is surely still writing when the server dies
+        List<String> slow = List.of(NBDKIT.toString(), "--exit-with-parent", "-f", "-U", socket.toString(),
+                "--filter=delay", "file", file.toString(), "delay-write=20ms", "delay-read=20ms");
+        server = serve(socket, slow);
+        connect("nbd+unix:///?socket=" + socket);
+        CompletableFuture<Dist.Result> verify = CompletableFuture.supplyAsync(() -> {
+            try {
+                return dist.simRun(guest, "xvdb", "verify", "--offset", "4M", "--size", "48M", "--seed", "21");
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        });
+        Thread.sleep(1500);
+        assertFalse(verify.isDone(), "the verify ended before the server was killed: " + verify.getNow(null));
+        server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        Thread.sleep(1000); // the guest waits with no server at all
+        assertFalse(verify.isDone(), "the verify ended while no server was there: " + verify.getNow(null));
+        Files.deleteIfExists(socket);
+        server = serve(socket, List.of(NBDKIT.toString(), "--exit-with-parent", "-f", "-U", socket.toString(),
+                "file", file.toString()));
+        Dist.Result r = verify.get(3, TimeUnit.MINUTES);
+        assertEquals(0, r.exit(), r.toString());
+        String log = dist.daemonLog();
+        assertTrue(log.contains("making the connection again"), log);
+        assertTrue(log.contains("the connection is made again after"), log);
+        disconnect();
+        Images.assertPattern(file, 4L << 20, 48 << 20, 21);
     }
 
     @Test
