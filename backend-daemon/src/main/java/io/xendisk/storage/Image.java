@@ -46,13 +46,20 @@ final class Image implements AutoCloseable {
         this.size = size;
     }
 
+    private static String servedBy(String uri) {
+        String scheme = StorageSpec.scheme(uri);
+        String engine = Storages.engineForScheme(scheme);
+        return engine != null ? " (engine " + engine + " serves " + scheme + ":// URIs: --storage " + engine
+                + ", or give the URI without an engine)" : " (no engine serves " + scheme + ":// URIs)";
+    }
+
     /** Validates and opens {@code spec.path()}, read-write unless {@code writable} is false. */
     static Image open(StorageSpec spec, boolean writable) {
         Path path = spec.path();
         if (path == null) {
             throw new StorageException(null, "engine " + spec.engine() + " needs an image path"
-                    + (spec.location() != null ? ", not the URI " + spec.location() + " (an engine that serves "
-                    + StorageSpec.scheme(spec.location()) + ":// URIs does: see --storage)" : " (check --path / target=)"));
+                    + (spec.location() != null ? ", not the URI " + spec.location() + servedBy(spec.location())
+                    : " (check --path / target=)"));
         }
         if (spec.sizeBytes().isPresent()) {
             throw new StorageException(path, "image " + path + ": engine " + spec.engine()

@@ -7,7 +7,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import java.util.SortedMap;
 import java.util.SortedSet;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -109,6 +111,17 @@ public final class Storages {
             }
         }
         return null;
+    }
+
+    /** Every URI scheme an engine serves, with that engine's name, sorted by scheme. */
+    public static SortedMap<String, String> schemes() {
+        SortedMap<String, String> all = new TreeMap<>();
+        for (StorageEngine e : ENGINES.values()) {
+            for (String scheme : e.schemes()) {
+                all.put(scheme, e.name());
+            }
+        }
+        return all;
     }
 
     /** Names of the known engines, sorted. */

@@ -72,7 +72,23 @@ class StorageSpecTest {
     void aFileEngineGivenAUriSaysWhichKindOfEngineTakesIt() {
         StorageException e = assertThrows(StorageException.class,
                 () -> Storages.openStorage(StorageSpec.uri("file", "zzuri://host/export", false)));
-        assertTrue(e.getMessage().contains("not the URI zzuri://host/export"), e.getMessage());
+        assertTrue(e.getMessage().contains("not the URI zzuri://host/export (engine zz-uri serves zzuri:// URIs:"
+                + " --storage zz-uri, or give the URI without an engine)"), e.getMessage());
+    }
+
+    /** The metadata schema's module names the engine of a URI for libvirt's doors as the daemon does. */
+    @Test
+    void theSchemaModuleKnowsTheSchemesOfTheDaemonsEngines() {
+        Storages.schemes().forEach((scheme, engine) -> {
+            if (!engine.startsWith("zz-")) {
+                io.xendisk.xml.Engine e = io.xendisk.xml.Engine.forScheme(scheme);
+                assertEquals(engine, e == null ? null : e.id(), scheme + "://");
+            }
+        });
+        assertTrue(Storages.schemes().containsKey("nbd+unix"), Storages.schemes().toString());
+        for (io.xendisk.xml.Engine e : io.xendisk.xml.Engine.values()) {
+            assertTrue(Storages.engines().contains(e.id()), e.id() + " is no engine of the daemon");
+        }
     }
 
     @Test

@@ -123,6 +123,42 @@ class HookE2ETest {
         }
     }
 
+    /** An NBD export in the metadata (no engine: the URI's scheme names it) is attached at start like an image. */
+    @Test
+    void anNbdExportInTheMetadataIsConnectedAtStartAndAServerDownAbortsTheStart() throws Exception {
+        Path file = Images.sparse(dist.dir.resolve("hook-nbd.img"), 8L << 20, null);
+        Path socket = dist.dir.resolve("hook-nbd.sock");
+        String disk = "      <xdj:disk target='xvde' source='nbd+unix:///?socket=" + socket + "'/>\n";
+        String launcher = Dist.HOME.resolve("bin/xen-disk-java").toString();
+        String before = domainXml("hookvm6", -1, disk);
+        try (Nbdkit server = Nbdkit.serve(socket, "file", file.toString())) {
+            assertEquals(0, hookAs("hookvm6", launcher, before, "prepare", "begin").exit());
+            Dist.Result start = hookAs("hookvm6", launcher, before, "start", "begin");
+            assertEquals(0, start.exit(), start.toString());
+            Dist.Guest late = dist.guest("hookvm6");
+            try {
+                dist.awaitConnected(late, "xvde");
+                assertTrue(dist.listLine(late.vbd("xvde")).contains(" nbd:nbd+unix:///?socket=" + socket),
+                        dist.listLine(late.vbd("xvde")));
+                Dist.Result io = dist.simRun(late, "xvde", "verify", "--size", "1M", "--seed", "6");
+                assertEquals(0, io.exit(), io.toString());
+                Dist.Result stopped = hookAs("hookvm6", launcher, domainXml("hookvm6", late.domid(), disk), "stopped",
+                        "end");
+                assertEquals(0, stopped.exit(), stopped.toString());
+            } finally {
+                dist.cli("sim", "destroy", late.name());
+            }
+        }
+        Images.assertPattern(file, 0, 1 << 20, 6);
+
+        // the server is gone: the start fails naming the domain, the disk and the server
+        Dist.Result start = hookAs("hookvm7", launcher, domainXml("hookvm7", -1, disk), "start", "begin");
+        assertEquals(1, start.exit(), start.toString());
+        assertTrue(start.err().contains("hookvm7") && start.err().contains("xvde")
+                && start.err().contains("cannot connect to the NBD server of nbd+unix:///?socket=" + socket),
+                start.toString());
+    }
+
     @Test
     void aMissingImageAbortsTheStartWithTheDomainTheDiskAndTheFix() throws Exception {
         String xml = domainXml("hookvm", guest.domid(), "      <xdj:disk target='xvdc' source='/x/missing.img'/>\n");

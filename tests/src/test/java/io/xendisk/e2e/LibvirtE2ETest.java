@@ -167,4 +167,26 @@ class LibvirtE2ETest {
         Images.assertPattern(flat, 1 << 20, 2 << 20, 17);
         assertEquals(sha, Images.sha256(gold), "the overlay's gold image changed");
     }
+
+    @Test
+    void anNbdExportIsAttachedByUriAndRecordedWithItsEngine() throws Exception {
+        Path file = Images.sparse(dist.dir.resolve("lv-nbd.img"), 8L << 20, null);
+        try (Nbdkit server = Nbdkit.serve(dist.dir.resolve("lv-nbd.sock"), "file", file.toString())) {
+            Run attach = cli("attach-disk", "lvguest", server.uri(), "xvdf", "--driver-type", "nbd");
+            assertEquals(0, attach.exit(), attach.toString());
+            dist.awaitConnected(guest, "xvdf");
+            assertEquals(List.of(new MetadataDisk("xvdf", server.uri(), Engine.NBD, false)), liveDisks());
+            Dist.Result write = dist.simRun(guest, "xvdf", "verify", "--offset", "1M", "--size", "2M", "--seed", "19");
+            assertEquals(0, write.exit(), write.toString());
+            Run detach = cli("detach-disk", "lvguest", "xvdf");
+            assertEquals(0, detach.exit(), detach.toString());
+        }
+        Images.assertPattern(file, 1 << 20, 2 << 20, 19);
+
+        // the server is gone now: the daemon's refusal reaches the user and nothing is recorded
+        Run refused = cli("attach-disk", "lvguest", "nbd+unix:///?socket=" + dist.dir.resolve("lv-nbd.sock"), "xvdf");
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("cannot connect to the NBD server"), refused.err());
+        assertEquals(List.of(), liveDisks());
+    }
 }

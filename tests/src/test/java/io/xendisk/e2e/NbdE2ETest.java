@@ -24,17 +24,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * server killed and started again under a guest's verify is only a pause.
  */
 class NbdE2ETest {
-    private static final Path NBDKIT = Path.of("/usr/bin/nbdkit");
     private static final Path QEMU_NBD = Path.of("/usr/bin/qemu-nbd");
     private static Dist dist;
     private static Dist.Guest guest;
     private Process server;
+    private Nbdkit nbdkit;
 
     @BeforeAll
     static void start() throws Exception {
         Dist.assertBuilt("bin/xen-disk-java");
         Tools.requireXenstoreUtils();
-        Tools.require(NBDKIT, "nbdkit");
+        Tools.require(Nbdkit.BIN, "nbdkit");
         Tools.require(QEMU_NBD, "qemu-utils");
         dist = new Dist();
         guest = dist.guest("nbd-1");
@@ -56,15 +56,16 @@ class NbdE2ETest {
         if (server != null) {
             server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
+        if (nbdkit != null) {
+            nbdkit.close();
+        }
     }
 
     @Test
     void nbdkitOverAUnixSocketKeepsTheGuestsWritesInItsFile() throws Exception {
         Path file = Images.sparse(dist.dir.resolve("nbd-file.img"), 64L << 20, "XENDISK-E2E-NBD");
-        Path socket = dist.dir.resolve("nbdkit.sock");
-        server = serve(socket, List.of(NBDKIT.toString(), "--exit-with-parent", "-f", "-U", socket.toString(),
-                "file", file.toString()));
-        connect("nbd+unix:///?socket=" + socket);
+        nbdkit = Nbdkit.serve(dist.dir.resolve("nbdkit.sock"), "file", file.toString());
+        connect(nbdkit.uri());
         Dist.Result marker = dist.simRun(guest, "xvdb", "read-at", "0", "1");
         assertTrue(marker.out().contains("|XENDISK-E2E-NBD"), "the export's first sector: " + marker);
         Dist.Result fuzz = dist.simRun(guest, "xvdb", "fuzz", "--requests", "20000", "--valid-percent", "100",
@@ -81,10 +82,8 @@ class NbdE2ETest {
         Path file = Images.sparse(dist.dir.resolve("nbd-restart.img"), 64L << 20, null);
         Path socket = dist.dir.resolve("nbdkit-restart.sock");
         // slowed so that the verify is surely still writing when the server dies
-        List<String> slow = List.of(NBDKIT.toString(), "--exit-with-parent", "-f", "-U", socket.toString(),
-                "--filter=delay", "file", file.toString(), "delay-write=20ms", "delay-read=20ms");
-        server = serve(socket, slow);
-        connect("nbd+unix:///?socket=" + socket);
+        nbdkit = Nbdkit.serve(socket, "--filter=delay", "file", file.toString(), "delay-write=20ms", "delay-read=20ms");
+        connect(nbdkit.uri());
         CompletableFuture<Dist.Result> verify = CompletableFuture.supplyAsync(() -> {
             try {
                 return dist.simRun(guest, "xvdb", "verify", "--offset", "4M", "--size", "48M", "--seed", "21");
@@ -94,12 +93,10 @@ class NbdE2ETest {
         });
         Thread.sleep(1500);
         assertFalse(verify.isDone(), "the verify ended before the server was killed: " + verify.getNow(null));
-        server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        nbdkit.kill();
         Thread.sleep(1000); // the guest waits with no server at all
         assertFalse(verify.isDone(), "the verify ended while no server was there: " + verify.getNow(null));
-        Files.deleteIfExists(socket);
-        server = serve(socket, List.of(NBDKIT.toString(), "--exit-with-parent", "-f", "-U", socket.toString(),
-                "file", file.toString()));
+        nbdkit = Nbdkit.serve(socket, "file", file.toString());
         Dist.Result r = verify.get(3, TimeUnit.MINUTES);
         assertEquals(0, r.exit(), r.toString());
         String log = dist.daemonLog();
@@ -114,7 +111,7 @@ class NbdE2ETest {
         Path img = dist.dir.resolve("nbd-qemu.qcow2");
         assertEquals(0, Tools.qemuImg(dist, "create", "-q", "-f", "qcow2", img.toString(), "64M").exit());
         int port = 10900 + (int) (ProcessHandle.current().pid() % 500);
-        server = serve(null, List.of(QEMU_NBD.toString(), "-f", "qcow2", "-t", "-p", String.valueOf(port),
+        server = serve(List.of(QEMU_NBD.toString(), "-f", "qcow2", "-t", "-p", String.valueOf(port),
                 "-b", "127.0.0.1", "-x", "disk", img.toString()));
         waitForPort(port);
         connect("nbd://127.0.0.1:" + port + "/disk");
@@ -129,16 +126,9 @@ class NbdE2ETest {
         Images.assertPattern(flat, 8L << 20, 16 << 20, 4);
     }
 
-    private static Process serve(Path socket, List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dist.dir.resolve("nbd-server.log").toFile()).start();
-        if (socket != null) {
-            for (int i = 0; i < 100 && !Files.exists(socket); i++) {
-                Thread.sleep(100);
-            }
-            assertTrue(Files.exists(socket), "nbdkit made its socket: " + Files.readString(dist.dir.resolve("nbd-server.log")));
-        }
-        return p;
+    private static Process serve(List<String> cmd) throws Exception {
+        return new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dist.dir.resolve("qemu-nbd.log").toFile()).start();
     }
 
     private static void waitForPort(int port) throws Exception {

@@ -194,6 +194,36 @@ class XlDisksE2ETest {
     }
 
     @Test
+    void anXlTargetNbdUriIsServedFromTheServer() throws Exception {
+        Path file = Images.sparse(dist.dir.resolve("xl-nbd.img"), 16L << 20, "XL-NBD");
+        try (Nbdkit server = Nbdkit.serve(dist.dir.resolve("xl-nbd.sock"), "file", file.toString())) {
+            // xl takes the rest of the disk spec after target= as it is, '?' and '=' included
+            libxlAdd("xvdh", server.uri(), false);
+            Dist.Result add = libxlHotplug("xvdh", "add");
+            assertEquals(0, add.exit(), add + dist.daemonLog());
+            Dist.poll(() -> "4".equals(xs.tryRead(guest.frontend("xvdh") + "/state").orElse("")), "xvdh connected");
+            assertTrue(dist.listLine(guest.vbd("xvdh")).contains(" Connected nbd:" + server.uri()),
+                    dist.listLine(guest.vbd("xvdh")));
+            assertTrue(dist.simRun(guest, "xvdh", "read-at", "0", "1").out().contains("XL-NBD"));
+            Dist.Result v = dist.simRun(guest, "xvdh", "verify", "--offset", "1M", "--size", "4M", "--seed", "47");
+            assertEquals(0, v.exit(), v.toString());
+            libxlRemove("xvdh");
+            Dist.poll(() -> dist.listLine(guest.vbd("xvdh")) == null, "the detached disk leaves the list");
+        }
+        Images.assertPattern(file, 1 << 20, 4 << 20, 47);
+
+        // no server: the script fails with the reason, as xl prints it
+        Path none = dist.dir.resolve("no-server.sock");
+        libxlAdd("xvdi", "nbd+unix:///?socket=" + none, false);
+        Dist.Result refused = libxlHotplug("xvdi", "add");
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("cannot connect to the NBD server of nbd+unix:///?socket=" + none),
+                refused.toString());
+        assertTrue(xs.read(be("xvdi") + "/hotplug-error").contains("is the server running and listening there?"));
+        libxlRemove("xvdi");
+    }
+
+    @Test
     void badTargetsFailTheHotplugScriptWithTheReason() throws Exception {
         libxlAdd("xvdc", "qcow9:/images/x.img", false);
         Dist.Result engine = libxlHotplug("xvdc", "add");

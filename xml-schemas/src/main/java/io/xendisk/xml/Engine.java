@@ -35,6 +35,14 @@ public enum Engine {
         return all.substring(0, last) + " or " + all.substring(last + 2);
     }
 
+    /** The engine that serves URIs of {@code scheme} (lower case), or null; as the daemon's engines claim them. */
+    public static Engine forScheme(String scheme) {
+        return switch (scheme) {
+            case "nbd", "nbd+unix", "nbds", "nbds+unix" -> NBD;
+            default -> null;
+        };
+    }
+
     /** Whether the engine serves an image (and so needs a source). */
     public boolean needsImage() {
         return this != DISCARD;

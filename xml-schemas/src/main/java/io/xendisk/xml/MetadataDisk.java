@@ -7,7 +7,7 @@ import java.util.Objects;
  * {@code <disk target="xvdb" source="/images/gold.img" engine="cow" readonly="false"/>}.
  *
  * @param target   the guest's device name (xvdb, ...)
- * @param source   absolute path of the image, or null for engine discard
+ * @param source   absolute path of the image, a URI (nbd://...), or null for engine discard
  * @param engine   how the daemon serves it
  * @param readOnly whether the guest sees a read-only disk
  */
@@ -20,9 +20,22 @@ public record MetadataDisk(String target, String source, Engine engine, boolean 
         }
     }
 
-    /** The engine the schema implies when none is given: file for an image, else discard. */
+    /**
+     * The engine implied when none is given: discard without a source, the
+     * engine that serves a URI's scheme (nbd for nbd://...), else file.
+     */
     public static Engine defaultEngine(String source) {
-        return source == null ? Engine.DISCARD : Engine.FILE;
+        if (source == null) {
+            return Engine.DISCARD;
+        }
+        int end = source.indexOf("://");
+        if (end > 0) {
+            Engine byScheme = Engine.forScheme(source.substring(0, end).toLowerCase(java.util.Locale.ROOT));
+            if (byScheme != null) {
+                return byScheme;
+            }
+        }
+        return Engine.FILE;
     }
 
     /** "readonly" or "readwrite", as domblklist shows it. */

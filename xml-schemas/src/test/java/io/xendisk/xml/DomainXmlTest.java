@@ -53,6 +53,17 @@ class DomainXmlTest {
     }
 
     @Test
+    void aUriSourceWithoutAnEngineIsServedByTheEngineOfItsScheme() throws Exception {
+        DomainXml d = DomainXml.parse(domain("    <disks xmlns='" + NS + "'>"
+                + "<disk target='xvdb' source='nbd://store:10809/vm1'/>"
+                + "<disk target='xvdc' source='nbd+unix:///vm1?socket=/run/nbd.sock' engine='nbd'/></disks>\n"), "vm1.xml");
+        assertEquals(List.of(new MetadataDisk("xvdb", "nbd://store:10809/vm1", Engine.NBD, false),
+                new MetadataDisk("xvdc", "nbd+unix:///vm1?socket=/run/nbd.sock", Engine.NBD, false)), d.disks());
+        assertEquals(Engine.NBD, MetadataDisk.defaultEngine("NBDS+UNIX:///x?socket=/s"));
+        assertEquals(Engine.FILE, MetadataDisk.defaultEngine("/img/a.img"));
+    }
+
+    @Test
     void anyPrefixOrADefaultNamespaceWorks() throws Exception {
         DomainXml d = DomainXml.parse(domain("    <disks xmlns='" + NS + "'><disk target='xvdz' source='/a'/></disks>\n"),
                 "vm1.xml");
