@@ -107,6 +107,8 @@ public final class RingWorker implements Runnable {
     private int spurious;
     /** The batch just taken had requests the frontend got wrong: pause before the next. */
     private boolean penalised;
+    /** Whether an operation went to the engine since its last {@link IoEngine#unplug()}. */
+    private boolean plugged;
     /** What this ring last added to the VBD's persistent-grants counter. */
     private int persistentReported;
     private volatile boolean running = true;
@@ -244,6 +246,7 @@ public final class RingWorker implements Runnable {
                     busy = true;
                 }
             }
+            unplug();
             if (doneCount > 0) {
                 respond();
             }
@@ -345,10 +348,19 @@ public final class RingWorker implements Runnable {
         if (s == IoEngine.Submission.EXECUTED) {
             ioDone(r, null);
         } else {
+            plugged = true;
             inFlight++;
             if (r.wire.kind() == Request.Kind.BARRIER) {
                 barrier = r;
             }
+        }
+    }
+
+    /** Lets the engine send what this pass submitted, together. */
+    private void unplug() {
+        if (plugged) {
+            plugged = false;
+            engine.unplug();
         }
     }
 
@@ -515,6 +527,7 @@ public final class RingWorker implements Runnable {
         long end = System.nanoTime() + DRAIN_NANOS;
         while (inFlight > 0 && System.nanoTime() < end) {
             if (collectCompletions()) {
+                unplug(); // a flush's data may have followed it
                 respond();
                 continue;
             }

@@ -67,6 +67,15 @@ public interface IoEngine extends AutoCloseable {
         throw new UnsupportedOperationException("no zero-copy regions");
     }
 
+    /**
+     * The operations submitted since the last call are all the backend has for
+     * now: an engine that holds operations back to send them together (an
+     * NBD client writing a ring's batch at once) sends them now. Called on the
+     * thread that submitted them.
+     */
+    default void unplug() {
+    }
+
     /** Releases the disk. Idempotent; does not flush. */
     @Override
     void close();

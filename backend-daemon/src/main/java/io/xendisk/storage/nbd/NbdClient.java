@@ -59,6 +59,12 @@ import static io.xendisk.storage.nbd.NbdProtocol.*;
  * short and must not wait for this client (a request submitted from a
  * completion can wait for a slot that only the reader thread can free).
  *
+ * <p><b>Batches.</b> Requests are written as they are submitted, or, by a
+ * client made {@code batched}, held (headers and write payloads up to 64
+ * KiB, copied) until {@link #unplug()}, a caller waiting for a slot, or a
+ * full buffer, so that a ring's batch costs one write. A larger payload goes
+ * out from its own buffer, with what is held before it.
+ *
  * <p><b>A dropped connection</b> (the server closed or reset it, or a read or
  * a send on it failed) is made again, as long as the client allows
  * ({@code reconnectFor}): the requests in flight wait, are sent again on the
@@ -103,6 +109,10 @@ public final class NbdClient implements AutoCloseable {
     private static final int HEAP_CHUNK = 1 << 20;
     /** Trims are not limited by the payload size; QEMU sends up to INT_MAX, aligned. */
     private static final long MAX_TRIM = Integer.MAX_VALUE;
+    /** Room for a ring's batch of requests; write payloads up to {@link #COPY_MAX} are copied into it. */
+    private static final int OUT_BUFFER = 256 << 10;
+    /** A ring request's largest payload without indirect segments (11 pages) fits, with room to spare. */
+    private static final int COPY_MAX = 64 << 10;
 
     /** No request in flight in the slot. */
     private static final long FREE = 0;
@@ -143,7 +153,9 @@ public final class NbdClient implements AutoCloseable {
     private final long maxTrim;
 
     private final ReentrantLock sendLock = new ReentrantLock();
-    private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
+    /** Requests not written yet, headers and small write payloads; under the send lock. */
+    private final ByteBuffer out = ByteBuffer.allocateDirect(OUT_BUFFER);
+    private final boolean batched;
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private final ByteBuffer replyHeader = ByteBuffer.allocateDirect(SIMPLE_REPLY_SIZE);
     private final Thread reader;
@@ -197,6 +209,16 @@ public final class NbdClient implements AutoCloseable {
      * for up to {@code reconnectFor} ({@link Duration#ZERO}: never).
      */
     public NbdClient(NbdConnection connection, int maxInFlight, Duration reconnectFor) {
+        this(connection, maxInFlight, reconnectFor, false);
+    }
+
+    /**
+     * As {@link #NbdClient(NbdConnection, int, Duration)}; with {@code batched}
+     * a request is held until {@link #unplug()} (or until a caller must wait
+     * for a slot, or the held requests fill a buffer), so that a batch goes
+     * out in one write.
+     */
+    public NbdClient(NbdConnection connection, int maxInFlight, Duration reconnectFor, boolean batched) {
         if (maxInFlight < 1 || maxInFlight > MAX_SLOTS) {
             throw new IllegalArgumentException("maxInFlight " + maxInFlight + " is not from 1 to " + MAX_SLOTS);
         }
@@ -204,6 +226,7 @@ public final class NbdClient implements AutoCloseable {
             throw new IllegalArgumentException("reconnectFor " + reconnectFor + " is negative");
         }
         this.reconnectFor = reconnectFor;
+        this.batched = batched;
         this.connection = connection;
         this.uri = connection.uri();
         this.export = connection.export();
@@ -234,9 +257,15 @@ public final class NbdClient implements AutoCloseable {
 
     /** Opens {@code uri} ({@link NbdConnection#open(NbdUri)}) and a client on it. */
     public static NbdClient open(NbdUri uri, int maxInFlight, Duration reconnectFor) throws IOException {
+        return open(uri, maxInFlight, reconnectFor, false);
+    }
+
+    /** Opens {@code uri} and a client on it, {@code batched} as {@link #NbdClient(NbdConnection, int, Duration, boolean)} says. */
+    public static NbdClient open(NbdUri uri, int maxInFlight, Duration reconnectFor, boolean batched)
+            throws IOException {
         NbdConnection c = NbdConnection.open(uri);
         try {
-            return new NbdClient(c, maxInFlight, reconnectFor);
+            return new NbdClient(c, maxInFlight, reconnectFor, batched);
         } catch (RuntimeException | Error e) {
             c.close();
             throw e;
@@ -481,9 +510,13 @@ public final class NbdClient implements AutoCloseable {
             c.done(EIO, refused);
             return;
         }
-        Slot s;
+        Slot s = free.poll();
         try {
-            s = free.take();
+            if (s == null) {
+                // what is held may be what frees a slot
+                unplug();
+                s = free.take();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             c.done(EIO, new InterruptedIOException("interrupted while waiting for one of the " + slots.length
@@ -518,6 +551,9 @@ public final class NbdClient implements AutoCloseable {
             } else if (!reconnecting && !sentNow(s)) {
                 // while reconnecting, or already sent again by the reader: the new connection carries it
                 send(s);
+                if (!batched) {
+                    flushOut();
+                }
             }
         } catch (IOException e) {
             lost(e);
@@ -536,22 +572,30 @@ public final class NbdClient implements AutoCloseable {
     private void send(Slot s) throws IOException {
         s.sentHandle = s.handle;
         s.sentGeneration = generation;
-        ByteBuffer h = requestHeader;
-        h.clear();
-        h.putInt(REQUEST_MAGIC).putShort(s.flags).putShort(s.type).putLong(s.handle).putLong(s.offset)
-                .putInt(s.length).flip();
-        if (s.type != CMD_WRITE) {
-            while (h.hasRemaining()) {
-                channel.write(h);
-            }
+        int payload = s.type == CMD_WRITE ? s.length : 0;
+        boolean copied = payload <= COPY_MAX;
+        if (out.remaining() < REQUEST_HEADER_SIZE + (copied ? payload : 0)) {
+            flushOut();
+        }
+        out.putInt(REQUEST_MAGIC).putShort(s.flags).putShort(s.type).putLong(s.handle).putLong(s.offset)
+                .putInt(s.length);
+        if (payload == 0) {
             return;
         }
         ByteBuffer p = s.buffer;
-        int end = p.position() + s.length;
-        gather[0] = h;
+        if (copied) {
+            out.put(out.position(), p, p.position(), payload);
+            out.position(out.position() + payload);
+            p.position(p.position() + payload);
+            return;
+        }
+        // a large payload goes out from its own buffer, behind what is held
+        int end = p.position() + payload;
+        out.flip();
+        gather[0] = out;
         gather[1] = p;
         try {
-            while (h.hasRemaining() || p.position() < end) {
+            while (out.hasRemaining() || p.position() < end) {
                 if (!p.isDirect()) {
                     p.limit(Math.min(end, p.position() + HEAP_CHUNK));
                 }
@@ -560,6 +604,37 @@ public final class NbdClient implements AutoCloseable {
         } finally {
             p.limit(end);
             gather[1] = null;
+            out.clear();
+        }
+    }
+
+    /** Writes out what {@link #send} held; under the send lock. */
+    private void flushOut() throws IOException {
+        out.flip();
+        try {
+            while (out.hasRemaining()) {
+                channel.write(out);
+            }
+        } finally {
+            out.clear();
+        }
+    }
+
+    /**
+     * Sends the requests held since the last call (a client made with
+     * {@code batched} holds them so that a batch goes out in one write; see
+     * the class comment). Call it once a batch is submitted.
+     */
+    public void unplug() {
+        sendLock.lock();
+        try {
+            if (out.position() > 0 && !reconnecting && failure.get() == null) {
+                flushOut();
+            }
+        } catch (IOException e) {
+            lost(e);
+        } finally {
+            sendLock.unlock();
         }
     }
 
@@ -568,12 +643,8 @@ public final class NbdClient implements AutoCloseable {
         try {
             if (failure.get() == null && !disconnected && !reconnecting) {
                 disconnected = true;
-                ByteBuffer h = requestHeader;
-                h.clear();
-                h.putInt(REQUEST_MAGIC).putShort((short) 0).putShort(CMD_DISC).putLong(0).putLong(0).putInt(0).flip();
-                while (h.hasRemaining()) {
-                    channel.write(h);
-                }
+                out.putInt(REQUEST_MAGIC).putShort((short) 0).putShort(CMD_DISC).putLong(0).putLong(0).putInt(0);
+                flushOut();
                 channel.shutdownOutput();
             }
         } catch (IOException e) {
@@ -769,6 +840,7 @@ public final class NbdClient implements AutoCloseable {
                 connection = c;
                 channel = c.channel();
                 generation++;
+                out.clear(); // held for the old connection: sendAgain sends those requests again
             } finally {
                 sendLock.unlock();
             }
@@ -799,6 +871,7 @@ public final class NbdClient implements AutoCloseable {
                     resent++;
                 }
             }
+            flushOut();
             reconnecting = false;
             LOG.warn("NBD {}: the connection is made again after {} ms ({} attempts); {} requests sent again", uri,
                     tookMs, attempts, resent);

@@ -19,7 +19,8 @@ import java.util.concurrent.ArrayBlockingQueue;
  * segments into it, as blkback's grant copy does, and the server gets one
  * request of up to 44 KiB (or 1 MiB, indirect) instead of one per 4 KiB page,
  * each of which costs a round trip on the server. Completions are taken from
- * a pool and go back to it, so a request allocates nothing.
+ * a pool and go back to it, so a request allocates nothing. The client holds
+ * a ring's batch until {@link #unplug()}, which writes it in one go.
  */
 final class NbdDisk implements IoEngine {
     /** Completions kept for reuse; more are made when more requests are in flight at once. */
@@ -122,6 +123,11 @@ final class NbdDisk implements IoEngine {
             flushFailed = e.getMessage();
         }
         return e;
+    }
+
+    @Override
+    public void unplug() {
+        client.unplug();
     }
 
     @Override

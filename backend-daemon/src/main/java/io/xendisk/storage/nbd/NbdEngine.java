@@ -40,7 +40,7 @@ public final class NbdEngine implements StorageEngine {
         }
         NbdClient client;
         try {
-            client = NbdClient.open(uri, NbdClient.DEFAULT_MAX_IN_FLIGHT);
+            client = NbdClient.open(uri, NbdClient.DEFAULT_MAX_IN_FLIGHT, NbdClient.DEFAULT_RECONNECT_FOR, true);
         } catch (IOException e) {
             throw new StorageException(null, "NBD export " + uri + ": " + e.getMessage(), e);
         }

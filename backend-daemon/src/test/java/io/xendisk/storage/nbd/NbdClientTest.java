@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
@@ -268,6 +269,54 @@ class NbdClientTest {
             waiter.join(TimeUnit.SECONDS.toMillis(Completed.WAIT_SECONDS));
         }
         assertEquals(0, c.inFlight());
+    }
+
+    /**
+     * A batched client holds requests until unplug() (the server sees none
+     * before), writes a batch of small and large writes and reads in one go,
+     * and sends what it holds itself when a caller must wait for a slot.
+     */
+    @Test
+    void aBatchedClientSendsWhatItHoldsOnUnplugOrWhenItRunsOutOfSlots() throws Exception {
+        NbdServer s = keep(NbdServer.nbdkit(dir, true, "", List.of(), "memory", "16M"));
+        NbdClient c = keep(NbdClient.open(s.uri, 8, Duration.ZERO, true));
+        byte[] small = new byte[4096];
+        byte[] large = new byte[256 << 10]; // beyond what is copied: its own write
+        new Random(3).nextBytes(small);
+        new Random(4).nextBytes(large);
+        Completed w1 = new Completed();
+        Completed w2 = new Completed();
+        c.write(0, ByteBuffer.wrap(small), false, w1);
+        Thread.sleep(300);
+        assertFalse(w1.isDone(), "a held request was answered before unplug()");
+        c.write(1 << 20, ByteBuffer.allocateDirect(large.length).put(large).flip(), false, w2);
+        c.unplug();
+        w1.ok();
+        w2.ok();
+        ByteBuffer back = ByteBuffer.allocate(large.length);
+        Completed r = new Completed();
+        c.read(1 << 20, back, r);
+        c.unplug();
+        r.ok();
+        assertArrayEquals(large, back.array());
+
+        // 40 writes from one thread through 8 slots, never unplugged by the caller: no deadlock
+        List<Completed> all = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            Completed w = new Completed();
+            all.add(w);
+            c.write(i * 4096L, ByteBuffer.wrap(small), false, w);
+        }
+        c.unplug();
+        for (Completed w : all) {
+            w.ok();
+        }
+        ByteBuffer b = ByteBuffer.allocate(4096);
+        Completed last = new Completed();
+        c.read(39 * 4096L, b, last);
+        c.unplug();
+        last.ok();
+        assertArrayEquals(small, b.array());
     }
 
     /** The control socket of nbdkit's pause filter: 'p' pauses, 'r' resumes, each echoed in upper case. */
