@@ -7,7 +7,9 @@
 # of a cow disk xvdd (tested), `xl block-detach` of it (the domU sees it go), and `xl shutdown`:
 # everything of ours is released (no gntdev mapping, backend directories gone, `list` empty) and
 # blkback's disk went its usual way. Finally `xl create` with a missing image and with an unknown
-# engine fails, printing our message. The domU's kernel log has no blkfront errors. The hotplug
+# engine fails, printing our message. A fourth disk at boot, xvde, is an NBD export:
+# `target=nbd+unix:///?socket=...` of nbdkit's file plugin in dom0; its data is checked in the
+# exported file after shutdown. The domU's kernel log has no blkfront errors. The hotplug
 # script is put in place by `xen-disk-java install` and taken away by `uninstall`.
 set -u
 . "$XDJ_HARNESS/lib/dom0-lib.sh"
@@ -18,6 +20,14 @@ GOLD=/tmp/xl-gold.img
 M_BLK=$(make_image "$BLK" 64)
 M_OURS=$(make_image "$OURS" 64)
 M_GOLD=$(make_image "$GOLD" 32)
+NBDIMG=/tmp/xl-nbd.img
+NBDSOCK=/tmp/xl-nbd.sock
+M_NBD=$(make_image "$NBDIMG" 64)
+command -v nbdkit >/dev/null || fail "nbdkit is missing on the host (bash .ci/setup installs it)"
+nbdkit -f -U "$NBDSOCK" file "$NBDIMG" > nbdkit.log 2>&1 &
+NBDKIT_PID=$!
+for _ in $(seq 100); do [ -S "$NBDSOCK" ] && break; sleep 0.1; done
+[ -S "$NBDSOCK" ] || { cat nbdkit.log; fail "nbdkit made no socket"; }
 SHA_GOLD=$(sha256sum "$GOLD" | cut -d' ' -f1)
 modprobe xen-blkback || fail "modprobe xen-blkback"
 # the hotplug script where xl looks for script=xen-disk-java, as an operator installs it
@@ -30,13 +40,14 @@ ok=1
 
 # 1) xl create: blkback's disk and ours side by side, both seen at boot
 t0=$(up)
-DOMU_VCPUS=2 DOMU_DISKS="'format=raw,vdev=xvdb,access=rw,target=$BLK', 'vdev=xvdc,access=rw,script=xen-disk-java,target=mmap:$OURS'" \
-  start_domu "$GUEST" xdj_disks=xvdb,xvdc,xvdd xdj_wait=300 xdj_unplug=xvdd xdj_hold=120 xdj_stay=1
+DOMU_VCPUS=2 DOMU_DISKS="'format=raw,vdev=xvdb,access=rw,target=$BLK', 'vdev=xvdc,access=rw,script=xen-disk-java,target=mmap:$OURS', 'vdev=xvde,access=rw,script=xen-disk-java,target=nbd+unix:///?socket=$NBDSOCK'" \
+  start_domu "$GUEST" xdj_disks=xvdb,xvdc,xvdd,xvde xdj_wait=300 xdj_unplug=xvdd xdj_hold=120 xdj_stay=1
 log "xl create with a script=xen-disk-java disk took $(awk "BEGIN{print $(up)-$t0}")s"
 D=$(xl domid "$GUEST")
 B=$(wait_line "$GUEST" "DOMU-DISK xvdb " 240) || true
 C=$(wait_line "$GUEST" "DOMU-DISK xvdc " 240) || true
-echo "$B"; echo "$C"
+E=$(wait_line "$GUEST" "DOMU-DISK xvde " 240) || true
+echo "$B"; echo "$C"; echo "$E"
 BE_B=/local/domain/0/backend/vbd/$D/51728
 BE_C=/local/domain/0/backend/vbd/$D/51744
 log "xvdb: kernel driver '$(kernel_driver_of "$D" 51728)', physical-device $(xenstore-read "$BE_B/physical-device" 2>&1)"
@@ -52,6 +63,10 @@ grep -q "^$D/51744 xvdc Connected mmap:$OURS" <<<"$LIST_RUNNING" || { echo "CHEC
 grep "^$D/51744 " <<<"$LIST_RUNNING" | grep -qE " queues=2( |$)" \
   || { echo "CHECK the 2-vCPU domU's blkfront uses 2 queues (rings) on xvdc: FAIL"; ok=0; }
 W_OURS=$(sed -n 's/.*written=\([0-9a-f]*\).*/\1/p' <<<"$C")
+[[ $E == *"DOMU-DISK xvde PASS marker=$M_NBD "* ]] || { echo "CHECK our NBD disk xvde at boot: FAIL ($E)"; ok=0; }
+grep -q "^$D/51776 xvde Connected nbd:nbd+unix:///?socket=$NBDSOCK" <<<"$LIST_RUNNING" \
+  || { echo "CHECK list shows xvde Connected from the NBD server: FAIL"; ok=0; }
+W_NBD=$(sed -n 's/.*written=\([0-9a-f]*\).*/\1/p' <<<"$E")
 
 # 2) xl block-attach / block-detach of a cow disk on the running domU
 t0=$(up)
@@ -81,6 +96,9 @@ xdj list | grep -q "^$D/" && { echo "CHECK after xl shutdown: list no longer sho
 # the domU's data is in our image (mmap), as in blkback's
 GOT=$(dd if="$OURS" bs=1M skip=1 count=4 2>/dev/null | md5sum | cut -d' ' -f1)
 [ "$GOT" = "$W_OURS" ] || { echo "CHECK xvdc's data in $OURS: FAIL ($GOT, domU wrote $W_OURS)"; ok=0; }
+GOT=$(dd if="$NBDIMG" bs=1M skip=1 count=4 2>/dev/null | md5sum | cut -d' ' -f1)
+[ "$GOT" = "$W_NBD" ] || { echo "CHECK xvde's data in nbdkit's file $NBDIMG: FAIL ($GOT, domU wrote $W_NBD)"; ok=0; }
+kill "$NBDKIT_PID" 2>/dev/null
 problems=$(domu_kernel_problems "$GUEST")
 [ -z "$problems" ] || { echo "CHECK domU kernel log clean: FAIL"; echo "$problems"; ok=0; }
 show_console "$GUEST" 40
