@@ -101,18 +101,18 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
             path = t.substring(colon + 1);
             if (!Storages.engines().contains(engine)) {
                 throw new IllegalArgumentException("unknown storage engine '" + engine + "' in target '" + target
-                        + "' (engines: " + String.join(", ", Storages.engines()) + "; write [engine:]/path/to/image)");
+                        + "' (engines: " + String.join(", ", Storages.engines()) + "; write [engine:]/path/to/image or [engine:]scheme://...)");
             }
         }
         if (path.isEmpty()) {
-            throw new IllegalArgumentException("target '" + target + "' names no image (write [engine:]/path/to/image)");
+            throw new IllegalArgumentException("target '" + target + "' names no image (write [engine:]/path/to/image or [engine:]scheme://...)");
         }
         if (isUri(path)) {
             return uri(engine, path, readOnly);
         }
         if (!path.startsWith("/")) {
             throw new IllegalArgumentException("image '" + path + "' in target '" + target
-                    + "' is not an absolute path (write [engine:]/path/to/image)");
+                    + "' is not an absolute path (write [engine:]/path/to/image or [engine:]scheme://...)");
         }
         return of(engine, Path.of(path), readOnly);
     }

@@ -18,8 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A guest's disk on an NBD server: nbdkit's file plugin over a Unix socket and
- * qemu-nbd over TCP serving a qcow2 image. The guest's writes are checked where
+ * A guest's disk on an NBD server: nbdkit's file plugin over a Unix socket,
+ * nbd-server, and qemu-nbd over TCP serving a qcow2 image. The guest's writes are checked where
  * the server keeps them (the exported file; qemu-img on the qcow2 image). A
  * server killed and started again under a guest's verify is only a pause.
  */
@@ -124,6 +124,39 @@ class NbdE2ETest {
         Path flat = dist.dir.resolve("nbd-qemu.raw");
         assertEquals(0, Tools.qemuImg(dist, "convert", "-q", "-O", "raw", img.toString(), flat.toString()).exit());
         Images.assertPattern(flat, 8L << 20, 16 << 20, 4);
+    }
+
+    /** nbd-server, the reference server, as Debian runs it: daemonized, a child per connection. */
+    @Test
+    void nbdServerServesTheGuestAndKeepsItsWritesInTheFile() throws Exception {
+        Path nbdServer = Path.of("/usr/bin/nbd-server");
+        Tools.require(nbdServer, "nbd-server");
+        Path file = Images.sparse(dist.dir.resolve("nbd-server.img"), 32L << 20, "XDJ-NBD-SERVER");
+        Path socket = dist.dir.resolve("nbd-server.sock");
+        Path pid = dist.dir.resolve("nbd-server.pid");
+        Path conf = dist.dir.resolve("nbd-server.conf");
+        Files.writeString(conf, "[generic]\nunixsock = " + socket + "\n[disk]\nexportname = " + file
+                + "\nflush = true\ntrim = true\n");
+        Dist.Result start = dist.exec(List.of(nbdServer.toString(), "-C", conf.toString(), "-p", pid.toString()),
+                java.util.Map.of());
+        assertEquals(0, start.exit(), start.toString());
+        try {
+            for (int i = 0; i < 100 && !Files.exists(socket); i++) {
+                Thread.sleep(100);
+            }
+            connect("nbd+unix:///disk?socket=" + socket);
+            Dist.Result marker = dist.simRun(guest, "xvdb", "read-at", "0", "1");
+            assertTrue(marker.out().contains("|XDJ-NBD-SERVER"), "the export's first sector: " + marker);
+            Dist.Result verify = dist.simRun(guest, "xvdb", "verify", "--offset", "2M", "--size", "8M", "--seed", "13");
+            assertEquals(0, verify.exit(), verify.toString());
+            disconnect();
+        } finally {
+            if (Files.exists(pid)) {
+                long p = Long.parseLong(Files.readString(pid).trim());
+                ProcessHandle.of(p).ifPresent(ProcessHandle::destroy);
+            }
+        }
+        Images.assertPattern(file, 2L << 20, 8 << 20, 13);
     }
 
     private static Process serve(List<String> cmd) throws Exception {
