@@ -4,6 +4,7 @@ import io.xendisk.api.ControlPaths;
 import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.UnixSockets;
 import io.xendisk.api.Version;
+import io.xendisk.storage.nbd.NbdEngine;
 import io.xendisk.storage.qcow2.Qcow2Storage;
 import io.xendisk.xen.MappingBudget;
 import io.xendisk.xml.XmlInvalidException;
@@ -137,6 +138,11 @@ public final class DaemonMain {
             settings.qcow2CacheMiB().ifPresent(mib -> {
                 if (System.getProperty(Qcow2Storage.CACHE_PROPERTY) == null) {
                     System.setProperty(Qcow2Storage.CACHE_PROPERTY, Long.toString((long) mib << 20));
+                }
+            });
+            settings.nbdReconnectSeconds().ifPresent(s -> {
+                if (System.getProperty(NbdEngine.RECONNECT_PROPERTY) == null) {
+                    System.setProperty(NbdEngine.RECONNECT_PROPERTY, Integer.toString(s));
                 }
             });
             DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now(),

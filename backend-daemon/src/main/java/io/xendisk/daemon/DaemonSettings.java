@@ -25,9 +25,10 @@ import java.util.OptionalInt;
  * @param grantMappings the grant mapping budget, from {@value #GRANT_MAPPINGS_ENV} or the file;
  *                   empty for the default derived from vm.max_map_count
  * @param qcow2CacheMiB the L2 table cache of each qcow2 disk, from the file; empty for the engine's default
+ * @param nbdReconnectSeconds how long an NBD disk connects again, from the file; empty for the engine's default
  */
 public record DaemonSettings(ControlPaths paths, Optional<String> platform, String logLevel, Path configFile,
-                             OptionalInt grantMappings, OptionalInt qcow2CacheMiB) {
+                             OptionalInt grantMappings, OptionalInt qcow2CacheMiB, OptionalInt nbdReconnectSeconds) {
     public static final String GRANT_MAPPINGS_ENV = "XEN_DISK_JAVA_GRANT_MAPPINGS";
 
     /**
@@ -39,7 +40,8 @@ public record DaemonSettings(ControlPaths paths, Optional<String> platform, Stri
         Path file = ControlPaths.configFile(env);
         DaemonConfig config = DaemonConfigs.read(file);
         return new DaemonSettings(ControlPaths.from(env, config), config.platform(),
-                config.logLevel().orElse("info"), file, grantMappings(env, config), config.qcow2CacheMiB());
+                config.logLevel().orElse("info"), file, grantMappings(env, config), config.qcow2CacheMiB(),
+                config.nbdReconnectSeconds());
     }
 
     private static OptionalInt grantMappings(Map<String, String> env, DaemonConfig config) throws XmlInvalidException {

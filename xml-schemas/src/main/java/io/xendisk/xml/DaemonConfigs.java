@@ -38,7 +38,8 @@ public final class DaemonConfigs {
         XmlElement config = XmlReader.read(xml, source, XmlSchema.CONFIG, XmlReader.ROOT);
         return new DaemonConfig(text(config, "platform"), text(config, "run-dir").map(Path::of),
                 text(config, "log-dir").map(Path::of), text(config, "log-level"),
-                number(config, "grant-mappings"), number(config, "qcow2-cache-mib"));
+                number(config, "grant-mappings"), number(config, "qcow2-cache-mib"),
+                number(config, "nbd-reconnect-seconds"));
     }
 
     private static OptionalInt number(XmlElement config, String name) {

@@ -23,9 +23,10 @@ class DaemonConfigsTest {
         Path f = dir.resolve("config.xml");
         Files.writeString(f, OPEN + "  <log-level> debug </log-level>\n  <platform>sim</platform>\n"
                 + "  <run-dir>/run/x</run-dir>\n  <log-dir>/var/log/x</log-dir>\n  <grant-mappings> 500 </grant-mappings>\n"
-                + "  <qcow2-cache-mib>8</qcow2-cache-mib>\n</config>\n");
+                + "  <qcow2-cache-mib>8</qcow2-cache-mib>\n  <nbd-reconnect-seconds>30</nbd-reconnect-seconds>\n</config>\n");
         assertEquals(new DaemonConfig(Optional.of("sim"), Optional.of(Path.of("/run/x")), Optional.of(Path.of("/var/log/x")),
-                Optional.of("debug"), java.util.OptionalInt.of(500), java.util.OptionalInt.of(8)), DaemonConfigs.read(f));
+                Optional.of("debug"), java.util.OptionalInt.of(500), java.util.OptionalInt.of(8),
+                java.util.OptionalInt.of(30)), DaemonConfigs.read(f));
     }
 
     @Test
@@ -73,7 +74,7 @@ class DaemonConfigsTest {
                 OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
         assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
         assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
-                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>)", unknown.getMessage());
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>)", unknown.getMessage());
 
         XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
                 "<config>\n</config>", "c.xml"));

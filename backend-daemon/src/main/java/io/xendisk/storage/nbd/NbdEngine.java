@@ -6,6 +6,7 @@ import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Set;
 
 /**
@@ -15,6 +16,8 @@ import java.util.Set;
  */
 public final class NbdEngine implements StorageEngine {
     public static final String NAME = "nbd";
+    /** Seconds a dropped connection is made again for (config.xml's nbd-reconnect-seconds sets it). */
+    public static final String RECONNECT_PROPERTY = "xen-disk-java.nbd.reconnect-seconds";
 
     @Override
     public String name() {
@@ -40,10 +43,28 @@ public final class NbdEngine implements StorageEngine {
         }
         NbdClient client;
         try {
-            client = NbdClient.open(uri, NbdClient.DEFAULT_MAX_IN_FLIGHT, NbdClient.DEFAULT_RECONNECT_FOR, true);
+            client = NbdClient.open(uri, NbdClient.DEFAULT_MAX_IN_FLIGHT,
+                    reconnectFor(System.getProperty(RECONNECT_PROPERTY)), true);
         } catch (IOException e) {
             throw new StorageException(null, "NBD export " + uri + ": " + e.getMessage(), e);
         }
         return new NbdDisk(client, spec.readOnly());
+    }
+
+    /** The reconnect window {@code seconds} names: the default when null, 0 for none. */
+    static Duration reconnectFor(String seconds) {
+        if (seconds == null || seconds.isBlank()) {
+            return NbdClient.DEFAULT_RECONNECT_FOR;
+        }
+        try {
+            long s = Long.parseLong(seconds.strip());
+            if (s >= 0 && s <= 86_400) {
+                return Duration.ofSeconds(s);
+            }
+        } catch (NumberFormatException e) {
+            // named below
+        }
+        throw new StorageException(null, "system property " + RECONNECT_PROPERTY + "='" + seconds
+                + "' is not a number of seconds from 0 to 86400 (config.xml's nbd-reconnect-seconds sets it)");
     }
 }
