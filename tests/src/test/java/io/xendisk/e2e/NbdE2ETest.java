@@ -37,6 +37,8 @@ class NbdE2ETest {
         Tools.require(Nbdkit.BIN, "nbdkit");
         Tools.require(QEMU_NBD, "qemu-utils");
         dist = new Dist();
+        // as an operator sets it; the restart test below shows the daemon took it
+        dist.writeConfig("<nbd-reconnect-seconds>45</nbd-reconnect-seconds>");
         guest = dist.guest("nbd-1");
     }
 
@@ -100,7 +102,7 @@ class NbdE2ETest {
         Dist.Result r = verify.get(3, TimeUnit.MINUTES);
         assertEquals(0, r.exit(), r.toString());
         String log = dist.daemonLog();
-        assertTrue(log.contains("making the connection again"), log);
+        assertTrue(log.contains("making the connection again for up to 45 s"), log);
         assertTrue(log.contains("the connection is made again after"), log);
         disconnect();
         Images.assertPattern(file, 4L << 20, 48 << 20, 21);
