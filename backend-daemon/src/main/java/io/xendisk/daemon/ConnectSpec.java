@@ -8,7 +8,6 @@ import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.blkif.Vdev;
 import io.xendisk.storage.StorageSpec;
-import io.xendisk.storage.Storages;
 
 /**
  * What a {@code connect} verb asks for, checked once when it arrives so that
@@ -26,7 +25,7 @@ import io.xendisk.storage.Storages;
  */
 record ConnectSpec(String vm, String engine, Path image, String uri, boolean readOnly, String vdev,
                    boolean waitForFrontend, long atStartSeconds) {
-    static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2]"
+    static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2|nbd]"
             + " [--vdev xvdb] [--readonly] [--no-wait] [--at-start SECONDS]";
     /** The longest {@code --at-start}: an hour covers any toolstack's domain build. */
     static final long MAX_AT_START_SECONDS = 3600;
@@ -66,13 +65,14 @@ record ConnectSpec(String vm, String engine, Path image, String uri, boolean rea
         }
         String path = req.option("path");
         String uri = StorageSpec.isUri(path) ? path : null;
-        String byScheme = uri == null ? null : Storages.engineForScheme(StorageSpec.scheme(uri));
-        if (uri != null && byScheme == null && req.option("storage") == null) {
-            throw failed("no storage engine serves " + StorageSpec.scheme(uri) + ":// URIs (--path " + uri
-                    + "); engines: " + String.join(", ", Storages.engines()));
+        String engine = req.option("storage");
+        if (engine == null) {
+            try {
+                engine = path == null ? "discard" : uri != null ? StorageSpec.engineForUri(uri, "--path " + uri) : "file";
+            } catch (IllegalArgumentException e) {
+                throw failed(e.getMessage());
+            }
         }
-        String engine = req.option("storage") != null ? req.option("storage")
-                : path == null ? "discard" : uri != null ? byScheme : "file";
         if (!engine.equals("discard") && path == null) {
             throw failed("storage '" + engine + "' needs an image: add --path IMG");
         }

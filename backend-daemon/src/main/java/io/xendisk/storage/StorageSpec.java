@@ -62,6 +62,22 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
         return uri.substring(0, uri.indexOf(':')).toLowerCase(java.util.Locale.ROOT);
     }
 
+    /**
+     * The engine that serves {@code uri}'s scheme.
+     *
+     * @param where how the user gave the URI, for the message ("target 'nbd://...'")
+     * @throws IllegalArgumentException when no engine serves it, naming the scheme and the engines
+     */
+    public static String engineForUri(String uri, String where) {
+        String scheme = scheme(uri);
+        String engine = Storages.engineForScheme(scheme);
+        if (engine == null) {
+            throw new IllegalArgumentException("no storage engine serves " + scheme + ":// URIs (" + where
+                    + "; engines: " + String.join(", ", Storages.engines()) + ")");
+        }
+        return engine;
+    }
+
     /** What the disk is, for messages: the image, the URI, or the engine alone. */
     public String source() {
         return path != null ? path.toString() : location != null ? location : engine;
@@ -85,13 +101,7 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
             return discard(DEFAULT_DISCARD_SIZE);
         }
         if (isUri(t)) {
-            String scheme = scheme(t);
-            String engine = Storages.engineForScheme(scheme);
-            if (engine == null) {
-                throw new IllegalArgumentException("no storage engine serves " + scheme + ":// URIs (target '" + target
-                        + "'; engines: " + String.join(", ", Storages.engines()) + ")");
-            }
-            return uri(engine, t, readOnly);
+            return uri(engineForUri(t, "target '" + target + "'"), t, readOnly);
         }
         String engine = "file";
         String path = t;

@@ -36,7 +36,7 @@ final class NbdDisk implements IoEngine {
         this.client = client;
         boolean ro = readOnly || client.readOnly();
         // durable only when the server can be asked to flush
-        this.caps = new Capabilities(ro, client.canFlush(), false, !ro && client.canTrim(), false, false);
+        this.caps = new Capabilities(ro, client.canFlush(), false, !ro && client.canTrim());
     }
 
     @Override
