@@ -1,6 +1,6 @@
 package io.xendisk.storage.nbd;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,18 +38,11 @@ class NbdClientReconnectTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
+    @AutoClose
+    private final Kept kept = new Kept();
 
     private <T extends AutoCloseable> T keep(T c) {
-        open.add(c);
-        return c;
+        return kept.keep(c);
     }
 
     private static byte[] block(int index, int salt) {

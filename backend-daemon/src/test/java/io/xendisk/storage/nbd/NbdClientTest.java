@@ -2,7 +2,7 @@ package io.xendisk.storage.nbd;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,19 +49,11 @@ class NbdClientTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        // clients before their servers
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
+    @AutoClose
+    private final Kept kept = new Kept();
 
     private <T extends AutoCloseable> T keep(T c) {
-        open.add(c);
-        return c;
+        return kept.keep(c);
     }
 
     private NbdClient client(NbdUri uri, int maxInFlight) throws IOException {
