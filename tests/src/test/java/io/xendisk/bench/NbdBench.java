@@ -81,6 +81,9 @@ public final class NbdBench {
     }
 
     private void run(String seconds, int rounds, long imageMiB) throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/fio"))) {
+            throw new IllegalStateException("/usr/bin/fio is missing: install Debian's fio (bash .ci/setup does)");
+        }
         String fioVersion = BenchCli.check(exec(List.of("fio", "--version"))).trim();
         System.out.printf(Locale.ROOT, "# NBD: a simulated guest through xen-disk-java against fio's nbd engine%n");
         System.out.printf(Locale.ROOT, "machine: %d cpus, %s; %s; nbdkit memory %d MiB on a Unix socket;"
