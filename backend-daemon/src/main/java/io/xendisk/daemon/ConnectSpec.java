@@ -25,7 +25,7 @@ import io.xendisk.storage.StorageSpec;
  */
 record ConnectSpec(String vm, String engine, Path image, String uri, boolean readOnly, String vdev,
                    boolean waitForFrontend, long atStartSeconds) {
-    static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2|nbd]"
+    static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2|nbd|rbd]"
             + " [--vdev xvdb] [--readonly] [--no-wait] [--at-start SECONDS]";
     /** The longest {@code --at-start}: an hour covers any toolstack's domain build. */
     static final long MAX_AT_START_SECONDS = 3600;

@@ -22,6 +22,7 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
     /** Size of a discard disk when none is given. */
     public static final long DEFAULT_DISCARD_SIZE = 1L << 30;
     private static final java.util.regex.Pattern URI = java.util.regex.Pattern.compile("^[A-Za-z][A-Za-z0-9+.-]*://");
+    private static final java.util.regex.Pattern OPAQUE = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*");
 
     /** Validates the size: positive and a multiple of 512 when given. */
     public StorageSpec {
@@ -44,17 +45,28 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
         return new StorageSpec(engine, Objects.requireNonNull(path, "path"), null, readOnly, OptionalLong.empty());
     }
 
-    /** A store an engine reaches by URI ({@code nbd://host/export}). */
+    /** A store an engine reaches by URI ({@code nbd://host/export}, {@code rbd:pool/image}). */
     public static StorageSpec uri(String engine, String uri, boolean readOnly) {
         return new StorageSpec(engine, null, Objects.requireNonNull(uri, "uri"), readOnly, OptionalLong.empty());
     }
 
     /**
-     * Whether {@code s} is a URI with an authority part ({@code scheme://...}):
-     * a letter, then letters, digits, '+', '-' or '.', then "://" (RFC 3986).
+     * Whether {@code s} names a store by URI: one with an authority part
+     * ({@code scheme://...}: a letter, then letters, digits, '+', '-' or '.',
+     * then "://", RFC 3986), or one without ({@code rbd:pool/image}) whose
+     * scheme an engine serves and whose rest is not an absolute path (which
+     * {@code engine:/path} gives an engine).
      */
     public static boolean isUri(String s) {
-        return s != null && URI.matcher(s).find();
+        if (s == null) {
+            return false;
+        }
+        if (URI.matcher(s).find()) {
+            return true;
+        }
+        int colon = s.indexOf(':');
+        return colon > 0 && !s.startsWith("/", colon + 1) && OPAQUE.matcher(s.substring(0, colon)).matches()
+                && Storages.engineForScheme(scheme(s)) != null;
     }
 
     /** The scheme of a URI {@link #isUri} accepts, lower case. */
@@ -91,8 +103,9 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
     /**
      * A disk target as xl's {@code target=} or our {@code params} node gives it:
      * {@code [engine:]/absolute/path} (engine {@code file} when none is named),
-     * {@code [engine:]scheme://...} (the engine that serves the scheme when none is
-     * named: {@code nbd://host/export}), or {@code discard}.
+     * {@code [engine:]scheme://...} or {@code scheme:...} (the engine that serves the
+     * scheme when none is named: {@code nbd://host/export}, {@code rbd:pool/image}),
+     * or {@code discard}.
      * @throws IllegalArgumentException naming the target and what is wrong with it
      */
     public static StorageSpec parse(String target, boolean readOnly) {

@@ -16,6 +16,8 @@ public enum Engine {
     QCOW2,
     /** An export of an NBD server, by URI: writes are kept by the server. */
     NBD,
+    /** A Ceph RBD image (rbd:pool/image): writes are kept by the cluster. */
+    RBD,
     /** No image: reads return zeros, writes are dropped. */
     DISCARD;
 
@@ -28,7 +30,7 @@ public enum Engine {
         return Arrays.stream(values()).filter(e -> e.id().equals(id)).findFirst();
     }
 
-    /** "cow, mmap, file, qcow2, nbd or discard". */
+    /** "cow, mmap, file, qcow2, nbd, rbd or discard". */
     public static String choices() {
         String all = Arrays.stream(values()).map(Engine::id).collect(Collectors.joining(", "));
         int last = all.lastIndexOf(", ");
@@ -39,6 +41,7 @@ public enum Engine {
     public static Engine forScheme(String scheme) {
         return switch (scheme) {
             case "nbd", "nbd+unix", "nbds", "nbds+unix" -> NBD;
+            case "rbd" -> RBD;
             default -> null;
         };
     }

@@ -7,7 +7,7 @@ import java.util.Objects;
  * {@code <disk target="xvdb" source="/images/gold.img" engine="cow" readonly="false"/>}.
  *
  * @param target   the guest's device name (xvdb, ...)
- * @param source   absolute path of the image, a URI (nbd://...), or null for engine discard
+ * @param source   absolute path of the image, a URI (nbd://..., rbd:pool/image), or null for engine discard
  * @param engine   how the daemon serves it
  * @param readOnly whether the guest sees a read-only disk
  */
@@ -22,13 +22,16 @@ public record MetadataDisk(String target, String source, Engine engine, boolean 
 
     /**
      * The engine implied when none is given: discard without a source, the
-     * engine that serves a URI's scheme (nbd for nbd://...), else file.
+     * engine that serves a URI's scheme (nbd for nbd://..., rbd for rbd:...), else file.
      */
     public static Engine defaultEngine(String source) {
         if (source == null) {
             return Engine.DISCARD;
         }
         int end = source.indexOf("://");
+        if (end < 0 && !source.startsWith("/")) {
+            end = source.indexOf(':'); // rbd:pool/image has no "//"
+        }
         if (end > 0) {
             Engine byScheme = Engine.forScheme(source.substring(0, end).toLowerCase(java.util.Locale.ROOT));
             if (byScheme != null) {

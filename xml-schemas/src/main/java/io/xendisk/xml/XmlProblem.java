@@ -7,7 +7,7 @@ package io.xendisk.xml;
  * @param line   1-based line, or 0 when unknown
  * @param column 1-based column, or 0 when unknown
  * @param problem what is wrong, e.g. {@code engine="qcow" is not an engine}
- * @param fix    what to do, e.g. {@code use cow, mmap, file, qcow2, nbd or discard}; may be empty
+ * @param fix    what to do, e.g. {@code use cow, mmap, file, qcow2, nbd, rbd or discard}; may be empty
  */
 public record XmlProblem(String source, int line, int column, String problem, String fix) {
     /** {@code source:LINE:COL: problem; fix}, the form compilers use so editors can jump to it. */

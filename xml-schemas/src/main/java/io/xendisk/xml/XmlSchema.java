@@ -19,7 +19,7 @@ public enum XmlSchema {
             Map.of("target", new Hint("a Xen disk name: xvdb, xvdc, ... (xvd and letters, no partition number)", "xvdb"),
                     "source", new Hint("the image's absolute path, e.g. /var/lib/xen/images/data.img",
                             "/var/lib/xen/images/data.img"),
-                    "engine", new Hint("cow (writes vanish at detach), mmap, file, qcow2, nbd or discard", "file"),
+                    "engine", new Hint("cow (writes vanish at detach), mmap, file, qcow2, nbd, rbd or discard", "file"),
                     "readonly", new Hint("true or false", "true"),
                     "disk", new Hint("a <disk> takes the attributes target, source, engine and readonly", "")),
             Set.of("disks", "disk")),

@@ -89,7 +89,7 @@ class DomainXmlTest {
         assertEquals(6, p.line(), e.getMessage());
         assertTrue(p.column() > 0);
         assertEquals("vm1.xml:6:" + p.column() + ": invalid engine=\"qcow9\" on <disk>;"
-                + " use cow (writes vanish at detach), mmap, file, qcow2, nbd or discard", p.format());
+                + " use cow (writes vanish at detach), mmap, file, qcow2, nbd, rbd or discard", p.format());
     }
 
     @Test

@@ -163,7 +163,7 @@ class LibvirtVerbsTest {
         assertTrue(err().startsWith("xen-disk-java: the xen-disk-java metadata in the persistent config definition of domain "
                 + vm + " is invalid; fix it with 'virsh edit " + vm + "'"), err());
         assertTrue(err().contains("\nvirsh dumpxml --inactive " + vm + ":" + line + ":"), err());
-        assertTrue(err().contains(": invalid engine=\"qcow9\" on <disk>; use cow (writes vanish at detach), mmap, file, qcow2, nbd or discard"),
+        assertTrue(err().contains(": invalid engine=\"qcow9\" on <disk>; use cow (writes vanish at detach), mmap, file, qcow2, nbd, rbd or discard"),
                 err());
         // nothing is written over invalid metadata either
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb"));
@@ -248,7 +248,7 @@ class LibvirtVerbsTest {
         assertEquals("xen-disk-java: cannot attach sdb to " + vm + ": invalid target=\"sdb\" on <disk>; use a Xen disk"
                 + " name: xvdb, xvdc, ... (xvd and letters, no partition number)\n", err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver-type", "qcow9"));
-        assertEquals("xen-disk-java: unknown --driver-type 'qcow9': use cow, mmap, file, qcow2, nbd or discard\n", err());
+        assertEquals("xen-disk-java: unknown --driver-type 'qcow9': use cow, mmap, file, qcow2, nbd, rbd or discard\n", err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--mode", "shareable"));
         assertTrue(err().contains("--mode shareable is not supported"), err());
         assertEquals(1, run("attach-disk", vm, "/img/a", "xvdb", "--driver", "qemu"));
