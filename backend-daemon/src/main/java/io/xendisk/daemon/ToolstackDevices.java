@@ -153,7 +153,7 @@ final class ToolstackDevices {
                     + " rather than shown to the guest changed (" + origin.lostFix + ")");
             return;
         }
-        String storageName = VbdStorage.name(spec);
+        String storageName = spec.target();
         Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, origin.ownsNodes, backends);
         try {
             vbd.start();

@@ -116,7 +116,7 @@ public final class VbdService implements AutoCloseable {
         } catch (StorageException | IllegalArgumentException e) {
             return fail("vbd " + key + ": " + e.getMessage());
         }
-        String storageName = VbdStorage.name(spec.storage());
+        String storageName = spec.storage().target();
         boolean readOnly = spec.readOnly();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
         Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE);

@@ -23,9 +23,4 @@ final class VbdStorage {
     static IoEngine open(StorageSpec spec) {
         return Storages.open(spec);
     }
-
-    /** "engine:path", or the engine alone for discard: what {@code list} shows and our params node holds. */
-    static String name(StorageSpec spec) {
-        return spec.path() == null && spec.location() == null ? spec.engine() : spec.engine() + ":" + spec.source();
-    }
 }

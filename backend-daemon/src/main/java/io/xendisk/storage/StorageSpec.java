@@ -140,10 +140,25 @@ public record StorageSpec(String engine, Path path, String location, boolean rea
         return of(engine, Path.of(path), readOnly);
     }
 
-    /** "engine:path" for log lines and messages. */
+    /**
+     * The disk as {@link #parse} reads it back: "engine:path", "engine:uri",
+     * the location alone when it names its engine already ({@code rbd:pool/image},
+     * not "rbd:rbd:pool/image"), or the engine alone for discard.
+     */
+    public String target() {
+        if (path == null && location == null) {
+            return engine;
+        }
+        if (location != null && location.startsWith(engine + ":") && !URI.matcher(location).find()) {
+            return location;
+        }
+        return engine + ":" + source();
+    }
+
+    /** The target, with the size of a discard disk, for log lines and messages. */
     @Override
     public String toString() {
-        return engine + ":" + (path != null ? path : location != null ? location
-                : sizeBytes.orElse(DEFAULT_DISCARD_SIZE) + "B") + (readOnly ? " (read-only)" : "");
+        return (path == null && location == null ? engine + ":" + sizeBytes.orElse(DEFAULT_DISCARD_SIZE) + "B" : target())
+                + (readOnly ? " (read-only)" : "");
     }
 }

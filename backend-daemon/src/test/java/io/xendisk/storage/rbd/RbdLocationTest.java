@@ -61,6 +61,9 @@ class RbdLocationTest {
         assertEquals("rbd:vms/disk0:conf=/etc/ceph/ceph.conf", s.location());
         assertNull(s.path());
         assertTrue(StorageSpec.isUri("rbd:vms/disk0"));
+        // what list shows and the params node keeps: read back as the same disk after a daemon restart
+        assertEquals("rbd:vms/disk0:conf=/etc/ceph/ceph.conf", s.target());
+        assertEquals(s, StorageSpec.parse(s.target(), false));
         // an engine prefix before an absolute path stays a path
         assertEquals("qcow2", StorageSpec.parse("qcow2:/images/a.qcow2", false).engine());
         assertEquals(java.nio.file.Path.of("/images/a.qcow2"), StorageSpec.parse("qcow2:/images/a.qcow2", false).path());
