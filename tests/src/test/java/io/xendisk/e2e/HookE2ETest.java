@@ -159,6 +159,38 @@ class HookE2ETest {
                 start.toString());
     }
 
+    /** An RBD image in the metadata is attached at start; one the cluster lacks aborts the start by name. */
+    @Test
+    void anRbdImageInTheMetadataIsConnectedAtStartAndAMissingOneAbortsTheStart() throws Exception {
+        String name = Ceph.unique("hook");
+        String target = Ceph.create(name, 8);
+        String disk = "      <xdj:disk target='xvdf' source='" + target + "'/>\n";
+        String launcher = Dist.HOME.resolve("bin/xen-disk-java").toString();
+        String before = domainXml("hookvm8", -1, disk);
+        assertEquals(0, hookAs("hookvm8", launcher, before, "prepare", "begin").exit());
+        Dist.Result start = hookAs("hookvm8", launcher, before, "start", "begin");
+        assertEquals(0, start.exit(), start.toString());
+        Dist.Guest late = dist.guest("hookvm8");
+        try {
+            dist.awaitConnected(late, "xvdf");
+            assertTrue(dist.listLine(late.vbd("xvdf")).contains(" " + target + " "), dist.listLine(late.vbd("xvdf")));
+            Dist.Result io = dist.simRun(late, "xvdf", "verify", "--size", "1M", "--seed", "8");
+            assertEquals(0, io.exit(), io.toString());
+            Dist.Result stopped = hookAs("hookvm8", launcher, domainXml("hookvm8", late.domid(), disk), "stopped", "end");
+            assertEquals(0, stopped.exit(), stopped.toString());
+        } finally {
+            dist.cli("sim", "destroy", late.name());
+        }
+        Images.assertPattern(Ceph.export(name, dist.dir.resolve("hook-rbd.img")), 0, 1 << 20, 8);
+
+        String missing = Ceph.target(Ceph.unique("missing"));
+        String xml = domainXml("hookvm9", -1, "      <xdj:disk target='xvdf' source='" + missing + "'/>\n");
+        Dist.Result refused = hookAs("hookvm9", launcher, xml, "start", "begin");
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("hookvm9") && refused.err().contains("xvdf")
+                && refused.err().contains(": no such image (rbd ls rbd lists"), refused.toString());
+    }
+
     @Test
     void aMissingImageAbortsTheStartWithTheDomainTheDiskAndTheFix() throws Exception {
         String xml = domainXml("hookvm", guest.domid(), "      <xdj:disk target='xvdc' source='/x/missing.img'/>\n");

@@ -189,4 +189,26 @@ class LibvirtE2ETest {
         assertTrue(refused.err().contains("cannot connect to the NBD server"), refused.err());
         assertEquals(List.of(), liveDisks());
     }
+
+    @Test
+    void anRbdImageIsAttachedByItsNameAndRecordedWithItsEngine() throws Exception {
+        String name = Ceph.unique("lv");
+        String target = Ceph.create(name, 8);
+        Run attach = cli("attach-disk", "lvguest", target, "xvdg");
+        assertEquals(0, attach.exit(), attach.toString());
+        dist.awaitConnected(guest, "xvdg");
+        // no --driver-type: the rbd: prefix names the engine, and the metadata records it
+        assertEquals(List.of(new MetadataDisk("xvdg", target, Engine.RBD, false)), liveDisks());
+        Dist.Result write = dist.simRun(guest, "xvdg", "verify", "--offset", "1M", "--size", "2M", "--seed", "23");
+        assertEquals(0, write.exit(), write.toString());
+        Run detach = cli("detach-disk", "lvguest", "xvdg");
+        assertEquals(0, detach.exit(), detach.toString());
+        Images.assertPattern(Ceph.export(name, dist.dir.resolve("lv-rbd.img")), 1 << 20, 2 << 20, 23);
+
+        // an image the cluster does not have: the daemon's refusal reaches the user and nothing is recorded
+        Run refused = cli("attach-disk", "lvguest", Ceph.target(Ceph.unique("missing")), "xvdg");
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains(": no such image (rbd ls rbd lists the pool's images"), refused.err());
+        assertEquals(List.of(), liveDisks());
+    }
 }

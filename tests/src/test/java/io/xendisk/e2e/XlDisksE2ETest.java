@@ -224,6 +224,31 @@ class XlDisksE2ETest {
     }
 
     @Test
+    void anXlTargetRbdImageIsServedFromTheCluster() throws Exception {
+        String name = Ceph.unique("xl");
+        String target = Ceph.create(name, 16);
+        // as QEMU's rbd: form, options after ':' (xl passes ':' and '=' through)
+        libxlAdd("xvdj", target, false);
+        Dist.Result add = libxlHotplug("xvdj", "add");
+        assertEquals(0, add.exit(), add + dist.daemonLog());
+        Dist.poll(() -> "4".equals(xs.tryRead(guest.frontend("xvdj") + "/state").orElse("")), "xvdj connected");
+        assertTrue(dist.listLine(guest.vbd("xvdj")).contains(" Connected " + target + " "),
+                dist.listLine(guest.vbd("xvdj")));
+        Dist.Result v = dist.simRun(guest, "xvdj", "verify", "--offset", "2M", "--size", "4M", "--seed", "53");
+        assertEquals(0, v.exit(), v.toString());
+        libxlRemove("xvdj");
+        Dist.poll(() -> dist.listLine(guest.vbd("xvdj")) == null, "the detached disk leaves the list");
+        Images.assertPattern(Ceph.export(name, dist.dir.resolve("xl-rbd.img")), 2 << 20, 4 << 20, 53);
+
+        // an image the cluster does not have: the script fails with the reason, as xl prints it
+        libxlAdd("xvdk", Ceph.target(Ceph.unique("missing")), false);
+        Dist.Result refused = libxlHotplug("xvdk", "add");
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains(": no such image (rbd ls rbd lists the pool's images"), refused.toString());
+        libxlRemove("xvdk");
+    }
+
+    @Test
     void badTargetsFailTheHotplugScriptWithTheReason() throws Exception {
         libxlAdd("xvdc", "qcow9:/images/x.img", false);
         Dist.Result engine = libxlHotplug("xvdc", "add");

@@ -30,8 +30,8 @@ final class DiskChecks {
                 out.add(prefix + "the domain also has a libvirt <disk> " + d.target()
                         + " (give the xen-disk-java disk another target: virsh edit " + guest + ")");
             }
-            if (d.source() == null || d.source().contains("://")) {
-                continue; // a remote store: the daemon's connect says whether it answers
+            if (d.source() == null || !d.source().startsWith("/")) {
+                continue; // a remote store (nbd://..., rbd:pool/image): the daemon's connect says whether it answers
             }
             Path image = Path.of(d.source());
             if (!Files.exists(image)) {
