@@ -4,14 +4,15 @@
 # (qcow2-gold: a qcow2 overlay over a raw gold image; BENCH_DIR=/var/tmp puts the images on disk)
 # What an event storm from one guest costs the daemon and another guest:
 #   tests/bench/run-bench.sh storm [seconds=10] [rounds=3]
-# A guest's disk on an NBD server (nbdkit memory) against fio's nbd engine on the same server:
-#   tests/bench/run-bench.sh nbd [seconds=5] [rounds=3] [imageMiB=256]
+# A guest's disk on an NBD server (nbdkit memory) or an RBD image (a one-node Ceph) against fio's
+# nbd or rbd engine on the same store:
+#   tests/bench/run-bench.sh nbd|rbd [seconds=5] [rounds=3] [imageMiB=256]
 # Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mvn -B -q -DskipTests package   # compiles the test classes too (only their run is skipped)
 MAIN=io.xendisk.bench.BlkifBench
 if [ "${1:-}" = storm ]; then MAIN=io.xendisk.bench.StormBench; shift; fi
-if [ "${1:-}" = nbd ]; then MAIN=io.xendisk.bench.NbdBench; shift; fi
+if [ "${1:-}" = nbd ] || [ "${1:-}" = rbd ]; then MAIN=io.xendisk.bench.RemoteBench; fi
 exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
   -Dxendisk.dist=src/target/xen-disk-java -Dxdj.bench.dir="${BENCH_DIR:-/dev/shm}" "$MAIN" "$@"

@@ -240,7 +240,7 @@ class FaultsE2ETest {
         Path img = Images.sparse(dist.dir.resolve("ok.img"), 1 << 20, null);
         r = dist.cli("connect", hostile.name(), "--path", img.toString(), "--storage", "qcow7", "--vdev", "xvdx");
         assertEquals(1, r.exit(), r.toString());
-        assertTrue(r.err().contains("unknown storage engine 'qcow7' (known: cow, discard, file, mmap, nbd, qcow2)"), r.toString());
+        assertTrue(r.err().contains("unknown storage engine 'qcow7' (known: cow, discard, file, mmap, nbd, qcow2, rbd)"), r.toString());
 
         r = dist.cli("connect", "no-such-guest", "--path", img.toString());
         assertEquals(1, r.exit(), r.toString());

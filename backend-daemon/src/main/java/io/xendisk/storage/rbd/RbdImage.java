@@ -69,6 +69,11 @@ final class RbdImage implements AutoCloseable {
             if (!location.options().containsKey("client_mount_timeout")) {
                 rados.rados_conf_set(cluster, "client_mount_timeout", DEFAULT_MOUNT_TIMEOUT);
             }
+            if (!location.options().containsKey("rbd_cache")) {
+                // a write is acknowledged once the OSDs have it: a daemon killed loses nothing it acknowledged
+                // (librbd's writeback cache would hold it in this process until the guest's next flush)
+                rados.rados_conf_set(cluster, "rbd_cache", "false");
+            }
             for (Map.Entry<String, String> o : location.options().entrySet()) {
                 rc = rados.rados_conf_set(cluster, o.getKey(), o.getValue());
                 if (rc < 0) {
