@@ -81,7 +81,8 @@ ceph osd pool create rbd 8 >/dev/null 2>&1
 rbd pool init rbd
 # the pool serves once its placement groups are active
 clean() { ceph pg stat 2>/dev/null | grep -Eq '^([0-9]+) pgs: \1 active\+clean'; }
-for _ in $(seq 600); do clean && break; sleep 0.1; done
+# up to 3 minutes: a loaded 2-core host may take more than one
+for _ in $(seq 1800); do clean && break; sleep 0.1; done
 clean || { echo "micro-ceph.sh: the pool's placement groups are not active; see $dir/log" >&2; ceph -s >&2; exit 1; }
 end=$EPOCHREALTIME
 awk -v s="$start" -v e="$end" -v c="$dir/ceph.conf" 'BEGIN { printf "micro-ceph: started in %.1f s, conf %s\n", e - s, c }'

@@ -134,17 +134,10 @@ public final class DaemonMain {
                 log.error("xen-disk-java: {}", e.getMessage());
                 return 1;
             }
-            // the engine reads its cache size when a disk opens; a JVM option given at start wins over the file
-            settings.qcow2CacheMiB().ifPresent(mib -> {
-                if (System.getProperty(Qcow2Storage.CACHE_PROPERTY) == null) {
-                    System.setProperty(Qcow2Storage.CACHE_PROPERTY, Long.toString((long) mib << 20));
-                }
-            });
-            settings.nbdReconnectSeconds().ifPresent(s -> {
-                if (System.getProperty(NbdEngine.RECONNECT_PROPERTY) == null) {
-                    System.setProperty(NbdEngine.RECONNECT_PROPERTY, Integer.toString(s));
-                }
-            });
+            // engines read their settings when a disk opens
+            settings.qcow2CacheMiB().ifPresent(mib -> defaultProperty(Qcow2Storage.CACHE_PROPERTY, (long) mib << 20));
+            settings.nbdReconnectSeconds().ifPresent(s -> defaultProperty(NbdEngine.RECONNECT_PROPERTY, s));
+            settings.nbdConnections().ifPresent(n -> defaultProperty(NbdEngine.CONNECTIONS_PROPERTY, n));
             DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now(),
                     MappingBudget.forThisProcess(settings.grantMappings()));
             SimXenstoredProcess sim = new SimXenstoredProcess(paths);
@@ -176,6 +169,13 @@ public final class DaemonMain {
             return 1;
         } finally {
             cleanup.run();
+        }
+    }
+
+    /** An engine reads its setting when a disk opens: the file's value, unless a JVM option gave one at start. */
+    private static void defaultProperty(String name, long value) {
+        if (System.getProperty(name) == null) {
+            System.setProperty(name, Long.toString(value));
         }
     }
 

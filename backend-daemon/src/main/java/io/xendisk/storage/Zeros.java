@@ -3,7 +3,7 @@ package io.xendisk.storage;
 import java.nio.ByteBuffer;
 
 /** A shared block of zeros to fill buffers and images from without allocating. */
-final class Zeros {
+public final class Zeros {
     static final int SIZE = 64 * 1024;
 
     /** Never written: direct so that channel writes from it need no bounce buffer. */
@@ -14,15 +14,20 @@ final class Zeros {
 
     /** Puts {@code dst.remaining()} zero bytes into {@code dst}, advancing it to its limit. */
     static void fill(ByteBuffer dst) {
-        int pos = dst.position();
-        int left = dst.remaining();
+        fill(dst, dst.position(), dst.remaining());
+        dst.position(dst.limit());
+    }
+
+    /** Puts {@code length} zero bytes into {@code dst} from index {@code at}; its position stays. */
+    public static void fill(ByteBuffer dst, int at, int length) {
+        int pos = at;
+        int left = length;
         while (left > 0) {
             int n = Math.min(left, SIZE);
             dst.put(pos, ZEROS, 0, n);
             pos += n;
             left -= n;
         }
-        dst.position(pos);
     }
 
     /** The zeros themselves, for absolute bulk reads only (never move its position). */

@@ -207,7 +207,7 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
             }
         }
         String synopsis = switch (verb) {
-            case "attach-disk" -> "attach-disk <domain> <source> <target> [--driver-type cow|mmap|file|qcow2|discard]"
+            case "attach-disk" -> "attach-disk <domain> <source> <target> [--driver-type cow|mmap|file|qcow2|nbd|rbd|discard]"
                     + " [--mode readonly] [--live] [--config] [--persistent] [--current] [--connect URI]";
             case "detach-disk" -> "detach-disk <domain> <target> [--live] [--config] [--persistent] [--current]"
                     + " [--connect URI]";

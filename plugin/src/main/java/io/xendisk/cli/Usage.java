@@ -41,7 +41,7 @@ final class Usage {
             "  help               this text",
             "",
             "libvirt (virsh's arguments; disks live in the domain's <metadata>):",
-            "  attach-disk DOMAIN SOURCE TARGET [--driver-type cow|mmap|file|qcow2|discard] [--mode readonly]",
+            "  attach-disk DOMAIN SOURCE TARGET [--driver-type cow|mmap|file|qcow2|nbd|rbd|discard] [--mode readonly]",
             "              [--live] [--config] [--persistent] [--current] [--print-xml] [--connect URI]",
             "                     live: the daemon attaches the disk now and the live metadata records it;",
             "                     --config: the persistent metadata records it for the next start;",

@@ -15,29 +15,12 @@ import java.util.OptionalInt;
  * @param grantMappings how many grant mappings the daemon may hold at once
  * @param qcow2CacheMiB the L2 table cache of each qcow2 disk, in MiB
  * @param nbdReconnectSeconds how long an NBD disk tries to connect again after its connection dropped
+ * @param nbdConnections how many connections an NBD disk opens to a server that allows several
  */
 public record DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
                            Optional<String> logLevel, OptionalInt grantMappings, OptionalInt qcow2CacheMiB,
-                           OptionalInt nbdReconnectSeconds) {
+                           OptionalInt nbdReconnectSeconds, OptionalInt nbdConnections) {
     /** No file: every setting from the environment or the defaults. */
     public static final DaemonConfig NONE = new DaemonConfig(Optional.empty(), Optional.empty(), Optional.empty(),
-            Optional.empty(), OptionalInt.empty(), OptionalInt.empty(), OptionalInt.empty());
-
-    /** The settings of files that predate nbd-reconnect-seconds. */
-    public DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
-                        Optional<String> logLevel, OptionalInt grantMappings, OptionalInt qcow2CacheMiB) {
-        this(platform, runDir, logDir, logLevel, grantMappings, qcow2CacheMiB, OptionalInt.empty());
-    }
-
-    /** The settings of files that predate qcow2-cache-mib. */
-    public DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
-                        Optional<String> logLevel, OptionalInt grantMappings) {
-        this(platform, runDir, logDir, logLevel, grantMappings, OptionalInt.empty(), OptionalInt.empty());
-    }
-
-    /** The settings of files that predate grant-mappings. */
-    public DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
-                        Optional<String> logLevel) {
-        this(platform, runDir, logDir, logLevel, OptionalInt.empty(), OptionalInt.empty(), OptionalInt.empty());
-    }
+            Optional.empty(), OptionalInt.empty(), OptionalInt.empty(), OptionalInt.empty(), OptionalInt.empty());
 }

@@ -60,7 +60,8 @@ final class ProblemTranslator {
         String code = code(e);
         return code.startsWith("cvc-enumeration-valid") || code.startsWith("cvc-pattern-valid")
                 || code.startsWith("cvc-maxLength-valid") || code.startsWith("cvc-minLength-valid")
-                || code.startsWith("cvc-datatype-valid");
+                || code.startsWith("cvc-datatype-valid") || code.startsWith("cvc-minInclusive-valid")
+                || code.startsWith("cvc-maxInclusive-valid");
     }
 
     /** The second message of a value error: it names the attribute or element the facet message lacks. */

@@ -31,8 +31,13 @@ public enum XmlSchema {
                     "log-dir", new Hint("an absolute directory path of at most 80 characters, e.g. /var/log/xen-disk-java",
                             "/var/log/xen-disk-java"),
                     "log-level", new Hint("error, warn, info, debug or trace", "info"),
-                    "config", new Hint("<config> holds <platform>, <run-dir>, <log-dir> and <log-level>, each at most once", "")),
-            Set.of("config", "platform", "run-dir", "log-dir", "log-level"));
+                    "grant-mappings", new Hint("a whole number of mappings from 1 to 1000000000", "40000"),
+                    "qcow2-cache-mib", new Hint("a whole number of MiB from 1 to 65536", "32"),
+                    "nbd-reconnect-seconds", new Hint("a whole number of seconds from 0 to 86400", "120"),
+                    "nbd-connections", new Hint("a whole number of connections from 1 to 16", "4"),
+                    "config", new Hint("<config> holds each of its settings at most once", "")),
+            Set.of("config", "platform", "run-dir", "log-dir", "log-level", "grant-mappings", "qcow2-cache-mib",
+                    "nbd-reconnect-seconds", "nbd-connections"));
 
     /** How to fix a field: {@code use} completes "use ...", {@code example} is a value to add when missing. */
     record Hint(String use, String example) {

@@ -23,10 +23,11 @@ class DaemonConfigsTest {
         Path f = dir.resolve("config.xml");
         Files.writeString(f, OPEN + "  <log-level> debug </log-level>\n  <platform>sim</platform>\n"
                 + "  <run-dir>/run/x</run-dir>\n  <log-dir>/var/log/x</log-dir>\n  <grant-mappings> 500 </grant-mappings>\n"
-                + "  <qcow2-cache-mib>8</qcow2-cache-mib>\n  <nbd-reconnect-seconds>30</nbd-reconnect-seconds>\n</config>\n");
+                + "  <qcow2-cache-mib>8</qcow2-cache-mib>\n  <nbd-reconnect-seconds>30</nbd-reconnect-seconds>\n"
+                + "  <nbd-connections>2</nbd-connections>\n</config>\n");
         assertEquals(new DaemonConfig(Optional.of("sim"), Optional.of(Path.of("/run/x")), Optional.of(Path.of("/var/log/x")),
                 Optional.of("debug"), java.util.OptionalInt.of(500), java.util.OptionalInt.of(8),
-                java.util.OptionalInt.of(30)), DaemonConfigs.read(f));
+                java.util.OptionalInt.of(30), java.util.OptionalInt.of(2)), DaemonConfigs.read(f));
     }
 
     @Test
@@ -34,6 +35,16 @@ class DaemonConfigsTest {
         XmlInvalidException e = org.junit.jupiter.api.Assertions.assertThrows(XmlInvalidException.class,
                 () -> DaemonConfigs.parse(OPEN + "<grant-mappings>0</grant-mappings></config>", "c.xml"));
         assertTrue(e.getMessage().contains("grant-mappings"), e.getMessage());
+    }
+
+    @Test
+    void nbdConnectionsAreOneToSixteen() {
+        for (String bad : new String[] {"0", "17", "many"}) {
+            XmlInvalidException e = assertThrows(XmlInvalidException.class,
+                    () -> DaemonConfigs.parse(OPEN + "<nbd-connections>" + bad + "</nbd-connections></config>", "c.xml"));
+            assertTrue(e.getMessage().endsWith(": invalid <nbd-connections>" + bad + "</nbd-connections>; use a whole"
+                    + " number of connections from 1 to 16"), e.getMessage());
+        }
     }
 
     @Test
@@ -74,7 +85,7 @@ class DaemonConfigsTest {
                 OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
         assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
         assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
-                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>)", unknown.getMessage());
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>, <nbd-connections>)", unknown.getMessage());
 
         XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
                 "<config>\n</config>", "c.xml"));

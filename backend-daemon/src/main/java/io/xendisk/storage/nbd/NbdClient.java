@@ -1,5 +1,7 @@
 package io.xendisk.storage.nbd;
 
+import io.xendisk.storage.Zeros;
+
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -11,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -82,8 +85,10 @@ import static io.xendisk.storage.nbd.NbdProtocol.*;
  * store is not a dead one); {@link #close(Duration)} bounds how long it waits
  * for the requests in flight before failing them.
  *
- * <p><b>On the wire.</b> Simple replies only (structured replies are not
- * negotiated). Each request takes one of the preallocated slots; its 64-bit
+ * <p><b>On the wire.</b> Simple replies, and structured replies where the
+ * server agreed to them: a read's data then comes in chunks, in any order,
+ * holes as a length the client fills with zeroes, errors with a message
+ * (logged at debug). Each request takes one of the preallocated slots; its 64-bit
  * handle is the slot's index in the low bits and the slot's use count above,
  * so a handle is never reused on a connection and the reader finds the request
  * from the handle without a map. Headers are written from and read into
@@ -157,7 +162,11 @@ public final class NbdClient implements AutoCloseable {
     private final ByteBuffer out = ByteBuffer.allocateDirect(OUT_BUFFER);
     private final boolean batched;
     private final ByteBuffer[] gather = new ByteBuffer[2];
-    private final ByteBuffer replyHeader = ByteBuffer.allocateDirect(SIMPLE_REPLY_SIZE);
+    private final ByteBuffer replyHeader = ByteBuffer.allocateDirect(STRUCTURED_REPLY_SIZE);
+    /** The offset (and a hole's length) that begin a data or hole chunk. */
+    private final ByteBuffer chunkField = ByteBuffer.allocateDirect(12);
+    /** An error chunk: error, message length, a message of at most 4096 bytes, and an offset. */
+    private final ByteBuffer errorChunk = ByteBuffer.allocate(6 + 4096 + 8);
     private final Thread reader;
 
     private final AtomicReference<IOException> failure = new AtomicReference<>();
@@ -177,6 +186,10 @@ public final class NbdClient implements AutoCloseable {
         long handle;
         /** The buffer's position when taken: a request sent again starts there again. */
         int start;
+        /** The reader is reading the reply (its data, or chunks of a structured reply); the reader's own. */
+        boolean answering;
+        /** Bytes of a read that a structured reply's chunks covered so far; the reader's own. */
+        long received;
         /** What was last sent from the slot and on which connection, under the send lock. */
         long sentHandle;
         long sentGeneration;
@@ -706,60 +719,221 @@ public final class NbdClient implements AutoCloseable {
     /**
      * Answers requests from the replies on {@code ch} until the connection
      * drops (then says why) or ends: after NBD_CMD_DISC, or failed (then null).
+     * A request whose reply was under way when the connection dropped goes
+     * back in flight, to be sent and answered again whole on the next one.
      */
     private IOException readUntilDropped(SocketChannel ch) {
         ByteBuffer h = replyHeader;
+        boolean structured = connection.export().structuredReplies();
         try {
             while (true) {
-                h.clear();
+                h.clear().limit(SIMPLE_REPLY_SIZE);
                 if (!readFully(ch, h)) {
                     return ended() ? null : dropped(new EOFException("the NBD server at " + uri.server()
                             + " closed the connection with " + unanswered() + " requests unanswered"));
                 }
                 int magic = h.getInt(0);
-                int error = h.getInt(4);
-                long handle = h.getLong(8);
-                if (magic != SIMPLE_REPLY_MAGIC) {
+                boolean more;
+                if (magic == SIMPLE_REPLY_MAGIC) {
+                    more = simpleReply(ch, h.getInt(4), h.getLong(8));
+                } else if (magic == STRUCTURED_REPLY_MAGIC && structured) {
+                    h.limit(STRUCTURED_REPLY_SIZE);
+                    readRest(ch, h);
+                    more = chunk(ch, h.getShort(4) & 0xffff, h.getShort(6) & 0xffff, h.getLong(8),
+                            h.getInt(16) & 0xffffffffL);
+                } else {
                     fail(protocolError(magic == STRUCTURED_REPLY_MAGIC
                             ? "a structured reply (magic 0x668e33ef), which was not negotiated"
                             : "a reply with magic 0x" + Integer.toHexString(magic) + " instead of 0x67446698"));
+                    more = false;
+                }
+                if (!more) {
                     return null;
                 }
-                Slot s = claim(handle);
-                if (s == null) {
-                    if (failure.get() == null) {
-                        fail(protocolError("a reply for handle 0x" + Long.toHexString(handle)
-                                + ", which no request in flight has"));
-                    }
-                    return null;
-                }
-                if (s.type == CMD_READ && error == OK) {
-                    IOException cut = null;
-                    try {
-                        if (!readFully(ch, s.buffer)) {
-                            cut = new EOFException("the NBD server at " + uri.server() + " closed the connection"
-                                    + " in the middle of the data of a read");
-                        }
-                    } catch (IOException e) {
-                        cut = e;
-                    }
-                    if (cut != null) {
-                        // back in flight, to be read again whole on the next connection
-                        s.buffer.position(s.start);
-                        s.inflight.set(s.handle);
-                        IOException f = failure.get();
-                        if (f != null) {
-                            answerFailed(s, s.handle, f);
-                            return null;
-                        }
-                        return dropped(cut);
-                    }
-                }
-                s.error = error;
-                arrive(s);
             }
         } catch (IOException e) {
             return ended() ? null : dropped(e);
+        } finally {
+            requeueAnswering();
+        }
+    }
+
+    /** A simple reply: the error, and a successful read's data. False when the client failed. */
+    private boolean simpleReply(SocketChannel ch, int error, long handle) throws IOException {
+        Slot s = claim(handle);
+        if (s == null) {
+            return unknownHandle(handle);
+        }
+        if (s.type == CMD_READ && error == OK) {
+            s.answering = true;
+            readRest(ch, s.buffer);
+            s.answering = false;
+        }
+        s.error = error;
+        arrive(s);
+        return true;
+    }
+
+    /**
+     * One chunk of a structured reply (proto.md, "Structured reply chunk
+     * message types"): a read's data at an offset, a hole of zeroes, an error,
+     * or nothing; the chunk flagged NBD_REPLY_FLAG_DONE ends the request. A
+     * read's chunks may come in any order and between other requests' chunks;
+     * each must lie within the request, and together they must cover it.
+     * False when the client failed.
+     */
+    private boolean chunk(SocketChannel ch, int flags, int type, long handle, long length) throws IOException {
+        Slot s = claimChunk(handle);
+        if (s == null) {
+            return unknownHandle(handle);
+        }
+        String problem = null;
+        switch (type) {
+            case REPLY_TYPE_NONE -> {
+                if (length != 0 || (flags & REPLY_FLAG_DONE) == 0) {
+                    problem = "an NBD_REPLY_TYPE_NONE chunk of " + length + " bytes" + ((flags & REPLY_FLAG_DONE) == 0
+                            ? " without NBD_REPLY_FLAG_DONE" : "");
+                }
+            }
+            case REPLY_TYPE_OFFSET_DATA -> {
+                if (s.type != CMD_READ || length <= 8 || length - 8 > s.length) {
+                    problem = "an NBD_REPLY_TYPE_OFFSET_DATA chunk of " + length + " bytes for " + describe(s);
+                    break;
+                }
+                long offset = readChunkField(ch, 8).getLong(0);
+                int n = (int) (length - 8);
+                problem = outside(s, "NBD_REPLY_TYPE_OFFSET_DATA", offset, n);
+                if (problem == null) {
+                    int at = s.start + (int) (offset - s.offset);
+                    s.buffer.limit(at + n).position(at);
+                    try {
+                        readRest(ch, s.buffer);
+                    } finally {
+                        s.buffer.limit(s.start + s.length);
+                    }
+                    s.received += n;
+                }
+            }
+            case REPLY_TYPE_OFFSET_HOLE -> {
+                if (s.type != CMD_READ || length != 12) {
+                    problem = "an NBD_REPLY_TYPE_OFFSET_HOLE chunk of " + length + " bytes for " + describe(s);
+                    break;
+                }
+                ByteBuffer f = readChunkField(ch, 12);
+                long offset = f.getLong(0);
+                long n = f.getInt(8) & 0xffffffffL;
+                problem = n == 0 ? "an empty NBD_REPLY_TYPE_OFFSET_HOLE chunk" : outside(s,
+                        "NBD_REPLY_TYPE_OFFSET_HOLE", offset, n);
+                if (problem == null) {
+                    Zeros.fill(s.buffer, s.start + (int) (offset - s.offset), (int) n);
+                    s.received += n;
+                }
+            }
+            default -> problem = errorChunk(ch, s, type, length);
+        }
+        if (problem != null) {
+            fail(protocolError(problem));
+            return false;
+        }
+        if ((flags & REPLY_FLAG_DONE) != 0) {
+            if (s.type == CMD_READ && s.error == OK) {
+                if (s.received != s.length) {
+                    fail(protocolError("a reply to " + describe(s) + " whose chunks cover " + s.received + " bytes"));
+                    return false;
+                }
+                s.buffer.position(s.start + s.length);
+            }
+            s.answering = false;
+            arrive(s);
+        }
+        return true;
+    }
+
+    /**
+     * An error chunk: the first error of a request is its answer (the server
+     * may say more, and still must end the reply with NBD_REPLY_FLAG_DONE).
+     * Returns what is wrong with the chunk, or null.
+     */
+    private String errorChunk(SocketChannel ch, Slot s, int type, long length) throws IOException {
+        if ((type & REPLY_TYPE_FLAG_ERROR) == 0) {
+            return "a chunk of unknown type " + type + " for " + describe(s);
+        }
+        if (length < 6 || length > errorChunk.capacity()) {
+            return "an error chunk (type " + type + ") of " + length + " bytes for " + describe(s);
+        }
+        ByteBuffer e = errorChunk.clear().limit((int) length);
+        readRest(ch, e);
+        int error = e.getInt(0);
+        int messageLength = e.getShort(4) & 0xffff;
+        if (error == OK || messageLength > length - 6
+                || type == REPLY_TYPE_ERROR_OFFSET && messageLength != length - 14) {
+            return "an error chunk (type " + type + ", error " + error + ", a message of " + messageLength
+                    + " bytes) of " + length + " bytes for " + describe(s);
+        }
+        if (s.error == OK) {
+            s.error = error;
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("NBD {}: {} answered {}: {}", uri, describe(s), errorName(error),
+                    StandardCharsets.UTF_8.decode(e.slice(6, messageLength)));
+        }
+        return null;
+    }
+
+    /** Why a chunk of {@code length} bytes at {@code offset} cannot be part of the answer to {@code s}; null if it can. */
+    private static String outside(Slot s, String chunk, long offset, long length) {
+        if (offset < s.offset || offset - s.offset > s.length - length) {
+            return "an " + chunk + " chunk of " + length + " bytes at " + offset + " for " + describe(s);
+        }
+        return null;
+    }
+
+    private static String describe(Slot s) {
+        return commandName(s.type) + " of " + s.length + " bytes at " + s.offset;
+    }
+
+    /** The first {@code n} bytes of a chunk's payload, read into a buffer of the reader's. */
+    private ByteBuffer readChunkField(SocketChannel ch, int n) throws IOException {
+        ByteBuffer f = chunkField.clear().limit(n);
+        readRest(ch, f);
+        return f;
+    }
+
+    /** Reads the rest of a reply into {@code b}, which must be filled: the reply has begun. */
+    private void readRest(SocketChannel ch, ByteBuffer b) throws IOException {
+        if (!readFully(ch, b)) {
+            throw new EOFException("the NBD server at " + uri.server() + " closed the connection in the middle of"
+                    + " a reply");
+        }
+    }
+
+    private boolean unknownHandle(long handle) {
+        if (failure.get() == null) {
+            fail(protocolError("a reply for handle 0x" + Long.toHexString(handle) + ", which no request in flight has"));
+        }
+        return false;
+    }
+
+    /**
+     * Puts back in flight the requests whose reply was under way when the
+     * reader stopped, so that they are sent again whole on the next
+     * connection (a read fills its buffer again from its start), or fails
+     * them when the client failed.
+     */
+    private void requeueAnswering() {
+        IOException f = failure.get();
+        for (Slot s : slots) {
+            if (!s.answering) {
+                continue;
+            }
+            s.answering = false;
+            if (s.buffer != null) {
+                s.buffer.limit(s.start + s.length).position(s.start);
+            }
+            s.inflight.set(s.handle);
+            if (f != null) {
+                answerFailed(s, s.handle, f);
+            }
         }
     }
 
@@ -890,6 +1064,29 @@ public final class NbdClient implements AutoCloseable {
         }
         Slot s = slots[(int) index];
         return s.inflight.compareAndSet(handle, ANSWERING) ? s : null;
+    }
+
+    /**
+     * The slot of a structured reply's chunk: claimed by its first chunk (then
+     * answering until the chunk flagged done), or already answering with the
+     * same handle; null if no request in flight has the handle.
+     */
+    private Slot claimChunk(long handle) {
+        long index = handle & ((1L << indexBits) - 1);
+        if (handle <= 0 || index >= slots.length) {
+            return null;
+        }
+        Slot s = slots[(int) index];
+        if (s.answering) {
+            return s.handle == handle ? s : null;
+        }
+        if (!s.inflight.compareAndSet(handle, ANSWERING)) {
+            return null;
+        }
+        s.answering = true;
+        s.error = OK;
+        s.received = 0;
+        return s;
     }
 
     /** Reads until {@code b} is full; false at end of stream before the first byte of it. */

@@ -9,6 +9,7 @@ import io.xendisk.storage.StorageException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One NBD export on the backend's face: every request becomes one NBD
@@ -21,19 +22,33 @@ import java.util.concurrent.ArrayBlockingQueue;
  * each of which costs a round trip on the server. Completions are taken from
  * a pool and go back to it, so a request allocates nothing. The client holds
  * a ring's batch until {@link #unplug()}, which writes it in one go.
+ *
+ * <p>With several connections (the server allows them: NBD_FLAG_CAN_MULTI_CONN,
+ * under which a FLUSH on one makes what every connection wrote durable), each
+ * ring thread sends a batch on one connection and its next batch on the next,
+ * so a batch still goes out in one write and the batches of a busy ring are
+ * served side by side.
  */
 final class NbdDisk implements IoEngine {
     /** Completions kept for reuse; more are made when more requests are in flight at once. */
     private static final int POOL = 256;
 
+    private final NbdClient[] clients;
+    /** The first connection: what the disk is, for capabilities and messages. */
     private final NbdClient client;
+    /** Which connection each ring thread sends its batch on; moves on at each unplug. */
+    private final ThreadLocal<int[]> cursor;
     private final Capabilities caps;
     private final ArrayBlockingQueue<Answer> answers = new ArrayBlockingQueue<>(POOL);
     /** Once a FLUSH failed, none succeeds again: what it should have made durable may be lost. */
     private volatile String flushFailed;
 
-    NbdDisk(NbdClient client, boolean readOnly) {
-        this.client = client;
+    NbdDisk(NbdClient[] clients, boolean readOnly) {
+        this.clients = clients;
+        this.client = clients[0];
+        AtomicInteger next = new AtomicInteger();
+        // threads start on different connections, so that two rings do not take turns at one
+        this.cursor = ThreadLocal.withInitial(() -> new int[] {Math.floorMod(next.getAndIncrement(), clients.length)});
         boolean ro = readOnly || client.readOnly();
         // durable only when the server can be asked to flush
         this.caps = new Capabilities(ro, client.canFlush(), false, !ro && client.canTrim());
@@ -53,8 +68,8 @@ final class NbdDisk implements IoEngine {
     public Submission submit(IoRequest r) {
         long offset = r.sector() << Storage.SECTOR_SHIFT;
         switch (r.op()) {
-            case READ -> client.read(offset, data(r), answer(r));
-            case WRITE -> client.write(offset, data(r), false, answer(r));
+            case READ -> connection().read(offset, data(r), answer(r));
+            case WRITE -> connection().write(offset, data(r), false, answer(r));
             case FLUSH -> {
                 if (flushFailed != null) {
                     throw new StorageException(null, "an earlier flush of " + client.uri() + " failed (" + flushFailed
@@ -63,17 +78,22 @@ final class NbdDisk implements IoEngine {
                 if (!client.canFlush()) {
                     return Submission.EXECUTED; // the export says writes need no flush
                 }
-                client.flush(answer(r));
+                connection().flush(answer(r));
             }
             case DISCARD -> {
                 if (!caps.discard()) {
                     return Submission.EXECUTED; // advisory: nothing to free
                 }
-                client.trim(offset, r.sectors() << Storage.SECTOR_SHIFT, answer(r));
+                connection().trim(offset, r.sectors() << Storage.SECTOR_SHIFT, answer(r));
             }
             default -> throw new IllegalArgumentException("unknown operation " + r.op());
         }
         return Submission.SUBMITTED;
+    }
+
+    /** The connection the calling ring thread's batch goes on. */
+    private NbdClient connection() {
+        return clients.length == 1 ? client : clients[cursor.get()[0] % clients.length];
     }
 
     private static ByteBuffer data(IoRequest r) {
@@ -127,16 +147,29 @@ final class NbdDisk implements IoEngine {
 
     @Override
     public void unplug() {
-        client.unplug();
+        if (clients.length == 1) {
+            client.unplug();
+            return;
+        }
+        int[] k = cursor.get();
+        clients[k[0] % clients.length].unplug();
+        k[0] = (k[0] + 1) % clients.length;
+    }
+
+    /** The number of connections the disk uses. */
+    int connections() {
+        return clients.length;
     }
 
     @Override
     public void close() {
-        client.close();
+        for (NbdClient c : clients) {
+            c.close();
+        }
     }
 
     @Override
     public String toString() {
-        return "nbd:" + client.uri();
+        return "nbd:" + client.uri() + (clients.length == 1 ? "" : " (" + clients.length + " connections)");
     }
 }

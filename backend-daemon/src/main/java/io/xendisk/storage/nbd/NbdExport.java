@@ -16,9 +16,12 @@ import java.util.List;
  * @param maximumPayload    the largest read or write payload the server takes (32 MiB by default)
  * @param blockSizeSent     whether the server sent NBD_INFO_BLOCK_SIZE
  * @param negotiatedByGo    false when an old server made us fall back to NBD_OPT_EXPORT_NAME
+ * @param structuredReplies whether the server agreed to structured replies (NBD_OPT_STRUCTURED_REPLY): a
+ *                          read's data may then come in chunks, in any order, holes as mere lengths
  */
 public record NbdExport(String name, long size, int transmissionFlags, int minimumBlock, int preferredBlock,
-                        long maximumPayload, boolean blockSizeSent, boolean negotiatedByGo) {
+                        long maximumPayload, boolean blockSizeSent, boolean negotiatedByGo,
+                        boolean structuredReplies) {
 
     /** The server takes NBD_CMD_FLUSH (NBD_FLAG_SEND_FLUSH). */
     public boolean canFlush() {
@@ -80,6 +83,7 @@ public record NbdExport(String name, long size, int transmissionFlags, int minim
         if (!negotiatedByGo) {
             sb.append(", via NBD_OPT_EXPORT_NAME");
         }
+        sb.append(structuredReplies ? ", structured replies" : ", simple replies");
         return sb.toString();
     }
 

@@ -16,10 +16,10 @@ import static io.xendisk.storage.nbd.NbdProtocol.*;
 /**
  * The fixed newstyle negotiation on a freshly connected, non-blocking channel:
  * NBDMAGIC, IHAVEOPT and the handshake flags from the server, our client
- * flags, then NBD_OPT_GO for the export with an NBD_INFO_BLOCK_SIZE request,
- * falling back to NBD_OPT_EXPORT_NAME for servers that answer NBD_OPT_GO with
- * NBD_REP_ERR_UNSUP. Structured replies are not negotiated: the transmission
- * phase that follows uses simple replies only.
+ * flags, then NBD_OPT_STRUCTURED_REPLY (a server that does not know it keeps
+ * to simple replies), then NBD_OPT_GO for the export with an
+ * NBD_INFO_BLOCK_SIZE request, falling back to NBD_OPT_EXPORT_NAME for servers
+ * that answer NBD_OPT_GO with NBD_REP_ERR_UNSUP.
  *
  * <p>Every wait goes through one selector against one deadline, so a server
  * that stops talking at any step fails the handshake with a
@@ -38,6 +38,7 @@ final class NbdHandshake {
     private final Selector selector;
     private final SelectionKey key;
     private boolean noZeroes;
+    private boolean structured;
 
     private NbdHandshake(SocketChannel ch, NbdUri uri, long deadline, long timeoutMillis) throws IOException {
         this.ch = ch;
@@ -90,6 +91,7 @@ final class NbdHandshake {
         noZeroes = (handshakeFlags & FLAG_NO_ZEROES) != 0;
         int clientFlags = FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0);
         writeFully(ByteBuffer.allocate(4).putInt(0, clientFlags), "our client flags");
+        structured = structuredReplies();
 
         byte[] name = uri.exportName().getBytes(StandardCharsets.UTF_8);
         ByteBuffer go = option(OPT_GO, 4 + name.length + 2 + 2);
@@ -103,24 +105,10 @@ final class NbdHandshake {
         long maximum = DEFAULT_MAX_PAYLOAD;
         boolean blockSizeSent = false;
         while (true) {
-            ByteBuffer header = ByteBuffer.allocate(20);
-            readFully(header, "its reply to NBD_OPT_GO");
-            if (header.getLong(0) != OPTION_REPLY_MAGIC) {
-                throw protocol("option reply magic 0x" + Long.toHexString(header.getLong(0)) + " is not 0x"
-                        + Long.toHexString(OPTION_REPLY_MAGIC));
-            }
-            int option = header.getInt(8);
-            int type = header.getInt(12);
-            long length = header.getInt(16) & 0xffffffffL;
-            if (option != OPT_GO) {
-                throw protocol("it answered option " + option + " when we sent NBD_OPT_GO (7)");
-            }
-            if (length > MAX_OPTION_REPLY) {
-                throw protocol("its reply to NBD_OPT_GO announces " + length + " bytes of data");
-            }
-            ByteBuffer data = ByteBuffer.allocate((int) length);
-            readFully(data, "the data of its reply to NBD_OPT_GO");
-            data.flip();
+            OptionReply reply = optionReply(OPT_GO, "NBD_OPT_GO");
+            int type = reply.type();
+            ByteBuffer data = reply.data();
+            long length = data.remaining();
             if (type == REP_INFO) {
                 if (length < 2) {
                     throw protocol("NBD_REP_INFO of " + length + " bytes has no information type");
@@ -158,6 +146,49 @@ final class NbdHandshake {
         }
     }
 
+    /**
+     * Asks for structured replies; true when the server agreed. Any refusal
+     * (NBD_REP_ERR_UNSUP from a server that predates them, a policy) leaves
+     * simple replies, which every server speaks.
+     */
+    private boolean structuredReplies() throws IOException {
+        writeFully(option(OPT_STRUCTURED_REPLY, 0).flip(), "NBD_OPT_STRUCTURED_REPLY");
+        int type = optionReply(OPT_STRUCTURED_REPLY, "NBD_OPT_STRUCTURED_REPLY").type();
+        if (type == REP_ACK) {
+            return true;
+        }
+        if ((type & REP_FLAG_ERROR) == 0) {
+            throw protocol("it answered NBD_OPT_STRUCTURED_REPLY with " + replyName(type));
+        }
+        LOG.debug("NBD server {} keeps to simple replies: {}", uri.server(), replyName(type));
+        return false;
+    }
+
+    /** An option's reply: its type and data (flipped). */
+    private record OptionReply(int type, ByteBuffer data) {
+    }
+
+    /** Reads one reply to option {@code sent} ({@code name}, for messages). */
+    private OptionReply optionReply(int sent, String name) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(20);
+        readFully(header, "its reply to " + name);
+        if (header.getLong(0) != OPTION_REPLY_MAGIC) {
+            throw protocol("option reply magic 0x" + Long.toHexString(header.getLong(0)) + " is not 0x"
+                    + Long.toHexString(OPTION_REPLY_MAGIC));
+        }
+        int option = header.getInt(8);
+        if (option != sent) {
+            throw protocol("it answered option " + option + " when we sent " + name + " (" + sent + ")");
+        }
+        long length = header.getInt(16) & 0xffffffffL;
+        if (length > MAX_OPTION_REPLY) {
+            throw protocol("its reply to " + name + " announces " + length + " bytes of data");
+        }
+        ByteBuffer data = ByteBuffer.allocate((int) length);
+        readFully(data, "the data of its reply to " + name);
+        return new OptionReply(header.getInt(12), data.flip());
+    }
+
     /** The old way in: no errors, no block sizes; a server that dislikes the name just hangs up. */
     private NbdExport exportName(byte[] name) throws IOException {
         ByteBuffer opt = option(OPT_EXPORT_NAME, name.length);
@@ -191,7 +222,8 @@ final class NbdHandshake {
             throw protocol("its block sizes for export '" + name + "' are invalid: minimum " + minimum
                     + ", preferred " + preferred + ", maximum " + maximum);
         }
-        NbdExport export = new NbdExport(name, size, flags, minimum, preferred, maximum, blockSizeSent, byGo);
+        NbdExport export = new NbdExport(name, size, flags, minimum, preferred, maximum, blockSizeSent, byGo,
+                structured);
         LOG.debug("NBD server {} export '{}': {}", uri.server(), name, export.describe());
         return export;
     }

@@ -24,7 +24,9 @@ public final class NbdProtocol {
 
     static final int OPT_EXPORT_NAME = 1;
     static final int OPT_ABORT = 2;
+    static final int OPT_STARTTLS = 5;
     static final int OPT_GO = 7;
+    static final int OPT_STRUCTURED_REPLY = 8;
 
     static final int REP_ACK = 1;
     static final int REP_INFO = 3;
@@ -58,6 +60,18 @@ public final class NbdProtocol {
     static final int STRUCTURED_REPLY_MAGIC = 0x668e33ef;
     static final int REQUEST_HEADER_SIZE = 28;
     static final int SIMPLE_REPLY_SIZE = 16;
+    /** A structured reply's header: the simple reply's 16 bytes (magic, flags, type, handle), then the length. */
+    static final int STRUCTURED_REPLY_SIZE = 20;
+
+    /** The last chunk of a structured reply. */
+    static final int REPLY_FLAG_DONE = 1;
+    static final int REPLY_TYPE_NONE = 0;
+    static final int REPLY_TYPE_OFFSET_DATA = 1;
+    static final int REPLY_TYPE_OFFSET_HOLE = 2;
+    /** Chunk types with this bit set carry an error: a 32-bit value, then a message. */
+    static final int REPLY_TYPE_FLAG_ERROR = 1 << 15;
+    static final int REPLY_TYPE_ERROR = REPLY_TYPE_FLAG_ERROR | 1;
+    static final int REPLY_TYPE_ERROR_OFFSET = REPLY_TYPE_FLAG_ERROR | 2;
 
     static final short CMD_READ = 0;
     static final short CMD_WRITE = 1;

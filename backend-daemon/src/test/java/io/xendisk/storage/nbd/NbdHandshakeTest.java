@@ -187,7 +187,7 @@ class NbdHandshakeTest {
     void aServerThatStopsMidwayTimesOut() throws Exception {
         ScriptedNbdServer s = run(ScriptedNbdServer.start(dir, (in, out) -> {
             ScriptedNbdServer.greet(in, out, NbdProtocol.FLAG_FIXED_NEWSTYLE);
-            ScriptedNbdServer.readOption(in, new byte[1][]);
+            ScriptedNbdServer.nextOption(in, out, new byte[1][], true);
             in.read();
         }));
         SocketTimeoutException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
@@ -202,7 +202,7 @@ class NbdHandshakeTest {
             // an old server: no NBD_FLAG_NO_ZEROES, so the 124 zeroes follow the export's size and flags
             ScriptedNbdServer.greet(in, out, NbdProtocol.FLAG_FIXED_NEWSTYLE);
             byte[][] data = new byte[1][];
-            int go = ScriptedNbdServer.readOption(in, data);
+            int go = ScriptedNbdServer.nextOption(in, out, data, false);
             ScriptedNbdServer.optionReply(out, go, NbdProtocol.REP_ERR_UNSUP, new byte[0]);
             int opt = ScriptedNbdServer.readOption(in, data);
             if (opt != NbdProtocol.OPT_EXPORT_NAME || !new String(data[0], StandardCharsets.UTF_8).equals("old")) {
@@ -241,7 +241,7 @@ class NbdHandshakeTest {
         ScriptedNbdServer s = run(ScriptedNbdServer.start(dir, (in, out) -> {
             ScriptedNbdServer.greet(in, out, NbdProtocol.FLAG_FIXED_NEWSTYLE | NbdProtocol.FLAG_NO_ZEROES);
             byte[][] data = new byte[1][];
-            int go = ScriptedNbdServer.readOption(in, data);
+            int go = ScriptedNbdServer.nextOption(in, out, data, false);
             ScriptedNbdServer.optionReply(out, go, NbdProtocol.REP_ERR_UNSUP, new byte[0]);
             ScriptedNbdServer.readOption(in, data);
         }));
@@ -255,7 +255,7 @@ class NbdHandshakeTest {
         ScriptedNbdServer s = run(ScriptedNbdServer.start(dir, (in, out) -> {
             ScriptedNbdServer.greet(in, out, NbdProtocol.FLAG_FIXED_NEWSTYLE);
             byte[][] data = new byte[1][];
-            int go = ScriptedNbdServer.readOption(in, data);
+            int go = ScriptedNbdServer.nextOption(in, out, data, false);
             ScriptedNbdServer.optionReply(out, go, NbdProtocol.REP_ERR_POLICY,
                     "not for you".getBytes(StandardCharsets.UTF_8));
             // the client gives up politely

@@ -13,9 +13,10 @@ import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A one-connection NBD server on a Unix socket that does what a test
- * scripts, for what no real server does on purpose: say nothing, lack
- * NBD_OPT_GO, or send replies with bad magic or an unknown handle.
+ * An NBD server on a Unix socket that does what a test scripts, for what no
+ * real server does on purpose: say nothing, lack NBD_OPT_GO, send replies
+ * with bad magic or an unknown handle, or chunks of a structured reply in a
+ * chosen order. Each connection runs the next script, one after the other.
  */
 final class ScriptedNbdServer implements AutoCloseable {
     /** The server's side of the one connection. */
@@ -33,29 +34,34 @@ final class ScriptedNbdServer implements AutoCloseable {
     private final AtomicReference<SocketChannel> accepted = new AtomicReference<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-    private ScriptedNbdServer(Path socket, Script script) throws IOException {
+    private ScriptedNbdServer(Path socket, Script... scripts) throws IOException {
         this.socket = socket;
         this.listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         listener.bind(UnixDomainSocketAddress.of(socket));
         this.thread = new Thread(() -> {
-            try (SocketChannel ch = listener.accept()) {
-                accepted.set(ch);
-                DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
-                DataOutputStream out = new DataOutputStream(Channels.newOutputStream(ch));
-                script.run(in, out);
-                out.flush();
-            } catch (IOException e) {
-                failure.set(e);
-            } catch (RuntimeException | Error e) {
-                failure.set(e);
+            for (Script script : scripts) {
+                try (SocketChannel ch = listener.accept()) {
+                    accepted.set(ch);
+                    DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
+                    DataOutputStream out = new DataOutputStream(Channels.newOutputStream(ch));
+                    script.run(in, out);
+                    out.flush();
+                } catch (IOException e) {
+                    failure.set(e);
+                    return;
+                } catch (RuntimeException | Error e) {
+                    failure.set(e);
+                    return;
+                }
             }
         }, "scripted-nbd-server");
         thread.setDaemon(true);
         thread.start();
     }
 
-    static ScriptedNbdServer start(Path dir, Script script) throws IOException {
-        return new ScriptedNbdServer(dir.resolve("scripted-" + System.nanoTime() + ".sock"), script);
+    /** A server whose connections run {@code scripts}, one each, in order. */
+    static ScriptedNbdServer start(Path dir, Script... scripts) throws IOException {
+        return new ScriptedNbdServer(dir.resolve("scripted-" + System.nanoTime() + ".sock"), scripts);
     }
 
     NbdUri uri(String exportName) {
@@ -125,12 +131,35 @@ final class ScriptedNbdServer implements AutoCloseable {
         return new String(data, 4, n, StandardCharsets.UTF_8);
     }
 
-    /** A complete, successful NBD_OPT_GO exchange for an export of {@code size} bytes. */
+    /**
+     * Reads options up to the next one that is not NBD_OPT_STRUCTURED_REPLY,
+     * answering that one with an ack ({@code structured}) or, as a server that
+     * predates it, with NBD_REP_ERR_UNSUP; returns the next option's number
+     * (its data in {@code data[0]}).
+     */
+    static int nextOption(DataInputStream in, DataOutputStream out, byte[][] data, boolean structured)
+            throws IOException {
+        while (true) {
+            int option = readOption(in, data);
+            if (option != NbdProtocol.OPT_STRUCTURED_REPLY) {
+                return option;
+            }
+            optionReply(out, option, structured ? NbdProtocol.REP_ACK : NbdProtocol.REP_ERR_UNSUP, new byte[0]);
+        }
+    }
+
+    /** A complete, successful NBD_OPT_GO exchange for an export of {@code size} bytes, with simple replies. */
     static void handshake(DataInputStream in, DataOutputStream out, long size, int transmissionFlags)
             throws IOException {
+        handshake(in, out, size, transmissionFlags, false);
+    }
+
+    /** A complete NBD_OPT_GO exchange; {@code structured}: structured replies agreed. */
+    static void handshake(DataInputStream in, DataOutputStream out, long size, int transmissionFlags,
+                          boolean structured) throws IOException {
         greet(in, out, NbdProtocol.FLAG_FIXED_NEWSTYLE | NbdProtocol.FLAG_NO_ZEROES);
         byte[][] data = new byte[1][];
-        int option = readOption(in, data);
+        int option = nextOption(in, out, data, structured);
         if (option != NbdProtocol.OPT_GO) {
             throw new IOException("expected NBD_OPT_GO, got option " + option);
         }
@@ -147,6 +176,16 @@ final class ScriptedNbdServer implements AutoCloseable {
             in.skipNBytes(r.length());
         }
         return r;
+    }
+
+    /** One chunk of a structured reply: header, then {@code payload}. */
+    static void chunk(DataOutputStream out, int flags, int type, long handle, byte[] payload) throws IOException {
+        out.writeInt(NbdProtocol.STRUCTURED_REPLY_MAGIC);
+        out.writeShort(flags);
+        out.writeShort(type);
+        out.writeLong(handle);
+        out.writeInt(payload.length);
+        out.write(payload);
     }
 
     static void simpleReply(DataOutputStream out, int magic, int error, long handle) throws IOException {

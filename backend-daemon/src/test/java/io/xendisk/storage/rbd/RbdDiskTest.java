@@ -1,5 +1,6 @@
 package io.xendisk.storage.rbd;
 
+import io.xendisk.storage.EngineRequest;
 import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageException;
 import io.xendisk.storage.StorageSpec;
@@ -42,31 +43,31 @@ class RbdDiskTest {
             assertEquals(16L * MIB, disk.sizeBytes());
             assertTrue(disk.capabilities().durable());
             assertFalse(disk.capabilities().readOnly());
-            List<Request> writes = new ArrayList<>();
+            List<EngineRequest> writes = new ArrayList<>();
             for (int i = 0; i < 200; i++) {
                 int len = (1 + random.nextInt(32)) * 4096;
                 long sector = random.nextInt(16 * MIB - len) / 512;
                 byte[] data = new byte[len];
                 random.nextBytes(data);
-                Request w = Request.write(sector, data);
+                EngineRequest w = EngineRequest.write(sector, data);
                 assertEquals(IoEngine.Submission.SUBMITTED, disk.submit(w));
                 writes.add(w);
                 // requests in flight together may land in any order: keep them apart in time for the model
                 if (i % 50 == 49) {
-                    for (Request x : writes) {
+                    for (EngineRequest x : writes) {
                         assertNull(x.await());
                     }
                     writes.clear();
                 }
                 System.arraycopy(data, 0, want, (int) sector * 512, len);
             }
-            for (Request x : writes) {
+            for (EngineRequest x : writes) {
                 assertNull(x.await());
             }
-            Request flush = Request.flush();
+            EngineRequest flush = EngineRequest.flush();
             disk.submit(flush);
             assertNull(flush.await());
-            Request read = Request.read(0, 4 * MIB);
+            EngineRequest read = EngineRequest.read(0, 4 * MIB);
             disk.submit(read);
             assertNull(read.await());
             assertArrayEquals(Arrays.copyOf(want, 4 * MIB), read.bytes());
@@ -81,10 +82,10 @@ class RbdDiskTest {
         byte[] ones = new byte[MIB];
         Arrays.fill(ones, (byte) 1);
         try (IoEngine disk = Storages.open(StorageSpec.parse(location, false))) {
-            Request w = Request.write(0, ones);
+            EngineRequest w = EngineRequest.write(0, ones);
             disk.submit(w);
             assertNull(w.await());
-            Request d = Request.discard(512, 1024);
+            EngineRequest d = EngineRequest.discard(512, 1024);
             disk.submit(d);
             assertNull(d.await());
         }
@@ -100,20 +101,20 @@ class RbdDiskTest {
         byte[] first = new byte[4096];
         Arrays.fill(first, (byte) 5);
         try (IoEngine disk = Storages.open(StorageSpec.parse(location, false))) {
-            Request w = Request.write(0, first);
+            EngineRequest w = EngineRequest.write(0, first);
             disk.submit(w);
             assertNull(w.await());
         }
         MicroCeph.rbd("snap", "create", "rbd/" + name + "@one");
         try (IoEngine disk = Storages.open(StorageSpec.parse(location, false))) {
-            Request w = Request.write(0, new byte[4096]);
+            EngineRequest w = EngineRequest.write(0, new byte[4096]);
             disk.submit(w);
             assertNull(w.await());
         }
         String snapLocation = "rbd:rbd/" + name + "@one:conf=" + MicroCeph.conf();
         try (IoEngine snap = Storages.open(StorageSpec.parse(snapLocation, false))) {
             assertTrue(snap.capabilities().readOnly(), "a snapshot is read-only");
-            Request r = Request.read(0, 4096);
+            EngineRequest r = EngineRequest.read(0, 4096);
             snap.submit(r);
             assertNull(r.await());
             assertArrayEquals(first, r.bytes());

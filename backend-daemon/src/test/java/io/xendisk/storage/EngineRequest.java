@@ -1,49 +1,46 @@
-package io.xendisk.storage.rbd;
-
-import io.xendisk.storage.IoRequest;
-import io.xendisk.storage.StorageException;
+package io.xendisk.storage;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** One request as the backend would hand it over: its data in one direct buffer; its end awaited. */
-final class Request implements IoRequest {
+/** One request as the backend would hand an engine: its data in one direct buffer; its end awaited. */
+public final class EngineRequest implements IoRequest {
     private final Op op;
     private final long sector;
     private final long sectors;
     private final ByteBuffer data;
     private final CompletableFuture<StorageException> done = new CompletableFuture<>();
 
-    private Request(Op op, long sector, long sectors, ByteBuffer data) {
+    private EngineRequest(Op op, long sector, long sectors, ByteBuffer data) {
         this.op = op;
         this.sector = sector;
         this.sectors = sectors;
         this.data = data;
     }
 
-    static Request read(long sector, int bytes) {
-        return new Request(Op.READ, sector, bytes / 512, ByteBuffer.allocateDirect(bytes));
+    public static EngineRequest read(long sector, int bytes) {
+        return new EngineRequest(Op.READ, sector, bytes / 512, ByteBuffer.allocateDirect(bytes));
     }
 
-    static Request write(long sector, byte[] bytes) {
-        return new Request(Op.WRITE, sector, bytes.length / 512, ByteBuffer.allocateDirect(bytes.length).put(bytes).flip());
+    public static EngineRequest write(long sector, byte[] bytes) {
+        return new EngineRequest(Op.WRITE, sector, bytes.length / 512, ByteBuffer.allocateDirect(bytes.length).put(bytes).flip());
     }
 
-    static Request flush() {
-        return new Request(Op.FLUSH, 0, 0, null);
+    public static EngineRequest flush() {
+        return new EngineRequest(Op.FLUSH, 0, 0, null);
     }
 
-    static Request discard(long sector, long sectors) {
-        return new Request(Op.DISCARD, sector, sectors, null);
+    public static EngineRequest discard(long sector, long sectors) {
+        return new EngineRequest(Op.DISCARD, sector, sectors, null);
     }
 
     /** The failure it ended with, null for success; waits up to 30 s. */
-    StorageException await() throws Exception {
+    public StorageException await() throws Exception {
         return done.get(30, TimeUnit.SECONDS);
     }
 
-    byte[] bytes() {
+    public byte[] bytes() {
         byte[] b = new byte[data.capacity()];
         data.get(0, b);
         return b;
