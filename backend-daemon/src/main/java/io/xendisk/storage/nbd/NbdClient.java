@@ -112,6 +112,8 @@ public final class NbdClient implements AutoCloseable {
      * pieces keeps that at 1 MiB rather than the largest request.
      */
     private static final int HEAP_CHUNK = 1 << 20;
+    /** An error chunk: error, message length, a message of at most 4096 bytes, and an offset. */
+    private static final int MAX_ERROR_CHUNK = 6 + 4096 + 8;
     /** Trims are not limited by the payload size; QEMU sends up to INT_MAX, aligned. */
     private static final long MAX_TRIM = Integer.MAX_VALUE;
     /** Room for a ring's batch of requests; write payloads up to {@link #COPY_MAX} are copied into it. */
@@ -162,11 +164,8 @@ public final class NbdClient implements AutoCloseable {
     private final ByteBuffer out = ByteBuffer.allocateDirect(OUT_BUFFER);
     private final boolean batched;
     private final ByteBuffer[] gather = new ByteBuffer[2];
-    private final ByteBuffer replyHeader = ByteBuffer.allocateDirect(STRUCTURED_REPLY_SIZE);
-    /** The offset (and a hole's length) that begin a data or hole chunk. */
-    private final ByteBuffer chunkField = ByteBuffer.allocateDirect(12);
-    /** An error chunk: error, message length, a message of at most 4096 bytes, and an offset. */
-    private final ByteBuffer errorChunk = ByteBuffer.allocate(6 + 4096 + 8);
+    /** What the reader thread reads replies from. */
+    private final ReplyInput input;
     private final Thread reader;
 
     private final AtomicReference<IOException> failure = new AtomicReference<>();
@@ -258,6 +257,7 @@ public final class NbdClient implements AutoCloseable {
         this.maxRequest = (int) (payload / unit * unit);
         this.maxZeroes = maxRequest;
         this.maxTrim = MAX_TRIM / unit * unit;
+        this.input = new ReplyInput(uri.server());
         this.reader = new Thread(this::readReplies, "nbd-reader " + uri.server());
         reader.setDaemon(true);
         reader.start();
@@ -723,24 +723,26 @@ public final class NbdClient implements AutoCloseable {
      * back in flight, to be sent and answered again whole on the next one.
      */
     private IOException readUntilDropped(SocketChannel ch) {
-        ByteBuffer h = replyHeader;
+        ReplyInput in = input;
+        in.reset(ch);
         boolean structured = connection.export().structuredReplies();
         try {
             while (true) {
-                h.clear().limit(SIMPLE_REPLY_SIZE);
-                if (!readFully(ch, h)) {
+                if (!in.begin(SIMPLE_REPLY_SIZE)) {
                     return ended() ? null : dropped(new EOFException("the NBD server at " + uri.server()
                             + " closed the connection with " + unanswered() + " requests unanswered"));
                 }
-                int magic = h.getInt(0);
+                int magic = in.getInt();
                 boolean more;
                 if (magic == SIMPLE_REPLY_MAGIC) {
-                    more = simpleReply(ch, h.getInt(4), h.getLong(8));
+                    int error = in.getInt();
+                    more = simpleReply(in, error, in.getLong());
                 } else if (magic == STRUCTURED_REPLY_MAGIC && structured) {
-                    h.limit(STRUCTURED_REPLY_SIZE);
-                    readRest(ch, h);
-                    more = chunk(ch, h.getShort(4) & 0xffff, h.getShort(6) & 0xffff, h.getLong(8),
-                            h.getInt(16) & 0xffffffffL);
+                    in.need(STRUCTURED_REPLY_SIZE - 4);
+                    int flags = in.getUnsignedShort();
+                    int type = in.getUnsignedShort();
+                    long handle = in.getLong();
+                    more = chunk(in, flags, type, handle, in.getInt() & 0xffffffffL);
                 } else {
                     fail(protocolError(magic == STRUCTURED_REPLY_MAGIC
                             ? "a structured reply (magic 0x668e33ef), which was not negotiated"
@@ -759,14 +761,14 @@ public final class NbdClient implements AutoCloseable {
     }
 
     /** A simple reply: the error, and a successful read's data. False when the client failed. */
-    private boolean simpleReply(SocketChannel ch, int error, long handle) throws IOException {
+    private boolean simpleReply(ReplyInput in, int error, long handle) throws IOException {
         Slot s = claim(handle);
         if (s == null) {
             return unknownHandle(handle);
         }
         if (s.type == CMD_READ && error == OK) {
             s.answering = true;
-            readRest(ch, s.buffer);
+            in.readInto(s.buffer);
             s.answering = false;
         }
         s.error = error;
@@ -782,7 +784,7 @@ public final class NbdClient implements AutoCloseable {
      * each must lie within the request, and together they must cover it.
      * False when the client failed.
      */
-    private boolean chunk(SocketChannel ch, int flags, int type, long handle, long length) throws IOException {
+    private boolean chunk(ReplyInput in, int flags, int type, long handle, long length) throws IOException {
         Slot s = claimChunk(handle);
         if (s == null) {
             return unknownHandle(handle);
@@ -800,14 +802,15 @@ public final class NbdClient implements AutoCloseable {
                     problem = "an NBD_REPLY_TYPE_OFFSET_DATA chunk of " + length + " bytes for " + describe(s);
                     break;
                 }
-                long offset = readChunkField(ch, 8).getLong(0);
+                in.need(8);
+                long offset = in.getLong();
                 int n = (int) (length - 8);
                 problem = outside(s, "NBD_REPLY_TYPE_OFFSET_DATA", offset, n);
                 if (problem == null) {
                     int at = s.start + (int) (offset - s.offset);
                     s.buffer.limit(at + n).position(at);
                     try {
-                        readRest(ch, s.buffer);
+                        in.readInto(s.buffer);
                     } finally {
                         s.buffer.limit(s.start + s.length);
                     }
@@ -819,9 +822,9 @@ public final class NbdClient implements AutoCloseable {
                     problem = "an NBD_REPLY_TYPE_OFFSET_HOLE chunk of " + length + " bytes for " + describe(s);
                     break;
                 }
-                ByteBuffer f = readChunkField(ch, 12);
-                long offset = f.getLong(0);
-                long n = f.getInt(8) & 0xffffffffL;
+                in.need(12);
+                long offset = in.getLong();
+                long n = in.getInt() & 0xffffffffL;
                 problem = n == 0 ? "an empty NBD_REPLY_TYPE_OFFSET_HOLE chunk" : outside(s,
                         "NBD_REPLY_TYPE_OFFSET_HOLE", offset, n);
                 if (problem == null) {
@@ -829,7 +832,7 @@ public final class NbdClient implements AutoCloseable {
                     s.received += n;
                 }
             }
-            default -> problem = errorChunk(ch, s, type, length);
+            default -> problem = errorChunk(in, s, type, length);
         }
         if (problem != null) {
             fail(protocolError(problem));
@@ -854,15 +857,15 @@ public final class NbdClient implements AutoCloseable {
      * may say more, and still must end the reply with NBD_REPLY_FLAG_DONE).
      * Returns what is wrong with the chunk, or null.
      */
-    private String errorChunk(SocketChannel ch, Slot s, int type, long length) throws IOException {
+    private String errorChunk(ReplyInput in, Slot s, int type, long length) throws IOException {
         if ((type & REPLY_TYPE_FLAG_ERROR) == 0) {
             return "a chunk of unknown type " + type + " for " + describe(s);
         }
-        if (length < 6 || length > errorChunk.capacity()) {
+        if (length < 6 || length > MAX_ERROR_CHUNK) {
             return "an error chunk (type " + type + ") of " + length + " bytes for " + describe(s);
         }
-        ByteBuffer e = errorChunk.clear().limit((int) length);
-        readRest(ch, e);
+        in.need((int) length);
+        ByteBuffer e = in.take((int) length);
         int error = e.getInt(0);
         int messageLength = e.getShort(4) & 0xffff;
         if (error == OK || messageLength > length - 6
@@ -890,21 +893,6 @@ public final class NbdClient implements AutoCloseable {
 
     private static String describe(Slot s) {
         return commandName(s.type) + " of " + s.length + " bytes at " + s.offset;
-    }
-
-    /** The first {@code n} bytes of a chunk's payload, read into a buffer of the reader's. */
-    private ByteBuffer readChunkField(SocketChannel ch, int n) throws IOException {
-        ByteBuffer f = chunkField.clear().limit(n);
-        readRest(ch, f);
-        return f;
-    }
-
-    /** Reads the rest of a reply into {@code b}, which must be filled: the reply has begun. */
-    private void readRest(SocketChannel ch, ByteBuffer b) throws IOException {
-        if (!readFully(ch, b)) {
-            throw new EOFException("the NBD server at " + uri.server() + " closed the connection in the middle of"
-                    + " a reply");
-        }
     }
 
     private boolean unknownHandle(long handle) {
@@ -1087,31 +1075,6 @@ public final class NbdClient implements AutoCloseable {
         s.error = OK;
         s.received = 0;
         return s;
-    }
-
-    /** Reads until {@code b} is full; false at end of stream before the first byte of it. */
-    private boolean readFully(SocketChannel ch, ByteBuffer b) throws IOException {
-        int end = b.limit();
-        boolean started = false;
-        try {
-            while (b.position() < end) {
-                if (!b.isDirect()) {
-                    b.limit(Math.min(end, b.position() + HEAP_CHUNK));
-                }
-                int n = ch.read(b);
-                if (n < 0) {
-                    if (!started) {
-                        return false;
-                    }
-                    throw new EOFException("the NBD server at " + uri.server() + " closed the connection in the"
-                            + " middle of a reply");
-                }
-                started |= n > 0;
-            }
-            return true;
-        } finally {
-            b.limit(end);
-        }
     }
 
     private IOException readFailed(IOException e) {
