@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A guest's disk on an NBD server: nbdkit's file plugin over a Unix socket,
- * nbd-server, and qemu-nbd over TCP serving a qcow2 image. The guest's writes are checked where
+ * in the clear and with TLS, nbd-server, and qemu-nbd over TCP serving a qcow2 image. The guest's writes are checked where
  * the server keeps them (the exported file; qemu-img on the qcow2 image). A
  * server killed and started again under a guest's verify is only a pause.
  */
@@ -77,6 +77,31 @@ class NbdE2ETest {
         assertEquals(0, verify.exit(), verify.toString());
         disconnect();
         Images.assertPattern(file, 40L << 20, 8 << 20, 9);
+    }
+
+    /** nbds+unix: the certificates made by tests/tls/make-certs.sh, as an operator would give them. */
+    @Test
+    void withTlsTheGuestsWritesReachTheFileAndAPlainConnectIsRefusedByName() throws Exception {
+        Path certs = dist.dir.resolve("pki");
+        Dist.Result made = dist.exec(List.of("bash", Path.of("tls/make-certs.sh").toAbsolutePath().toString(),
+                certs.toString()), java.util.Map.of());
+        assertEquals(0, made.exit(), made.toString());
+        Path file = Images.sparse(dist.dir.resolve("nbd-tls.img"), 32L << 20, "XDJ-NBD-TLS");
+        nbdkit = Nbdkit.serve(dist.dir.resolve("nbdkit-tls.sock"), "--tls=require", "--tls-certificates=" + certs,
+                "file", file.toString());
+
+        Dist.Result plain = dist.cli("connect", guest.name(), "--vdev", "xvdb", "--path", nbdkit.uri());
+        assertEquals(1, plain.exit(), plain.toString());
+        assertTrue(plain.err().contains("the server requires TLS") && plain.err().contains("write nbds+unix:///?socket="
+                + nbdkit.socket + "&tls-certificates=DIR"), plain.toString());
+
+        connect(nbdkit.uri().replaceFirst("^nbd", "nbds") + "&tls-certificates=" + certs);
+        Dist.Result marker = dist.simRun(guest, "xvdb", "read-at", "0", "1");
+        assertTrue(marker.out().contains("|XDJ-NBD-TLS"), "the export's first sector: " + marker);
+        Dist.Result verify = dist.simRun(guest, "xvdb", "verify", "--offset", "4M", "--size", "8M", "--seed", "17");
+        assertEquals(0, verify.exit(), verify.toString());
+        disconnect();
+        Images.assertPattern(file, 4L << 20, 8 << 20, 17);
     }
 
     @Test

@@ -12,7 +12,6 @@ import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedByInterruptException;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -144,8 +143,8 @@ public final class NbdClient implements AutoCloseable {
     private final Duration reconnectFor;
     /** The connection now; replaced by the reader thread under the send lock when one is made again. */
     private volatile NbdConnection connection;
-    /** {@link #connection}'s socket; senders write it under the send lock. */
-    private SocketChannel channel;
+    /** {@link #connection}'s bytes; senders write them under the send lock. */
+    private NbdTransport channel;
     /** Counts the connections, under the send lock: a slot records on which one it was sent. */
     private long generation;
     /** Set under the send lock from a dropped connection until the next one is made: senders leave their requests to be sent again. */
@@ -242,7 +241,7 @@ public final class NbdClient implements AutoCloseable {
         this.connection = connection;
         this.uri = connection.uri();
         this.export = connection.export();
-        this.channel = connection.channel();
+        this.channel = connection.transport();
         this.indexBits = 32 - Integer.numberOfLeadingZeros(Math.max(1, maxInFlight - 1));
         this.slots = new Slot[maxInFlight];
         this.free = new ArrayBlockingQueue<>(maxInFlight);
@@ -705,7 +704,7 @@ public final class NbdClient implements AutoCloseable {
 
     private void readReplies() {
         try {
-            SocketChannel ch = channel;
+            NbdTransport ch = channel;
             while (ch != null) {
                 IOException dropped = readUntilDropped(ch);
                 ch = dropped == null ? null : reconnect(dropped);
@@ -722,7 +721,7 @@ public final class NbdClient implements AutoCloseable {
      * A request whose reply was under way when the connection dropped goes
      * back in flight, to be sent and answered again whole on the next one.
      */
-    private IOException readUntilDropped(SocketChannel ch) {
+    private IOException readUntilDropped(NbdTransport ch) {
         ReplyInput in = input;
         in.reset(ch);
         boolean structured = connection.export().structuredReplies();
@@ -941,7 +940,7 @@ public final class NbdClient implements AutoCloseable {
      * it; returns its socket, or null when the client failed instead: no
      * reconnecting allowed, closed meanwhile, out of time, or the export changed.
      */
-    private SocketChannel reconnect(IOException cause) {
+    private NbdTransport reconnect(IOException cause) {
         sendLock.lock();
         try {
             reconnecting = true;
@@ -1000,7 +999,7 @@ public final class NbdClient implements AutoCloseable {
             sendLock.lock();
             try {
                 connection = c;
-                channel = c.channel();
+                channel = c.transport();
                 generation++;
                 out.clear(); // held for the old connection: sendAgain sends those requests again
             } finally {
@@ -1015,7 +1014,7 @@ public final class NbdClient implements AutoCloseable {
             Thread resender = new Thread(() -> sendAgain(tookMs, finalAttempts), "nbd-resend " + uri.server());
             resender.setDaemon(true);
             resender.start();
-            return c.channel();
+            return c.transport();
         }
     }
 

@@ -37,12 +37,12 @@ public final class NbdConnection implements AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
     private final NbdUri uri;
-    private final SocketChannel channel;
+    private final NbdTransport transport;
     private final NbdExport export;
 
-    private NbdConnection(NbdUri uri, SocketChannel channel, NbdExport export) {
+    private NbdConnection(NbdUri uri, NbdTransport transport, NbdExport export) {
         this.uri = uri;
-        this.channel = channel;
+        this.transport = transport;
         this.export = export;
     }
 
@@ -54,26 +54,23 @@ public final class NbdConnection implements AutoCloseable {
     /**
      * Connects to {@code uri}'s server and negotiates its export.
      *
-     * @throws NbdException           the server refused the export (no such export, TLS required, a size
-     *                                that is not a multiple of 512, ...) or broke the protocol; or the URI asks
-     *                                for TLS, which is not supported yet
+     * @throws NbdException           the server refused the export (no such export, TLS required or not
+     *                                offered, a size that is not a multiple of 512, ...), the TLS handshake
+     *                                failed, or the server broke the protocol
      * @throws SocketTimeoutException the server did not connect or answer within {@code timeout}
      * @throws IOException            the connection failed
      */
     public static NbdConnection open(NbdUri uri, Duration timeout) throws IOException {
-        if (uri.tls()) {
-            throw new NbdException("TLS (nbds://) is not supported yet: cannot open " + uri + "; serve the export"
-                    + " without TLS and write " + uri.toString().replaceFirst("^nbds", "nbd"));
-        }
         long timeoutMillis = Math.max(1, timeout.toMillis());
         long deadline = System.nanoTime() + timeout.toNanos();
         SocketChannel ch = uri.isUnix() ? connectUnix(uri, deadline, timeoutMillis) : connectTcp(uri, deadline,
                 timeoutMillis);
         try {
-            NbdExport export = NbdHandshake.negotiate(ch, uri, deadline, timeoutMillis);
+            NbdHandshake.Negotiated n = NbdHandshake.negotiate(ch, uri, deadline, timeoutMillis);
             ch.configureBlocking(true);
-            LOG.debug("NBD {}: connected, {}", uri, export.describe());
-            return new NbdConnection(uri, ch, export);
+            LOG.debug("NBD {}: connected{}, {}", uri, n.transport().encrypted() ? " with TLS" : "",
+                    n.export().describe());
+            return new NbdConnection(uri, n.transport(), n.export());
         } catch (IOException | RuntimeException | Error e) {
             closeQuietly(ch);
             throw e;
@@ -90,15 +87,20 @@ public final class NbdConnection implements AutoCloseable {
         return export;
     }
 
-    /** The socket, blocking, in the transmission phase. */
-    SocketChannel channel() {
-        return channel;
+    /** The connection's bytes, blocking, in the transmission phase. */
+    NbdTransport transport() {
+        return transport;
+    }
+
+    /** Whether the connection is encrypted (an {@code nbds} URI). */
+    public boolean encrypted() {
+        return transport.encrypted();
     }
 
     /** Drops the connection without NBD_CMD_DISC (the client sends that before closing). */
     @Override
     public void close() {
-        closeQuietly(channel);
+        transport.close();
     }
 
     private static SocketChannel connectUnix(NbdUri uri, long deadline, long timeoutMillis) throws IOException {

@@ -3,6 +3,12 @@ package io.xendisk.storage.nbd;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import tlschannel.ClientTlsChannel;
+import tlschannel.NeedsReadException;
+import tlschannel.NeedsWriteException;
+import tlschannel.TlsChannel;
+
+import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
@@ -16,7 +22,8 @@ import static io.xendisk.storage.nbd.NbdProtocol.*;
 /**
  * The fixed newstyle negotiation on a freshly connected, non-blocking channel:
  * NBDMAGIC, IHAVEOPT and the handshake flags from the server, our client
- * flags, then NBD_OPT_STRUCTURED_REPLY (a server that does not know it keeps
+ * flags, for an {@code nbds} URI NBD_OPT_STARTTLS and the TLS handshake (all
+ * that follows is encrypted), then NBD_OPT_STRUCTURED_REPLY (a server that does not know it keeps
  * to simple replies), then NBD_OPT_GO for the export with an
  * NBD_INFO_BLOCK_SIZE request, falling back to NBD_OPT_EXPORT_NAME for servers
  * that answer NBD_OPT_GO with NBD_REP_ERR_UNSUP.
@@ -32,6 +39,8 @@ final class NbdHandshake {
     private static final int ZEROES = 124;
 
     private final SocketChannel ch;
+    /** The bytes: the socket, then TLS over it after NBD_OPT_STARTTLS. */
+    private NbdTransport io;
     private final NbdUri uri;
     private final long deadline;
     private final long timeoutMillis;
@@ -42,6 +51,7 @@ final class NbdHandshake {
 
     private NbdHandshake(SocketChannel ch, NbdUri uri, long deadline, long timeoutMillis) throws IOException {
         this.ch = ch;
+        this.io = NbdTransport.plain(ch);
         this.uri = uri;
         this.deadline = deadline;
         this.timeoutMillis = timeoutMillis;
@@ -49,16 +59,34 @@ final class NbdHandshake {
         this.key = ch.register(selector, 0);
     }
 
+    /** What the handshake ends with: the export, and the bytes of the transmission phase. */
+    record Negotiated(NbdExport export, NbdTransport transport) {
+    }
+
     /**
      * Negotiates {@code uri}'s export on {@code ch} (connected, non-blocking)
      * before {@code deadline} (System.nanoTime). On success the channel is in
-     * the transmission phase, back in blocking mode; on failure the caller
+     * the transmission phase, and may block again; on failure the caller
      * closes it.
      */
-    static NbdExport negotiate(SocketChannel ch, NbdUri uri, long deadline, long timeoutMillis) throws IOException {
+    static Negotiated negotiate(SocketChannel ch, NbdUri uri, long deadline, long timeoutMillis) throws IOException {
         NbdHandshake h = new NbdHandshake(ch, uri, deadline, timeoutMillis);
         try {
-            return h.run();
+            NbdExport export = h.run();
+            return new Negotiated(export, h.io);
+        } catch (IOException e) {
+            boolean broken = e instanceof ClosedByServer || !(e instanceof NbdException || e instanceof SocketTimeoutException);
+            if (!h.io.encrypted() || !broken) {
+                throw e;
+            }
+            // with TLS 1.3 the server checks our certificate after our side of the handshake is done
+            String dir = uri.parameters().get("tls-certificates");
+            throw new NbdException("the NBD server at " + uri.server() + " dropped the connection right after the"
+                    + " TLS handshake (" + e.getMessage() + "); if it asks for a client certificate (nbdkit"
+                    + " --tls-verify-peer, qemu-nbd verify-peer=on), put one signed by its CA in "
+                    + (dir == null ? "DIR" : dir) + "/" + NbdTls.CLIENT_CERT + " and its key in "
+                    + (dir == null ? "DIR" : dir) + "/" + NbdTls.CLIENT_KEY
+                    + (dir == null ? " and give tls-certificates=DIR" : ""), e);
         } finally {
             // closing the selector deregisters the channel, which may then block again
             h.selector.close();
@@ -91,6 +119,9 @@ final class NbdHandshake {
         noZeroes = (handshakeFlags & FLAG_NO_ZEROES) != 0;
         int clientFlags = FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0);
         writeFully(ByteBuffer.allocate(4).putInt(0, clientFlags), "our client flags");
+        if (uri.tls()) {
+            startTls();
+        }
         structured = structuredReplies();
 
         byte[] name = uri.exportName().getBytes(StandardCharsets.UTF_8);
@@ -162,6 +193,45 @@ final class NbdHandshake {
         }
         LOG.debug("NBD server {} keeps to simple replies: {}", uri.server(), replyName(type));
         return false;
+    }
+
+    /**
+     * NBD_OPT_STARTTLS, then the TLS handshake over the same socket; every
+     * byte after it is encrypted. A server without TLS, or whose certificate
+     * does not check out, fails the handshake by name.
+     */
+    private void startTls() throws IOException {
+        writeFully(option(OPT_STARTTLS, 0).flip(), "NBD_OPT_STARTTLS");
+        OptionReply reply = optionReply(OPT_STARTTLS, "NBD_OPT_STARTTLS");
+        if (reply.type() != REP_ACK) {
+            String text = new String(reply.data().array(), StandardCharsets.UTF_8);
+            abort();
+            throw new NbdException("the NBD server at " + uri.server() + " does not offer TLS: it answered"
+                    + " NBD_OPT_STARTTLS with " + replyName(reply.type()) + (text.isEmpty() ? "" : " (the server says: "
+                    + text + ")") + "; serve the export with TLS (nbdkit --tls=require --tls-certificates=DIR,"
+                    + " qemu-nbd --tls-creds) or write " + uri.toString().replaceFirst("^nbds", "nbd")
+                    + " for a connection without it", reply.type(), null);
+        }
+        TlsChannel tls = ClientTlsChannel.newBuilder(ch, NbdTls.engine(uri)).build();
+        io = NbdTransport.tls(ch, tls);
+        while (true) {
+            try {
+                tls.handshake();
+                return;
+            } catch (NeedsReadException e) {
+                await(SelectionKey.OP_READ, "complete the TLS handshake");
+            } catch (NeedsWriteException e) {
+                await(SelectionKey.OP_WRITE, "take the TLS handshake");
+            } catch (SSLException e) {
+                throw new NbdException("the TLS handshake with the NBD server at " + uri.server() + " failed: "
+                        + e.getMessage() + "; check that " + (uri.parameters().get("tls-certificates") == null
+                        ? "the server's certificate is signed by a CA this host trusts, or give"
+                        + " tls-certificates=DIR with the CA in DIR/" + NbdTls.CA
+                        : uri.parameters().get("tls-certificates") + "/" + NbdTls.CA + " is the CA that signed the"
+                        + " server's certificate") + ", and that the certificate names the host (tls-hostname=NAME"
+                        + " names another)");
+            }
+        }
     }
 
     /** An option's reply: its type and data (flipped). */
@@ -236,8 +306,9 @@ final class NbdHandshake {
             case REP_ERR_UNKNOWN -> new NbdException("the NBD server at " + uri.server() + " has no export named "
                     + export + why + " (NBD_REP_ERR_UNKNOWN); check the export name in " + uri, type, null);
             case REP_ERR_TLS_REQD -> new NbdException("the server requires TLS for export " + export + " at "
-                    + uri.server() + why + " (NBD_REP_ERR_TLS_REQD); TLS (nbds://) is not supported yet: serve the"
-                    + " export without TLS", type, null);
+                    + uri.server() + why + " (NBD_REP_ERR_TLS_REQD); write " + uri.toString().replaceFirst("^nbd",
+                    "nbds") + (uri.toString().contains("?") ? "&" : "?") + "tls-certificates=DIR, DIR holding the CA"
+                    + " that signed the server's certificate as " + NbdTls.CA, type, null);
             case REP_ERR_SHUTDOWN -> new NbdException("the NBD server at " + uri.server() + " is shutting down"
                     + why + " (NBD_REP_ERR_SHUTDOWN); try again once it is back", type, null);
             default -> new NbdException("the NBD server at " + uri.server() + " refused export " + export + " with "
@@ -248,7 +319,7 @@ final class NbdHandshake {
     /** The soft disconnect the protocol asks for when we give up; whether it gets through does not matter. */
     private void abort() {
         try {
-            ch.write(option(OPT_ABORT, 0).flip());
+            io.write(option(OPT_ABORT, 0).flip());
         } catch (IOException | RuntimeException e) {
             LOG.trace("NBD_OPT_ABORT to {} not sent: {}", uri.server(), e.toString());
         }
@@ -259,7 +330,7 @@ final class NbdHandshake {
         ByteBuffer disc = ByteBuffer.allocate(REQUEST_HEADER_SIZE).putInt(REQUEST_MAGIC).putShort((short) 0)
                 .putShort(CMD_DISC).putLong(0).putLong(0).putInt(0).flip();
         try {
-            ch.write(disc);
+            io.write(disc);
         } catch (IOException | RuntimeException e) {
             LOG.trace("NBD_CMD_DISC to {} not sent: {}", uri.server(), e.toString());
         }
@@ -276,7 +347,15 @@ final class NbdHandshake {
 
     private void readFully(ByteBuffer b, String what) throws IOException {
         while (b.hasRemaining()) {
-            int n = ch.read(b);
+            int n;
+            try {
+                n = io.read(b);
+            } catch (NeedsReadException e) {
+                n = 0;
+            } catch (NeedsWriteException e) {
+                await(SelectionKey.OP_WRITE, "send " + what);
+                continue;
+            }
             if (n < 0) {
                 throw new ClosedByServer("the NBD server at " + uri.server() + " closed the connection before"
                         + " sending " + what);
@@ -289,7 +368,16 @@ final class NbdHandshake {
 
     private void writeFully(ByteBuffer b, String what) throws IOException {
         while (b.hasRemaining()) {
-            if (ch.write(b) == 0) {
+            int n;
+            try {
+                n = io.write(b);
+            } catch (NeedsWriteException e) {
+                n = 0;
+            } catch (NeedsReadException e) {
+                await(SelectionKey.OP_READ, "take " + what);
+                continue;
+            }
+            if (n == 0) {
                 await(SelectionKey.OP_WRITE, "take " + what);
             }
         }

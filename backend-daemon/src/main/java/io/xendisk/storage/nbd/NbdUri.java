@@ -9,6 +9,7 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -21,15 +22,15 @@ import java.util.regex.Pattern;
  * <li>{@code nbd://HOST[:PORT][/EXPORT]}: TCP, port 10809 by default; no path
  * or {@code /} alone is the empty (default) export name;</li>
  * <li>{@code nbd+unix:///EXPORT?socket=/PATH/TO.sock}: a Unix domain socket;</li>
- * <li>{@code nbds://} and {@code nbds+unix://}: the same over TLS, parsed here
- * but refused by {@link NbdConnection} for now.</li>
+ * <li>{@code nbds://} and {@code nbds+unix://}: the same over TLS.</li>
  * </ul>
  * IPv6 literal hosts go in brackets ({@code nbd://[::1]:10810/disk}); the
  * export name and query values are percent-decoded as UTF-8. The query may
  * also carry the TLS parameters of the URI format ({@code tls-type},
- * {@code tls-hostname}, {@code tls-verify-peer}) and experimental {@code x-}
- * ones, kept for {@link #toString()}; any other parameter is refused, as the
- * format asks. Parsing errors are {@link IllegalArgumentException}s whose
+ * {@code tls-hostname}, {@code tls-verify-peer}) and libnbd's
+ * ({@code tls-certificates}, {@code tls-psk-file}), read by {@link NbdTls},
+ * and experimental {@code x-} ones, kept for {@link #toString()}; any other
+ * parameter is refused, as the format asks. Parsing errors are {@link IllegalArgumentException}s whose
  * message quotes the URI, says what is wrong and what to write instead.
  */
 public final class NbdUri {
@@ -44,6 +45,9 @@ public final class NbdUri {
     private static final String QUERY_SAFE = UNRESERVED + "!$'()*,;:@/";
     private static final String USERINFO_SAFE = UNRESERVED + "!$&'()*+,;=";
     private static final int MAX_STRING_BYTES = 4096;
+    /** The URI format's (doc/uri.md) and libnbd's. */
+    private static final List<String> TLS_PARAMETERS = List.of("tls-type", "tls-hostname", "tls-verify-peer",
+            "tls-certificates", "tls-psk-file");
 
     private final boolean tls;
     private final boolean unix;
@@ -288,14 +292,13 @@ public final class NbdUri {
                             throw bad("it gives socket= twice", "one socket=/PATH/TO.sock");
                         }
                         socketParam = value;
-                    } else if (key.equals("tls-type") || key.equals("tls-hostname") || key.equals("tls-verify-peer")
-                            || key.startsWith("x-")) {
+                    } else if (TLS_PARAMETERS.contains(key) || key.startsWith("x-")) {
                         if (params.put(key, value) != null) {
                             throw bad("it gives " + key + "= twice", "it once");
                         }
                     } else {
-                        throw bad("its query parameter '" + key + "' is not one of socket, tls-type, tls-hostname,"
-                                + " tls-verify-peer or an experimental x-...", "the URI without it");
+                        throw bad("its query parameter '" + key + "' is not one of socket, "
+                                + String.join(", ", TLS_PARAMETERS) + " or an experimental x-...", "the URI without it");
                     }
                 }
             }

@@ -170,7 +170,8 @@ class NbdHandshakeTest {
                 "1M"));
         NbdException e = assertThrows(NbdException.class, () -> NbdConnection.open(s.uri));
         assertTrue(e.getMessage().startsWith("the server requires TLS"), e.getMessage());
-        assertTrue(e.getMessage().contains("TLS (nbds://) is not supported yet"), e.getMessage());
+        assertTrue(e.getMessage().contains("write nbds+unix:///?socket=" + s.uri.socket() + "&tls-certificates=DIR"),
+                e.getMessage());
         assertEquals(NbdProtocol.REP_ERR_TLS_REQD, e.reply());
     }
 

@@ -126,10 +126,12 @@ class NbdUriTest {
     }
 
     @Test
-    void tlsIsRefusedByTheConnectionNotTheParser() {
-        NbdUri u = NbdUri.parse("nbds://localhost/disk");
-        NbdException e = assertThrows(NbdException.class, () -> NbdConnection.open(u));
-        assertTrue(e.getMessage().startsWith("TLS (nbds://) is not supported yet"), e.getMessage());
-        assertTrue(e.getMessage().contains("nbd://localhost/disk"), e.getMessage());
+    void libnbdsTlsParametersAreKeptAndOthersNamed() {
+        NbdUri u = NbdUri.parse("nbds://localhost/disk?tls-certificates=/etc/pki/nbd&tls-verify-peer=false");
+        assertEquals(Map.of("tls-certificates", "/etc/pki/nbd", "tls-verify-peer", "false"), u.parameters());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> NbdUri.parse("nbds://localhost/disk?tls-ca=/etc/ca.pem"));
+        assertTrue(e.getMessage().contains("its query parameter 'tls-ca' is not one of socket, tls-type, tls-hostname,"
+                + " tls-verify-peer, tls-certificates, tls-psk-file or an experimental x-..."), e.getMessage());
     }
 }

@@ -31,7 +31,7 @@ final class MicroCeph {
         }
         Path script = script();
         Path dir = Path.of("target", "micro-ceph").toAbsolutePath();
-        run(List.of("bash", script.toString(), "start", dir.toString()), 120);
+        run(List.of("bash", script.toString(), "start", dir.toString()), 300);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 new ProcessBuilder("bash", script.toString(), "stop", dir.toString()).inheritIO().start()
