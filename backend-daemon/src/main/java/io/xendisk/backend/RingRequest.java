@@ -41,6 +41,8 @@ final class RingRequest implements IoRequest {
     ByteBuffer owned;
     boolean inPlace;
     /** The range [copyFrom, copyTo) of its segments in the grant copy batch being run; copyFrom -1 when none. */
+    /** When the request was taken off the ring (System.nanoTime), for its latency. */
+    long takenAt;
     int copyFrom = -1;
     int copyTo;
 

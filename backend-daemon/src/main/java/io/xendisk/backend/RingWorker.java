@@ -11,6 +11,7 @@ import io.xendisk.blkif.BackRing;
 import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
+import io.xendisk.storage.IoRequest;
 import io.xendisk.storage.Capabilities;
 import io.xendisk.storage.IoEngine;
 import io.xendisk.storage.StorageException;
@@ -204,6 +205,8 @@ public final class RingWorker implements Runnable {
             LOG.error("{}: ring thread failed; this VBD stops serving, the others are not affected", name, e);
             onRingFailure.accept("ring thread failed: " + e);
         } finally {
+            // requests the ring is left with get no response from this thread: none is in flight for us now
+            stats.inFlight(-(pool.length - freeCount));
             releasePersistentGrants();
         }
     }
@@ -279,6 +282,11 @@ public final class RingWorker implements Runnable {
             }
         }
         stats.batch(n);
+        stats.inFlight(n);
+        long now = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            taken[i].takenAt = now;
+        }
         copies.keepIndirectPages(taken, n);
         for (int i = 0; i < n; i++) {
             if (taken[i].wire.awaitingSegments()) {
@@ -418,10 +426,12 @@ public final class RingWorker implements Runnable {
             }
             journal.commit(ring.rspProdPvt(), doneCount);
         }
+        long now = System.nanoTime();
         for (int i = 0; i < doneCount; i++) {
-            finish(done[i]);
+            finish(done[i], now);
             done[i] = null;
         }
+        stats.inFlight(-doneCount);
         doneCount = 0;
         if (persistent != null) {
             int mapped = persistent.mapped();
@@ -434,19 +444,30 @@ public final class RingWorker implements Runnable {
         }
     }
 
-    /** The one end of every request: its counters, its response, its pool entry back. */
-    private void finish(RingRequest r) {
+    /** The one end of every request: its counters, its response, its pool entry back; {@code now} as nanoTime. */
+    private void finish(RingRequest r, long now) {
         Request w = r.wire;
+        long latency = now - r.takenAt;
         switch (w.kind()) {
-            case READ -> stats.read(r.bytes());
-            case WRITE -> stats.write(r.bytes());
+            case READ -> {
+                stats.read(r.bytes());
+                stats.latency(IoRequest.Op.READ, latency);
+            }
+            case WRITE -> {
+                stats.write(r.bytes());
+                stats.latency(IoRequest.Op.WRITE, latency);
+            }
             case FLUSH, BARRIER -> {
                 stats.flush();
+                stats.latency(IoRequest.Op.FLUSH, latency);
                 if (w.nrSegments() > 0) {
                     stats.write(r.bytes());
                 }
             }
-            case DISCARD -> stats.discard();
+            case DISCARD -> {
+                stats.discard();
+                stats.latency(IoRequest.Op.DISCARD, latency);
+            }
             case REJECTED -> {
                 stats.error();
                 stats.reject(w.rejection());

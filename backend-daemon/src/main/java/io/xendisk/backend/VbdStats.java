@@ -1,11 +1,12 @@
 package io.xendisk.backend;
 
+import io.xendisk.blkif.Rejection;
+import io.xendisk.storage.IoRequest;
+
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
-
-import io.xendisk.blkif.Rejection;
 
 /**
  * Counters of one VBD. Written by its ring threads (one per queue, so the
@@ -20,6 +21,22 @@ public final class VbdStats {
     private final AtomicLongArray rejected = new AtomicLongArray(Rejection.values().length);
     /** ring utilisation histogram: requests found per batch, by power of two bucket (1, 2-3, 4-7, ...). */
     private final AtomicLongArray batchHistogram = new AtomicLongArray(12);
+
+    /**
+     * Upper bounds of the latency buckets, in nanoseconds, from a request taken
+     * off the ring to its response written: from what a memory-backed disk
+     * answers in to what a remote store that is reconnecting takes. A last
+     * bucket above them holds the rest.
+     */
+    public static final long[] LATENCY_BOUNDS_NANOS = {10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+        1_000_000, 2_500_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000, 100_000_000, 250_000_000, 500_000_000,
+        1_000_000_000L, 2_500_000_000L, 5_000_000_000L, 10_000_000_000L};
+    private static final int LATENCY_BUCKETS = LATENCY_BOUNDS_NANOS.length + 1;
+    private static final IoRequest.Op[] OPS = IoRequest.Op.values();
+    /** Per operation (its ordinal), LATENCY_BUCKETS counts, not cumulative. */
+    private final AtomicLongArray latency = new AtomicLongArray(OPS.length * LATENCY_BUCKETS);
+    private final AtomicLongArray latencySum = new AtomicLongArray(OPS.length);
+    private final AtomicInteger inFlight = new AtomicInteger();
 
     private volatile int ringSize;
     private final AtomicInteger persistentGrants = new AtomicInteger();
@@ -70,6 +87,43 @@ public final class VbdStats {
 
     void error() {
         add(ERRORS, 1);
+    }
+
+    /** A request of {@code op} was answered {@code nanos} after it was taken off the ring. */
+    void latency(IoRequest.Op op, long nanos) {
+        int b = 0;
+        while (b < LATENCY_BOUNDS_NANOS.length && nanos > LATENCY_BOUNDS_NANOS[b]) {
+            b++;
+        }
+        latency.getAndIncrement(op.ordinal() * LATENCY_BUCKETS + b);
+        latencySum.getAndAdd(op.ordinal(), nanos);
+    }
+
+    /** Requests taken off a ring ({@code delta} > 0) or answered ({@code delta} < 0). */
+    void inFlight(int delta) {
+        inFlight.getAndAdd(delta);
+    }
+
+    /** Requests taken off the rings and not answered yet, all queues together. */
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    /**
+     * How many requests of {@code op} were answered within each latency bucket
+     * ({@link #LATENCY_BOUNDS_NANOS}, then the rest), not cumulative.
+     */
+    public long[] latencyBuckets(IoRequest.Op op) {
+        long[] out = new long[LATENCY_BUCKETS];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = latency.get(op.ordinal() * LATENCY_BUCKETS + i);
+        }
+        return out;
+    }
+
+    /** The latencies of the answered requests of {@code op}, added up, in nanoseconds. */
+    public long latencySumNanos(IoRequest.Op op) {
+        return latencySum.get(op.ordinal());
     }
 
     void reject(Rejection why) {

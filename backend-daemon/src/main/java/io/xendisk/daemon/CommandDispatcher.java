@@ -7,6 +7,7 @@ import io.xendisk.api.Version;
 import io.xendisk.xen.sim.domain.GuestControl;
 import io.xendisk.xen.sim.domain.GuestProgram;
 
+import java.util.Optional;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -38,6 +39,11 @@ public final class CommandDispatcher implements ControlServer.Handler {
         this.stopDaemon = stopDaemon;
         this.dataPlane = dataPlane;
         this.guests = new SimGuests(ctx.paths());
+    }
+
+    /** The toolstack's name of {@code domid}, as xenstore has it now (for the metrics' domain label). */
+    Optional<String> domainName(int domid) {
+        return dataPlane.domainName(domid);
     }
 
     /** Unplugs every disk and drops the platform connection (daemon shutdown). */

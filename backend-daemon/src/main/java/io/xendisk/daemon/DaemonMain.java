@@ -153,6 +153,7 @@ public final class DaemonMain {
             cleanup.dispatcher = dispatcher;
             cleanup.server = ControlServer.start(socket, PeerPolicy.forThisProcess(), dispatcher);
             dispatcher.startDataPlane();
+            settings.metrics().ifPresent(listen -> cleanup.metrics = startMetrics(listen, ctx, dispatcher, log));
             Signal.handle(new Signal("TERM"), s -> stop.countDown());
             Signal.handle(new Signal("INT"), s -> stop.countDown());
             log.info("daemon started: pid {}, version {}, platform {}, control socket {}, xenstore {}, config {}",
@@ -169,6 +170,24 @@ public final class DaemonMain {
             return 1;
         } finally {
             cleanup.run();
+        }
+    }
+
+    /**
+     * The metrics endpoint; null when it cannot listen, which the log says: the
+     * disks matter more than their metrics, so the daemon serves on without them.
+     */
+    private static MetricsServer startMetrics(String listen, DaemonContext ctx, CommandDispatcher dispatcher,
+                                              Logger log) {
+        try {
+            MetricsServer m = MetricsServer.start(listen, new VbdCollector(ctx.vbds(), dispatcher::domainName,
+                    ctx.mappings()));
+            log.info("metrics for Prometheus at http://{}/metrics", m.describe());
+            return m;
+        } catch (IOException | IllegalArgumentException e) {
+            log.error("xen-disk-java: no metrics endpoint at '{}' (config.xml's <metrics>): {}; the daemon serves"
+                    + " its disks without it: free the port or name another", listen, e.getMessage());
+            return null;
         }
     }
 
@@ -211,6 +230,7 @@ public final class DaemonMain {
         private final Logger log;
         volatile ControlServer server;
         volatile CommandDispatcher dispatcher;
+        volatile MetricsServer metrics;
 
         Cleanup(DaemonLock lock, Logger log) {
             this.lock = lock;
@@ -224,6 +244,10 @@ public final class DaemonMain {
             ControlServer s = server;
             if (s != null) {
                 s.close();
+            }
+            MetricsServer m = metrics;
+            if (m != null) {
+                m.close();
             }
             CommandDispatcher d = dispatcher;
             if (d != null) {

@@ -23,6 +23,8 @@ import io.xendisk.xen.sim.domain.SimGrantTable;
 import io.xendisk.xen.store.XenStoreClient;
 import io.xendisk.xen.store.XenStoreException;
 
+import java.util.Optional;
+
 /**
  * The platform's ports (xenstore connection, grant table, event channels)
  * and the {@link VbdService} on top of them, made when first needed: on the
@@ -41,6 +43,15 @@ final class DataPlane implements AutoCloseable {
 
     DataPlane(DaemonContext ctx) {
         this.ctx = ctx;
+    }
+
+    /** The toolstack's name of {@code domid}, when the platform is connected and xenstore has one. */
+    Optional<String> domainName(int domid) {
+        XenStoreClient c;
+        synchronized (this) {
+            c = xs;
+        }
+        return c == null || !c.isOpen() ? Optional.empty() : new DomainNames(c).name(domid);
     }
 
     /** The service, connecting to the platform first if needed. */

@@ -1,5 +1,7 @@
 package io.xendisk.daemon;
 
+import io.xendisk.backend.VbdStats;
+
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
@@ -16,14 +18,20 @@ import java.util.stream.Collectors;
  * @param state    the backend's xenbus state name, e.g. "Connected"
  * @param storage  engine and image, e.g. "cow:/images/gold.img"
  * @param counters named counters (requests, errors, bytes ...), shown sorted by name
+ * @param stats    the live counters behind them, for the metrics endpoint; null for a disk not served
  */
 public record VbdSummary(int domid, int devid, String vdev, String state, String storage,
-                         Map<String, Long> counters) {
+                         Map<String, Long> counters, VbdStats stats) {
     public VbdSummary {
         Objects.requireNonNull(vdev, "vdev");
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(storage, "storage");
         counters = Map.copyOf(counters);
+    }
+
+    /** A disk that is not served (refused, or its summary failed): no live counters. */
+    public VbdSummary(int domid, int devid, String vdev, String state, String storage, Map<String, Long> counters) {
+        this(domid, devid, vdev, state, storage, counters, null);
     }
 
     /** "domid/devid", the key users and logs name a VBD by. */

@@ -119,7 +119,7 @@ final class VbdTable {
         String state = v.state().label();
         String err = v.lastError();
         return new VbdSummary(v.domid(), v.devid(), v.vdev(), err == null ? state : state + " (" + err + ")",
-                v.storageName(), v.counters());
+                v.storageName(), v.counters(), v.stats());
     }
 
     private void gone(Vbd v) {

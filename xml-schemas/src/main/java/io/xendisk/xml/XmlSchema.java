@@ -35,9 +35,11 @@ public enum XmlSchema {
                     "qcow2-cache-mib", new Hint("a whole number of MiB from 1 to 65536", "32"),
                     "nbd-reconnect-seconds", new Hint("a whole number of seconds from 0 to 86400", "120"),
                     "nbd-connections", new Hint("a whole number of connections from 1 to 16", "4"),
+                    "metrics", new Hint("a port (on the loopback address) or HOST:PORT, e.g. 127.0.0.1:9477",
+                            "127.0.0.1:9477"),
                     "config", new Hint("<config> holds each of its settings at most once", "")),
             Set.of("config", "platform", "run-dir", "log-dir", "log-level", "grant-mappings", "qcow2-cache-mib",
-                    "nbd-reconnect-seconds", "nbd-connections"));
+                    "nbd-reconnect-seconds", "nbd-connections", "metrics"));
 
     /** How to fix a field: {@code use} completes "use ...", {@code example} is a value to add when missing. */
     record Hint(String use, String example) {

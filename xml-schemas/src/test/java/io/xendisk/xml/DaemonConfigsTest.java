@@ -24,10 +24,11 @@ class DaemonConfigsTest {
         Files.writeString(f, OPEN + "  <log-level> debug </log-level>\n  <platform>sim</platform>\n"
                 + "  <run-dir>/run/x</run-dir>\n  <log-dir>/var/log/x</log-dir>\n  <grant-mappings> 500 </grant-mappings>\n"
                 + "  <qcow2-cache-mib>8</qcow2-cache-mib>\n  <nbd-reconnect-seconds>30</nbd-reconnect-seconds>\n"
-                + "  <nbd-connections>2</nbd-connections>\n</config>\n");
+                + "  <nbd-connections>2</nbd-connections>\n  <metrics>127.0.0.1:9477</metrics>\n</config>\n");
         assertEquals(new DaemonConfig(Optional.of("sim"), Optional.of(Path.of("/run/x")), Optional.of(Path.of("/var/log/x")),
                 Optional.of("debug"), java.util.OptionalInt.of(500), java.util.OptionalInt.of(8),
-                java.util.OptionalInt.of(30), java.util.OptionalInt.of(2)), DaemonConfigs.read(f));
+                java.util.OptionalInt.of(30), java.util.OptionalInt.of(2), Optional.of("127.0.0.1:9477")),
+                DaemonConfigs.read(f));
     }
 
     @Test
@@ -45,6 +46,18 @@ class DaemonConfigsTest {
             assertTrue(e.getMessage().endsWith(": invalid <nbd-connections>" + bad + "</nbd-connections>; use a whole"
                     + " number of connections from 1 to 16"), e.getMessage());
         }
+    }
+
+    @Test
+    void metricsListenOnAPortOrHostAndPort() throws Exception {
+        for (String ok : new String[] {"9477", "127.0.0.1:9477", "[::1]:9477", "metrics.example:80"}) {
+            assertEquals(Optional.of(ok), DaemonConfigs.parse(OPEN + "<metrics>" + ok + "</metrics></config>", "c.xml")
+                    .metrics());
+        }
+        XmlInvalidException e = assertThrows(XmlInvalidException.class,
+                () -> DaemonConfigs.parse(OPEN + "<metrics>http://localhost:9477/</metrics></config>", "c.xml"));
+        assertTrue(e.getMessage().endsWith(": invalid <metrics>http://localhost:9477/</metrics>; use a port (on the"
+                + " loopback address) or HOST:PORT, e.g. 127.0.0.1:9477"), e.getMessage());
     }
 
     @Test
@@ -85,7 +98,7 @@ class DaemonConfigsTest {
                 OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
         assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
         assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
-                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>, <nbd-connections>)", unknown.getMessage());
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>, <nbd-connections>, <metrics>)", unknown.getMessage());
 
         XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
                 "<config>\n</config>", "c.xml"));
