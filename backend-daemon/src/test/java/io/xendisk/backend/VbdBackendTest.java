@@ -128,6 +128,37 @@ class VbdBackendTest {
         await(() -> be("multi-queue-max-queues") == null, "blkback's multi-queue-max-queues removed");
     }
 
+    @Test
+    void discardIsOfferedAtConnectWithGranularityAndAlignment() {
+        vbd.close();
+        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true, 65536), connector, listener);
+        vbd.start();
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", null);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        assertEquals("1", be("feature-discard"));
+        assertEquals("65536", be("discard-granularity"));
+        assertEquals("0", be("discard-alignment"));
+        assertNull(be("discard-secure"), "no engine promises a secure discard");
+    }
+
+    @Test
+    void aDiskWithoutDiscardRemovesTheOfferAnotherBackendLeft() {
+        // as kernel blkback writes at its connect, before we took the device over
+        dom0.write(BE + "/feature-discard", "1");
+        dom0.write(BE + "/discard-granularity", "4096");
+        dom0.write(BE + "/discard-alignment", "0");
+        dom0.write(BE + "/discard-secure", "1");
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", null);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        for (String n : List.of("feature-discard", "discard-granularity", "discard-alignment", "discard-secure")) {
+            assertNull(be(n), n + " removed");
+        }
+    }
+
     @AfterEach
     void tearDown() throws Exception {
         vbd.close();

@@ -465,7 +465,6 @@ public final class Blkfront implements AutoCloseable {
     private void talkToBackend() {
         flushCache = flag(BlkifNodes.FEATURE_FLUSH_CACHE);
         barrier = flag(BlkifNodes.FEATURE_BARRIER);
-        discard = flag(BlkifNodes.FEATURE_DISCARD);
         // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
         xs.tryRead(be(BlkifNodes.MAX_RING_PAGE_ORDER));
         Long offeredQueues = numberQuietly(BlkifNodes.MULTI_QUEUE_MAX_QUEUES);
@@ -518,6 +517,8 @@ public final class Blkfront implements AutoCloseable {
         if (sectors == null || info == null || sectorSize == null) {
             return; // fatal already reported
         }
+        // blkfront_gather_backend_features: the discard offer is read when the backend is Connected
+        discard = flag(BlkifNodes.FEATURE_DISCARD);
         disk = new DiskProperties(sectors, sectorSize.intValue(), info.intValue(), flushCache, barrier, discard);
         setState(XenbusState.CONNECTED);
         LOG.info("{}: connected, {} sectors of 512 bytes, sector-size {}{}", name, sectors, sectorSize,

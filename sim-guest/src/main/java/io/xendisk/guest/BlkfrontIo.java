@@ -259,6 +259,19 @@ public final class BlkfrontIo implements AutoCloseable {
     }
 
     /**
+     * Queues a DISCARD of {@code nrSectors} 512-byte sectors from {@code sector}
+     * (the {@code secure} flag only where discard-secure was offered); no data pages.
+     */
+    public void queueDiscard(int slot, long sector, long nrSectors, boolean secure) {
+        checkUsable();
+        if (inFlight[slot]) {
+            throw new IllegalStateException(name + ": slot " + slot + " is already in flight");
+        }
+        ring.putDiscard(wireId[slot], sector, nrSectors, secure);
+        started(slot, Blkif.OP_DISCARD);
+    }
+
+    /**
      * Puts any request on the ring with the slot's number as its id (or the
      * one it shares, {@link #shareId}), exactly as given (hostile tests); the
      * response must carry {@code op}.
