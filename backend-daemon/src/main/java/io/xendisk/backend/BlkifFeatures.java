@@ -36,8 +36,38 @@ public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirect
 
     /** Only what every blkif backend supports: one ring of one page, direct requests, grant copies. */
     public static final BlkifFeatures BASIC = new BlkifFeatures(1, 0, 0, false);
+    /**
+     * Rings of up to 16 pages (512 requests), as QEMU's xen-block offers by default
+     * and Linux blkfront takes when booted with xen_blkfront.max_ring_page_order=4.
+     */
+    public static final int DEFAULT_RING_PAGE_ORDER = MAX_RING_PAGE_ORDER;
+    /** The JVM option that changes {@link #DEFAULT_RING_PAGE_ORDER} (0 offers one-page rings only). */
+    public static final String RING_PAGE_ORDER_PROPERTY = "xen-disk-java.max-ring-page-order";
+
     /** What the daemon offers unless configured otherwise. */
-    public static final BlkifFeatures DEFAULT = new BlkifFeatures(DEFAULT_QUEUES, 0, DEFAULT_INDIRECT_SEGMENTS, true);
+    public static final BlkifFeatures DEFAULT = new BlkifFeatures(DEFAULT_QUEUES, DEFAULT_RING_PAGE_ORDER,
+            DEFAULT_INDIRECT_SEGMENTS, true);
+
+    /**
+     * {@link #DEFAULT} with the ring size of {@value #RING_PAGE_ORDER_PROPERTY}, when set.
+     * @throws IllegalArgumentException naming the option when its value is not 0..4
+     */
+    public static BlkifFeatures configured() {
+        String v = System.getProperty(RING_PAGE_ORDER_PROPERTY);
+        if (v == null) {
+            return DEFAULT;
+        }
+        try {
+            int order = Integer.parseInt(v.trim());
+            if (order >= 0 && order <= MAX_RING_PAGE_ORDER) {
+                return new BlkifFeatures(DEFAULT.maxQueues, order, DEFAULT.maxIndirectSegments, DEFAULT.persistentGrants);
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the message
+        }
+        throw new IllegalArgumentException("JVM option " + RING_PAGE_ORDER_PROPERTY + "='" + v
+                + "': rings of 2^order pages, order 0.." + MAX_RING_PAGE_ORDER);
+    }
 
     public BlkifFeatures {
         if (maxQueues < 1 || maxQueues > MAX_QUEUES) {

@@ -450,6 +450,63 @@ class VbdBackendTest {
     }
 
     @Test
+    void aSixteenPageRingIsReadPageByPage() {
+        backendOffering(BlkifFeatures.DEFAULT);
+        awaitBackendState(2);
+        assertEquals("4", be("max-ring-page-order"));
+        guest.transaction(t -> {
+            t.write(FE + "/ring-page-order", "4");
+            for (int i = 0; i < 16; i++) {
+                t.write(FE + "/ring-ref" + i, Integer.toString(100 + i));
+            }
+            t.write(FE + "/event-channel", "9");
+            return null;
+        });
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        List<Integer> want = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            want.add(100 + i);
+        }
+        assertEquals(want, connector.connected.get(0).ringRefs(), "ring-ref0..15 in order");
+    }
+
+    @Test
+    void aMultiPageRingWithAMissingOrBadPageIsRefusedNamingTheNode() {
+        backendOffering(BlkifFeatures.DEFAULT);
+        awaitBackendState(2);
+        guest.write(FE + "/ring-page-order", "2");
+        guest.write(FE + "/ring-ref0", "8");
+        guest.write(FE + "/ring-ref1", "10");
+        guest.write(FE + "/ring-ref3", "11"); // ring-ref2 forgotten
+        guest.write(FE + "/event-channel", "9");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains(FE + "/ring-ref2 is missing"), vbd.lastError());
+        assertTrue(connector.connected.isEmpty(), "no ring mapped");
+        // the frontend starts again with a page that is no grant reference, and a one-page ring-ref
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        guest.write(FE + "/ring-ref2", "x12");
+        guest.write(FE + "/ring-ref", "7");
+        guest.write(FE + "/state", "1");
+        awaitBackendState(2);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains(FE + "/ring-ref2 is 'x12'"), vbd.lastError());
+        // and with an order past Linux's 16 pages, which no backend may be asked for
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        guest.write(FE + "/ring-page-order", "5");
+        guest.write(FE + "/state", "1");
+        awaitBackendState(2);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains("ring-page-order is 5 but this backend offers at most 4"), vbd.lastError());
+        assertTrue(connector.connected.isEmpty(), "no ring mapped");
+    }
+
+    @Test
     void connectorFailureClosesWithItsMessage() {
         connector.failWith = "grant 8 of domain 5 is not granted to dom0";
         awaitBackendState(2);
