@@ -18,11 +18,13 @@ public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirect
     /** XENBUS_MAX_RING_GRANT_ORDER: Linux maps at most 16 ring pages. */
     public static final int MAX_RING_PAGE_ORDER = 4;
     /**
-     * What Linux blkfront uses by default (its max_indirect_segments): 128 KiB
-     * requests, against 44 KiB for direct ones. Linux blkback offers 256, of
-     * which blkfront still takes 32 unless told otherwise.
+     * What Linux blkback offers (MAX_INDIRECT_SEGMENTS): requests of up to 1 MiB, against
+     * 44 KiB for direct ones. Linux blkfront takes 32 of them (128 KiB) unless booted with
+     * xen_blkfront.max_indirect_segments=256.
      */
-    public static final int DEFAULT_INDIRECT_SEGMENTS = 32;
+    public static final int DEFAULT_INDIRECT_SEGMENTS = 256;
+    /** The JVM option that changes {@link #DEFAULT_INDIRECT_SEGMENTS} (0 leaves INDIRECT out). */
+    public static final String INDIRECT_SEGMENTS_PROPERTY = "xen-disk-java.max-indirect-segments";
 
     /**
      * Linux blkfront's cap on rings (its max_queues), of which it takes one per
@@ -49,24 +51,34 @@ public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirect
             DEFAULT_INDIRECT_SEGMENTS, true);
 
     /**
-     * {@link #DEFAULT} with the ring size of {@value #RING_PAGE_ORDER_PROPERTY}, when set.
-     * @throws IllegalArgumentException naming the option when its value is not 0..4
+     * {@link #DEFAULT} with the ring size of {@value #RING_PAGE_ORDER_PROPERTY} and the
+     * request size of {@value #INDIRECT_SEGMENTS_PROPERTY}, where set.
+     * @throws IllegalArgumentException naming the option whose value is out of range
      */
     public static BlkifFeatures configured() {
-        String v = System.getProperty(RING_PAGE_ORDER_PROPERTY);
+        int order = property(RING_PAGE_ORDER_PROPERTY, DEFAULT.maxRingPageOrder, "rings of 2^order pages, order 0.."
+                + MAX_RING_PAGE_ORDER);
+        int segments = property(INDIRECT_SEGMENTS_PROPERTY, DEFAULT.maxIndirectSegments, "0 (no INDIRECT requests) or "
+                + (Blkif.MAX_SEGMENTS_PER_REQUEST + 1) + ".." + Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE
+                + " segments per request");
+        try {
+            return new BlkifFeatures(DEFAULT.maxQueues, order, segments, DEFAULT.persistentGrants);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("JVM options " + RING_PAGE_ORDER_PROPERTY + "=" + order + ", "
+                    + INDIRECT_SEGMENTS_PROPERTY + "=" + segments + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int property(String name, int dflt, String range) {
+        String v = System.getProperty(name);
         if (v == null) {
-            return DEFAULT;
+            return dflt;
         }
         try {
-            int order = Integer.parseInt(v.trim());
-            if (order >= 0 && order <= MAX_RING_PAGE_ORDER) {
-                return new BlkifFeatures(DEFAULT.maxQueues, order, DEFAULT.maxIndirectSegments, DEFAULT.persistentGrants);
-            }
+            return Integer.parseInt(v.trim());
         } catch (NumberFormatException e) {
-            // falls through to the message
+            throw new IllegalArgumentException("JVM option " + name + "='" + v + "' is not a number: " + range, e);
         }
-        throw new IllegalArgumentException("JVM option " + RING_PAGE_ORDER_PROPERTY + "='" + v
-                + "': rings of 2^order pages, order 0.." + MAX_RING_PAGE_ORDER);
     }
 
     public BlkifFeatures {

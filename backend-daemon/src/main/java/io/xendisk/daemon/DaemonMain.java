@@ -4,6 +4,7 @@ import io.xendisk.api.ControlPaths;
 import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.UnixSockets;
 import io.xendisk.api.Version;
+import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.storage.nbd.NbdEngine;
 import io.xendisk.storage.qcow2.Qcow2Storage;
 import io.xendisk.xen.MappingBudget;
@@ -138,6 +139,17 @@ public final class DaemonMain {
             settings.qcow2CacheMiB().ifPresent(mib -> {
                 if (System.getProperty(Qcow2Storage.CACHE_PROPERTY) == null) {
                     System.setProperty(Qcow2Storage.CACHE_PROPERTY, Long.toString((long) mib << 20));
+                }
+            });
+            // what the rings offer is read when the data plane starts; a JVM option wins over the file
+            settings.maxRingPageOrder().ifPresent(n -> {
+                if (System.getProperty(BlkifFeatures.RING_PAGE_ORDER_PROPERTY) == null) {
+                    System.setProperty(BlkifFeatures.RING_PAGE_ORDER_PROPERTY, Integer.toString(n));
+                }
+            });
+            settings.maxIndirectSegments().ifPresent(n -> {
+                if (System.getProperty(BlkifFeatures.INDIRECT_SEGMENTS_PROPERTY) == null) {
+                    System.setProperty(BlkifFeatures.INDIRECT_SEGMENTS_PROPERTY, Integer.toString(n));
                 }
             });
             settings.nbdReconnectSeconds().ifPresent(s -> {

@@ -26,9 +26,12 @@ import java.util.OptionalInt;
  *                   empty for the default derived from vm.max_map_count
  * @param qcow2CacheMiB the L2 table cache of each qcow2 disk, from the file; empty for the engine's default
  * @param nbdReconnectSeconds how long an NBD disk connects again, from the file; empty for the engine's default
+ * @param maxRingPageOrder    the largest ring offered, from the file; empty for the default
+ * @param maxIndirectSegments segments per INDIRECT request offered, from the file; empty for the default
  */
 public record DaemonSettings(ControlPaths paths, Optional<String> platform, String logLevel, Path configFile,
-                             OptionalInt grantMappings, OptionalInt qcow2CacheMiB, OptionalInt nbdReconnectSeconds) {
+                             OptionalInt grantMappings, OptionalInt qcow2CacheMiB, OptionalInt nbdReconnectSeconds,
+                             OptionalInt maxRingPageOrder, OptionalInt maxIndirectSegments) {
     public static final String GRANT_MAPPINGS_ENV = "XEN_DISK_JAVA_GRANT_MAPPINGS";
 
     /**
@@ -41,7 +44,7 @@ public record DaemonSettings(ControlPaths paths, Optional<String> platform, Stri
         DaemonConfig config = DaemonConfigs.read(file);
         return new DaemonSettings(ControlPaths.from(env, config), config.platform(),
                 config.logLevel().orElse("info"), file, grantMappings(env, config), config.qcow2CacheMiB(),
-                config.nbdReconnectSeconds());
+                config.nbdReconnectSeconds(), config.maxRingPageOrder(), config.maxIndirectSegments());
     }
 
     private static OptionalInt grantMappings(Map<String, String> env, DaemonConfig config) throws XmlInvalidException {

@@ -489,8 +489,10 @@ public final class Blkfront implements AutoCloseable {
         List<BlkfrontIo> made = new ArrayList<>();
         try {
             for (int q = 0; q < queues; q++) {
-                made.add(new BlkfrontIo(queues == 1 ? name : name + " q" + q, domain, backendId, abi, devid, segments,
-                        order));
+                BlkfrontIo io = new BlkfrontIo(queues == 1 ? name : name + " q" + q, domain, backendId, abi, devid,
+                        segments, order);
+                io.backendOffers(offeredSegments());
+                made.add(io);
             }
         } catch (RuntimeException e) {
             rings = made;
@@ -567,12 +569,19 @@ public final class Blkfront implements AutoCloseable {
      * the backend's feature-max-indirect-segments (as blkfront_setup_indirect).
      */
     private int segmentsPerRequest() {
-        Long offered = numberQuietly(BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS);
+        int offered = offeredSegments();
         int direct = Blkif.MAX_SEGMENTS_PER_REQUEST;
-        if (offered == null || offered <= direct || maxIndirectSegments <= direct) {
+        if (offered <= direct || maxIndirectSegments <= direct) {
             return direct;
         }
-        return (int) Math.min(Math.min(offered, maxIndirectSegments), 4096);
+        return Math.min(offered, maxIndirectSegments);
+    }
+
+    /** The backend's feature-max-indirect-segments (at most the protocol's 4096), or 11 without it. */
+    private int offeredSegments() {
+        Long offered = numberQuietly(BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS);
+        int direct = Blkif.MAX_SEGMENTS_PER_REQUEST;
+        return offered == null || offered <= direct ? direct : (int) Math.min(offered, 4096);
     }
 
     private boolean flag(String node) {

@@ -58,6 +58,7 @@ public final class BlkfrontIo implements AutoCloseable {
     private int indirectFrame = -1;
     private boolean memoryFreed;
     private final int[] ringRefs;
+    private int offeredSegments;
     private final FrontRing ring;
     private final SimEventChannel evtchn;
     private final int slots;
@@ -119,6 +120,7 @@ public final class BlkfrontIo implements AutoCloseable {
         this.abi = abi;
         this.handle = handle & 0xFFFF;
         this.maxSegments = maxSegments;
+        this.offeredSegments = maxSegments;
         GuestMemory mem = domain.memory();
         int ringPages = 1 << ringPageOrder;
         this.ringFrame = mem.allocate(ringPages);
@@ -245,6 +247,19 @@ public final class BlkfrontIo implements AutoCloseable {
     }
 
     /** Segments one request can carry (11 without INDIRECT requests). */
+    /**
+     * What the backend offered per request (feature-max-indirect-segments, or 11), which
+     * may be more than this ring uses: a request past it is one the backend must refuse.
+     */
+    public int offeredSegments() {
+        return offeredSegments;
+    }
+
+    /** Records the backend's offer (see {@link #offeredSegments()}). */
+    void backendOffers(int segments) {
+        offeredSegments = segments;
+    }
+
     public int maxSegments() {
         return maxSegments;
     }

@@ -300,7 +300,7 @@ class BlkfrontTest {
         startGuest(Abi.X86_64);
         SimBackend.Disk disk = addImageDisk(XVDB, false, null, engine, BlkifFeatures.DEFAULT);
         Blkfront fe = connected(XVDB);
-        assertEquals("32", platform.read(disk.be + "/feature-max-indirect-segments"));
+        assertEquals("256", platform.read(disk.be + "/feature-max-indirect-segments"));
         assertEquals("1", platform.read(disk.be + "/feature-persistent"));
         assertEquals("1", platform.read(disk.fe + "/feature-persistent"));
         assertTrue(run(fe, "seq-write", "--bs", "1M", "--size", "2M"));
@@ -316,6 +316,32 @@ class BlkfrontTest {
         assertTrue(run(fe, "hostile", "all"), out.toString());
         assertTrue(out.stream().anyMatch(l -> l.startsWith("hostile indirect-bad-segment PASS")), out.toString());
         assertEquals("hostile summary passed=16 failed=0 skipped=1", out.get(out.size() - 1), "only write-read-only skipped");
+        assertTrue(disk.ringFailures.isEmpty(), disk.ringFailures.toString());
+    }
+
+    /**
+     * A guest that takes the 256 segments offered (as Linux booted with
+     * xen_blkfront.max_indirect_segments=256) sends each 1 MiB block as one request, on
+     * each ABI, through the guest's kept pages (file, persistent grants), the image's
+     * memory (mmap) and bounce buffers (file without persistent grants).
+     */
+    @ParameterizedTest(name = "{0} {1} persistent={2}")
+    @CsvSource({"X86_64, file, true", "X86_32, file, false", "X86_64, mmap, true", "X86_32, mmap, false",
+            "X86_64, file, false"})
+    void twoHundredFiftySixSegmentsCarryAMegabyteARequest(Abi abi, String engine, boolean persistent) throws Exception {
+        platform = new SimBackend();
+        guest = Guest.start(new Guest.Config("big-vm", platform.socket(), platform.simdir, 48, abi, null, 256, 1));
+        BlkifFeatures features = new BlkifFeatures(1, 0, BlkifFeatures.DEFAULT_INDIRECT_SEGMENTS, persistent);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null, engine, features);
+        Blkfront fe = connected(XVDB);
+        assertEquals("256", platform.read(disk.be + "/feature-max-indirect-segments"));
+        assertTrue(run(fe, "verify", "--bs", "1M", "--size", "3M", "--offset", "512k", "--seed", "9"), out.toString());
+        assertTrue(out.get(0).endsWith(" OK"), out.get(0));
+        assertEquals(6, disk.stats.indirectRequests(), "3 MiB written and read back in 1 MiB requests");
+        ByteBuffer img = ByteBuffer.wrap(Files.readAllBytes(image)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(-1, Pattern.firstMismatch(img, 512 << 10, 1024, 6144, 9), "the image holds the pattern");
+        assertEquals(0, img.getLong((512 << 10) - 8), "nothing before the range");
+        assertEquals(0, disk.stats.errors());
         assertTrue(disk.ringFailures.isEmpty(), disk.ringFailures.toString());
     }
 

@@ -15,13 +15,24 @@ import java.util.OptionalInt;
  * @param grantMappings how many grant mappings the daemon may hold at once
  * @param qcow2CacheMiB the L2 table cache of each qcow2 disk, in MiB
  * @param nbdReconnectSeconds how long an NBD disk tries to connect again after its connection dropped
+ * @param maxRingPageOrder    the largest ring offered to frontends, 2^order pages
+ * @param maxIndirectSegments the segments per INDIRECT request offered to frontends (0: none)
  */
 public record DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
                            Optional<String> logLevel, OptionalInt grantMappings, OptionalInt qcow2CacheMiB,
-                           OptionalInt nbdReconnectSeconds) {
+                           OptionalInt nbdReconnectSeconds, OptionalInt maxRingPageOrder,
+                           OptionalInt maxIndirectSegments) {
     /** No file: every setting from the environment or the defaults. */
     public static final DaemonConfig NONE = new DaemonConfig(Optional.empty(), Optional.empty(), Optional.empty(),
             Optional.empty(), OptionalInt.empty(), OptionalInt.empty(), OptionalInt.empty());
+
+    /** The settings of files that predate max-ring-page-order and max-indirect-segments. */
+    public DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,
+                        Optional<String> logLevel, OptionalInt grantMappings, OptionalInt qcow2CacheMiB,
+                        OptionalInt nbdReconnectSeconds) {
+        this(platform, runDir, logDir, logLevel, grantMappings, qcow2CacheMiB, nbdReconnectSeconds, OptionalInt.empty(),
+                OptionalInt.empty());
+    }
 
     /** The settings of files that predate nbd-reconnect-seconds. */
     public DaemonConfig(Optional<String> platform, Optional<Path> runDir, Optional<Path> logDir,

@@ -30,6 +30,20 @@ class DaemonConfigsTest {
     }
 
     @Test
+    void readsWhatTheRingsOfferAndRefusesWhatNoFrontendCouldUse() throws Exception {
+        DaemonConfig c = DaemonConfigs.parse(OPEN + "<max-ring-page-order>2</max-ring-page-order>"
+                + "<max-indirect-segments>0</max-indirect-segments></config>", "c.xml");
+        assertEquals(java.util.OptionalInt.of(2), c.maxRingPageOrder());
+        assertEquals(java.util.OptionalInt.of(0), c.maxIndirectSegments());
+        for (String bad : new String[] {"<max-ring-page-order>5</max-ring-page-order>",
+                "<max-indirect-segments>11</max-indirect-segments>", "<max-indirect-segments>4097</max-indirect-segments>"}) {
+            XmlInvalidException e = assertThrows(XmlInvalidException.class,
+                    () -> DaemonConfigs.parse(OPEN + bad + "</config>", "c.xml"));
+            assertTrue(e.getMessage().contains(bad.substring(1, bad.indexOf('>'))), e.getMessage());
+        }
+    }
+
+    @Test
     void aGrantMappingBudgetMustBePositive() {
         XmlInvalidException e = org.junit.jupiter.api.Assertions.assertThrows(XmlInvalidException.class,
                 () -> DaemonConfigs.parse(OPEN + "<grant-mappings>0</grant-mappings></config>", "c.xml"));
@@ -74,7 +88,7 @@ class DaemonConfigsTest {
                 OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
         assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
         assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
-                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>)", unknown.getMessage());
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>, <max-ring-page-order>, <max-indirect-segments>)", unknown.getMessage());
 
         XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
                 "<config>\n</config>", "c.xml"));
