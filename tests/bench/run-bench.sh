@@ -7,6 +7,10 @@
 # A guest's disk on an NBD server (nbdkit memory) or an RBD image (a one-node Ceph) against fio's
 # nbd or rbd engine on the same store:
 #   tests/bench/run-bench.sh nbd|rbd [seconds=5] [rounds=3] [imageMiB=256]
+# BENCH_GUEST_SEGMENTS=256 makes the guest take up to 256 segments per request (1 MiB, as Linux
+# booted with xen_blkfront.max_indirect_segments=256); XEN_DISK_JAVA_CONFIG=FILE gives the daemon a
+# config.xml (e.g. <max-indirect-segments>32</max-indirect-segments> for the other half of an A/B).
+# BENCH_SEQ_ONLY=1 runs the 1 MiB cells alone.
 # Prints markdown tables; record them in docs/BENCHMARKS.md with the date and the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -87,6 +87,7 @@ if newer "$LAB/boot/dom0.cpio.gz" "$HERE/dom0-init" "$HERE/build.sh"; then
   echo "build: dom0 initramfs $(du -k "$LAB/boot/dom0.cpio.gz" | cut -f1) KiB"
 fi
 if newer "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" "$HERE/build.sh"; then
-  make_initramfs "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" xen-blkfront
+  # ext4 (it mounts the ext2 busybox's mke2fs makes) for fstrim
+  make_initramfs "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" xen-blkfront ext4
   echo "build: domU initramfs $(du -k "$LAB/boot/domU.cpio.gz" | cut -f1) KiB"
 fi

@@ -18,11 +18,13 @@ public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirect
     /** XENBUS_MAX_RING_GRANT_ORDER: Linux maps at most 16 ring pages. */
     public static final int MAX_RING_PAGE_ORDER = 4;
     /**
-     * What Linux blkfront uses by default (its max_indirect_segments): 128 KiB
-     * requests, against 44 KiB for direct ones. Linux blkback offers 256, of
-     * which blkfront still takes 32 unless told otherwise.
+     * What Linux blkback offers (MAX_INDIRECT_SEGMENTS): requests of up to 1 MiB, against
+     * 44 KiB for direct ones. Linux blkfront takes 32 of them (128 KiB) unless booted with
+     * xen_blkfront.max_indirect_segments=256.
      */
-    public static final int DEFAULT_INDIRECT_SEGMENTS = 32;
+    public static final int DEFAULT_INDIRECT_SEGMENTS = 256;
+    /** The JVM option that changes {@link #DEFAULT_INDIRECT_SEGMENTS} (0 leaves INDIRECT out). */
+    public static final String INDIRECT_SEGMENTS_PROPERTY = "xen-disk-java.max-indirect-segments";
 
     /**
      * Linux blkfront's cap on rings (its max_queues), of which it takes one per
@@ -36,8 +38,48 @@ public record BlkifFeatures(int maxQueues, int maxRingPageOrder, int maxIndirect
 
     /** Only what every blkif backend supports: one ring of one page, direct requests, grant copies. */
     public static final BlkifFeatures BASIC = new BlkifFeatures(1, 0, 0, false);
+    /**
+     * Rings of up to 16 pages (512 requests), as QEMU's xen-block offers by default
+     * and Linux blkfront takes when booted with xen_blkfront.max_ring_page_order=4.
+     */
+    public static final int DEFAULT_RING_PAGE_ORDER = MAX_RING_PAGE_ORDER;
+    /** The JVM option that changes {@link #DEFAULT_RING_PAGE_ORDER} (0 offers one-page rings only). */
+    public static final String RING_PAGE_ORDER_PROPERTY = "xen-disk-java.max-ring-page-order";
+
     /** What the daemon offers unless configured otherwise. */
-    public static final BlkifFeatures DEFAULT = new BlkifFeatures(DEFAULT_QUEUES, 0, DEFAULT_INDIRECT_SEGMENTS, true);
+    public static final BlkifFeatures DEFAULT = new BlkifFeatures(DEFAULT_QUEUES, DEFAULT_RING_PAGE_ORDER,
+            DEFAULT_INDIRECT_SEGMENTS, true);
+
+    /**
+     * {@link #DEFAULT} with the ring size of {@value #RING_PAGE_ORDER_PROPERTY} and the
+     * request size of {@value #INDIRECT_SEGMENTS_PROPERTY}, where set.
+     * @throws IllegalArgumentException naming the option whose value is out of range
+     */
+    public static BlkifFeatures configured() {
+        int order = property(RING_PAGE_ORDER_PROPERTY, DEFAULT.maxRingPageOrder, "rings of 2^order pages, order 0.."
+                + MAX_RING_PAGE_ORDER);
+        int segments = property(INDIRECT_SEGMENTS_PROPERTY, DEFAULT.maxIndirectSegments, "0 (no INDIRECT requests) or "
+                + (Blkif.MAX_SEGMENTS_PER_REQUEST + 1) + ".." + Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE
+                + " segments per request");
+        try {
+            return new BlkifFeatures(DEFAULT.maxQueues, order, segments, DEFAULT.persistentGrants);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("JVM options " + RING_PAGE_ORDER_PROPERTY + "=" + order + ", "
+                    + INDIRECT_SEGMENTS_PROPERTY + "=" + segments + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int property(String name, int dflt, String range) {
+        String v = System.getProperty(name);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("JVM option " + name + "='" + v + "' is not a number: " + range, e);
+        }
+    }
 
     public BlkifFeatures {
         if (maxQueues < 1 || maxQueues > MAX_QUEUES) {

@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
 import io.xendisk.blkif.XenbusState;
@@ -79,7 +80,8 @@ public final class Vbd {
         this.onGone = onGone;
         String name = "vbd " + domid + "/" + devid;
         boolean ro = readOnly || storage.capabilities().readOnly();
-        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, false, features.maxIndirectSegments());
+        boolean discard = !ro && storage.capabilities().discard() && discardEnabled(xs, backendPath);
+        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments());
         this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed, () -> {
             String done = kernel.release(domid, devid, 0);
             if (done != null) {
@@ -87,12 +89,24 @@ public final class Vbd {
             }
         }, journals, domid, devid);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
-                new DiskInfo(storage.sizeSectors(), 512, ro, true), connector, new VbdBackend.Listener() {
+                new DiskInfo(storage.sizeSectors(), 512, ro, true, discard ? storage.discardGranularity() : 0), connector, new VbdBackend.Listener() {
                     @Override
                     public void onTeardown(VbdBackend vbd, String reason) {
                         ended(reason);
                     }
                 }, features, !ownsNodes);
+    }
+
+    /**
+     * The toolstack's {@code discard-enable} (xl's no-discard, libvirt's discard='ignore'
+     * write 0): absent or anything but 0 lets the engine's discard through, as in blkback.
+     */
+    private static boolean discardEnabled(XenStore xs, String backendPath) {
+        try {
+            return !"0".equals(xs.tryRead(BlkifNodes.path(backendPath, BlkifNodes.DISCARD_ENABLE)).orElse("1").trim());
+        } catch (XenStoreException e) {
+            return true;
+        }
     }
 
     /** Publishes features and starts the handshake. */
@@ -184,6 +198,7 @@ public final class Vbd {
         m.put("writes", stats.writes());
         m.put("write-bytes", stats.writeBytes());
         m.put("flushes", stats.flushes());
+        m.put("discards", stats.discards());
         m.put("errors", stats.errors());
         for (Map.Entry<Rejection, Long> e : stats.rejections().entrySet()) {
             m.put("rejected-" + e.getKey().name().toLowerCase().replace('_', '-'), e.getValue());

@@ -64,8 +64,9 @@ public final class VbdBackend implements AutoCloseable {
     private final List<XenStore.Watch> watches = new ArrayList<>();
     private final Reconciler reconciler;
     /** Features another backend (kernel blkback) may have offered on this node, which we do not. */
-    private static final List<String> NOT_OFFERED = List.of(BlkifNodes.MAX_RING_PAGES, BlkifNodes.FEATURE_DISCARD,
-            BlkifNodes.DISCARD_GRANULARITY, BlkifNodes.DISCARD_ALIGNMENT, BlkifNodes.DISCARD_SECURE);
+    private static final List<String> NOT_OFFERED = List.of(BlkifNodes.MAX_RING_PAGES, BlkifNodes.DISCARD_SECURE);
+    private static final List<String> DISCARD_NODES = List.of(BlkifNodes.FEATURE_DISCARD,
+            BlkifNodes.DISCARD_GRANULARITY, BlkifNodes.DISCARD_ALIGNMENT);
 
     private String frontendPath;
     private XenbusState state = XenbusState.INITIALISING;
@@ -399,6 +400,28 @@ public final class VbdBackend implements AutoCloseable {
         lastError = null;
     }
 
+    /**
+     * The discard offer, read by blkfront when it connects (as blkback writes it then): granularity
+     * and alignment always with the feature (blkif.h note 4); discard-secure never, since no
+     * engine can promise the freed bytes are gone from the medium.
+     */
+    private void writeDiscard(XsOps t) {
+        if (disk.discard()) {
+            t.write(be(BlkifNodes.FEATURE_DISCARD), BlkifNodes.ON);
+            t.write(be(BlkifNodes.DISCARD_GRANULARITY), Integer.toString(disk.discardGranularity()));
+            t.write(be(BlkifNodes.DISCARD_ALIGNMENT), "0");
+        } else {
+            for (String n : DISCARD_NODES) {
+                if (t.exists(be(n))) {
+                    t.rm(be(n));
+                }
+            }
+        }
+        if (t.exists(be(BlkifNodes.DISCARD_SECURE))) {
+            t.rm(be(BlkifNodes.DISCARD_SECURE));
+        }
+    }
+
     /** Writes {@code node} when {@code value} is non-zero, removes it otherwise. */
     private void optional(XsOps t, String node, int value) {
         if (value != 0) {
@@ -428,6 +451,7 @@ public final class VbdBackend implements AutoCloseable {
             t.write(be(BlkifNodes.INFO), Integer.toString(disk.infoBits()));
             t.write(be(BlkifNodes.SECTOR_SIZE), Integer.toString(disk.sectorSize()));
             t.write(be(BlkifNodes.PHYSICAL_SECTOR_SIZE), Integer.toString(disk.sectorSize()));
+            writeDiscard(t);
             writeState(t, XenbusState.CONNECTED);
             return null;
         });

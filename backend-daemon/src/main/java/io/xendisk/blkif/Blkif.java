@@ -10,6 +10,8 @@ public final class Blkif {
     public static final int OP_FLUSH_DISKCACHE = 3;
     public static final int OP_RESERVED_1 = 4;
     public static final int OP_DISCARD = 5;
+    /** Flag bit of a DISCARD request: the freed data must be unrecoverable (discard-secure). */
+    public static final int DISCARD_SECURE = 0x1;
     public static final int OP_INDIRECT = 6;
 
     public static final short RSP_OKAY = 0;

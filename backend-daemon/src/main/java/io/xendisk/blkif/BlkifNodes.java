@@ -57,6 +57,8 @@ public final class BlkifNodes {
     public static final String MAX_RING_PAGE_ORDER = "max-ring-page-order";
     /** The pre-order spelling of a multi-page ring offer, still written by some backends. */
     public static final String MAX_RING_PAGES = "max-ring-pages";
+    /** Written by the toolstack: 0 when the disk spec says no-discard; absent means 1. */
+    public static final String DISCARD_ENABLE = "discard-enable";
     public static final String FEATURE_DISCARD = "feature-discard";
     public static final String DISCARD_GRANULARITY = "discard-granularity";
     public static final String DISCARD_ALIGNMENT = "discard-alignment";

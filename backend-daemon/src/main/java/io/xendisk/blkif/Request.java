@@ -195,6 +195,10 @@ public final class Request {
         if (limits.readOnly()) {
             return reject(Rejection.READ_ONLY);
         }
+        // discard-secure is never offered: a secure discard gets EOPNOTSUPP, as from blkback
+        if ((b.get(Abi.DISCARD_FLAG_OFFSET) & Blkif.DISCARD_SECURE) != 0) {
+            return reject(Rejection.UNSUPPORTED_OPERATION);
+        }
         long count = b.getLong(abi.discardSectorsOffset);
         if (Long.compareUnsigned(sector, limits.diskSectors()) > 0
                 || Long.compareUnsigned(count, limits.diskSectors() - sector) > 0) {

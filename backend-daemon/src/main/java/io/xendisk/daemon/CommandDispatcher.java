@@ -185,7 +185,7 @@ public final class CommandDispatcher implements ControlServer.Handler {
                 case "guest": {
                     if (a.size() != 2) {
                         return usage("'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]"
-                                + " [--max-indirect-segments 32] [--queues 1]");
+                                + " [--max-indirect-segments 32] [--queues 1] [--ring-page-order 0]");
                     }
                     int mib = intOption(req, "memory-mib", GuestProgram.DEFAULT_MEMORY_MIB);
                     if (mib < 4 || mib > 65536) {
@@ -205,8 +205,13 @@ public final class CommandDispatcher implements ControlServer.Handler {
                         return usage("--queues must be a number of rings per disk from 1 to " + GuestProgram.MAX_QUEUES
                                 + ", got '" + req.option("queues") + "'");
                     }
+                    int order = intOption(req, "ring-page-order", 0);
+                    if (order < 0 || order > GuestProgram.MAX_RING_PAGE_ORDER) {
+                        return usage("--ring-page-order must be 0 (one-page rings) to " + GuestProgram.MAX_RING_PAGE_ORDER
+                                + " (16 pages), got '" + req.option("ring-page-order") + "'");
+                    }
                     sim.start();
-                    SimGuests.Guest g = guests.start(a.get(1), mib, abi, indirect, queues);
+                    SimGuests.Guest g = guests.start(a.get(1), mib, abi, indirect, queues, order);
                     dataPlane.service(); // watch for its death from now on
                     return ControlResponse.ok("guest " + g.name() + " started: domain " + g.domid() + ", pid " + g.pid()
                             + ", " + mib + " MiB, " + abi + " (log " + ctx.paths().logDir().resolve("guest-" + g.name() + ".log") + ")\n");

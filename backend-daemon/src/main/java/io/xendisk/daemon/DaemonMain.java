@@ -4,6 +4,7 @@ import io.xendisk.api.ControlPaths;
 import io.xendisk.api.SimXenstoredPid;
 import io.xendisk.api.UnixSockets;
 import io.xendisk.api.Version;
+import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.storage.nbd.NbdEngine;
 import io.xendisk.storage.qcow2.Qcow2Storage;
 import io.xendisk.xen.MappingBudget;
@@ -134,10 +135,12 @@ public final class DaemonMain {
                 log.error("xen-disk-java: {}", e.getMessage());
                 return 1;
             }
-            // engines read their settings when a disk opens
+            // engines and the rings read their settings when a disk opens or the data plane starts
             settings.qcow2CacheMiB().ifPresent(mib -> defaultProperty(Qcow2Storage.CACHE_PROPERTY, (long) mib << 20));
             settings.nbdReconnectSeconds().ifPresent(s -> defaultProperty(NbdEngine.RECONNECT_PROPERTY, s));
             settings.nbdConnections().ifPresent(n -> defaultProperty(NbdEngine.CONNECTIONS_PROPERTY, n));
+            settings.maxRingPageOrder().ifPresent(n -> defaultProperty(BlkifFeatures.RING_PAGE_ORDER_PROPERTY, n));
+            settings.maxIndirectSegments().ifPresent(n -> defaultProperty(BlkifFeatures.INDIRECT_SEGMENTS_PROPERTY, n));
             DaemonContext ctx = new DaemonContext(choice, paths, new VbdRegistry(), pid, Instant.now(),
                     MappingBudget.forThisProcess(settings.grantMappings()));
             SimXenstoredProcess sim = new SimXenstoredProcess(paths);

@@ -28,11 +28,14 @@ import java.util.OptionalInt;
  * @param nbdReconnectSeconds how long an NBD disk connects again, from the file; empty for the engine's default
  * @param nbdConnections how many connections an NBD disk opens where the server allows several, from the file;
  *                   empty for the engine's default
+ * @param maxRingPageOrder    the largest ring offered, from the file; empty for the default
+ * @param maxIndirectSegments segments per INDIRECT request offered, from the file; empty for the default
  * @param metrics    where the metrics endpoint listens, from the file; empty: no metrics
  */
 public record DaemonSettings(ControlPaths paths, Optional<String> platform, String logLevel, Path configFile,
                              OptionalInt grantMappings, OptionalInt qcow2CacheMiB, OptionalInt nbdReconnectSeconds,
-                             OptionalInt nbdConnections, Optional<String> metrics) {
+                             OptionalInt nbdConnections, OptionalInt maxRingPageOrder, OptionalInt maxIndirectSegments,
+                             Optional<String> metrics) {
     public static final String GRANT_MAPPINGS_ENV = "XEN_DISK_JAVA_GRANT_MAPPINGS";
 
     /**
@@ -45,7 +48,8 @@ public record DaemonSettings(ControlPaths paths, Optional<String> platform, Stri
         DaemonConfig config = DaemonConfigs.read(file);
         return new DaemonSettings(ControlPaths.from(env, config), config.platform(),
                 config.logLevel().orElse("info"), file, grantMappings(env, config), config.qcow2CacheMiB(),
-                config.nbdReconnectSeconds(), config.nbdConnections(), config.metrics());
+                config.nbdReconnectSeconds(), config.nbdConnections(), config.maxRingPageOrder(),
+                config.maxIndirectSegments(), config.metrics());
     }
 
     private static OptionalInt grantMappings(Map<String, String> env, DaemonConfig config) throws XmlInvalidException {

@@ -74,7 +74,7 @@ final class DataPlane implements AutoCloseable {
                 deadBackendPinsReleased = true;
             }
             EventChannels channels = new SimEventChannels(ctx.paths().simDir());
-            service = new VbdService(xs, grants, channels, ctx.vbds(), KernelBackends.NONE, BlkifFeatures.DEFAULT,
+            service = new VbdService(xs, grants, channels, ctx.vbds(), KernelBackends.NONE, BlkifFeatures.configured(),
                     journals());
             takeBackDisks();
             GrantTable g = grants;
@@ -98,7 +98,7 @@ final class DataPlane implements AutoCloseable {
         try {
             grants = new BudgetedGrantTable(RealGrantTable.open(), ctx.mappings());
             EventChannels channels = RealEventChannels.open();
-            service = new VbdService(xs, grants, channels, ctx.vbds(), new SysfsBackends(), BlkifFeatures.DEFAULT,
+            service = new VbdService(xs, grants, channels, ctx.vbds(), new SysfsBackends(), BlkifFeatures.configured(),
                     journals());
             takeBackDisks();
         } catch (XenUnavailableException e) {

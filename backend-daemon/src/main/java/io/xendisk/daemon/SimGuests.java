@@ -54,6 +54,12 @@ public final class SimGuests {
     /** The same, with frontends that set up to {@code queues} rings per disk. */
     public synchronized Guest start(String name, int memoryMib, String abi, int maxIndirectSegments, int queues)
             throws SimXenstoredProcess.SimException {
+        return start(name, memoryMib, abi, maxIndirectSegments, queues, 0);
+    }
+
+    /** The same, with rings of up to 2^{@code ringPageOrder} pages. */
+    public synchronized Guest start(String name, int memoryMib, String abi, int maxIndirectSegments, int queues,
+                                    int ringPageOrder) throws SimXenstoredProcess.SimException {
         if (!NAME.matcher(name).matches()) {
             throw new SimXenstoredProcess.SimException("'" + name + "' is not a usable guest name: letters, digits, '.', '_', '-'");
         }
@@ -66,7 +72,7 @@ public final class SimGuests {
                     + ") is not on the class path; the distribution ships it as lib/sim-guest-*.jar");
         }
         List<String> args = GuestProgram.args(name, paths.simXenstoredSocket(), paths.simDir(), memoryMib, abi,
-                maxIndirectSegments, queues);
+                maxIndirectSegments, queues, ringPageOrder);
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
         cmd.addAll(JavaCommand.of(List.of("-XX:+UseSerialGC", "-Xshare:auto"), GuestProgram.MAIN_CLASS, args));

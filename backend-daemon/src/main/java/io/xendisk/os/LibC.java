@@ -44,6 +44,8 @@ public final class LibC {
     public static final int PROT_WRITE = 2;
     public static final int MAP_PRIVATE = 2;
     public static final int MAP_NORESERVE = 0x4000;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MAP_ANONYMOUS = 0x20;
     public static final int MADV_DONTNEED = 4;
 
     public static final int FALLOC_FL_KEEP_SIZE = 1;

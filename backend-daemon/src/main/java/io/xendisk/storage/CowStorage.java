@@ -22,9 +22,12 @@ import java.nio.ByteBuffer;
  * shows later writes others make to the gold image. Gold images must not change
  * while served.
  *
- * <p>Discard drops the guest's copies of the whole pages in the range
- * ({@code madvise(MADV_DONTNEED)}), freeing their memory: those sectors read
- * as the gold image again. Sectors in partly covered pages keep their content.
+ * <p>Discard frees the guest's copies of the whole pages in the range and makes
+ * them read zeros, never the gold image's bytes: fresh anonymous memory is mapped
+ * over them ({@code MAP_FIXED}), which costs nothing until written again. Sectors
+ * in partly covered pages are zeroed in the guest's copy. Should the kernel refuse
+ * the mapping (each such range is one more memory area of the process, under
+ * {@code vm.max_map_count}), the whole range is zeroed in copies instead.
  *
  * <p>Faults: a gold image truncated while served makes the mapped pages past
  * its new end raise SIGBUS; see {@link MmapStorage} for how that surfaces.
@@ -84,10 +87,21 @@ final class CowStorage extends MappedImageStorage {
     public void discard(long sector, long nrSectors) {
         long off = Ranges.checkSectors(image.size, sector, nrSectors);
         checkWritable();
+        long stop = off + (nrSectors << SECTOR_SHIFT);
         long start = (off + Posix.PAGE_SIZE - 1) & -Posix.PAGE_SIZE;
-        long end = (off + (nrSectors << SECTOR_SHIFT)) & -Posix.PAGE_SIZE;
-        if (end > start) {
-            dropCopies(start, end - start, "discarding at sector " + sector);
+        long end = stop & -Posix.PAGE_SIZE;
+        if (end <= start) {
+            chunks.zero(off, stop - off);
+            return;
+        }
+        chunks.zero(off, start - off);
+        chunks.zero(end, stop - end);
+        Pointer at = new Pointer(base + start);
+        Pointer got = Posix.C.mmap(at, end - start, Posix.PROT_READ | Posix.PROT_WRITE,
+                Posix.MAP_PRIVATE | Posix.MAP_ANONYMOUS | Posix.MAP_FIXED | Posix.MAP_NORESERVE, -1, 0);
+        if (Posix.mmapFailed(got)) {
+            // the old mapping is still there (MAP_FIXED fails before unmapping): zero the copies
+            chunks.zero(start, end - start);
         }
     }
 

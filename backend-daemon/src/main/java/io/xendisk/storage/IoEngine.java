@@ -43,6 +43,11 @@ public interface IoEngine extends AutoCloseable {
     /** What this disk promises and how its data can be reached; constant while open. */
     Capabilities capabilities();
 
+    /** See {@link Storage#discardGranularity()}; meaningful when {@link Capabilities#discard()} is true. */
+    default int discardGranularity() {
+        return Storage.DISCARD_GRANULARITY;
+    }
+
     /**
      * Starts {@code request} (within the disk: the backend validated it).
      *

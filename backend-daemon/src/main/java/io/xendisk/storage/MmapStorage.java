@@ -20,7 +20,12 @@ import java.nio.channels.FileChannel.MapMode;
  *
  * <p>Every block of a regular-file image is allocated at open
  * ({@link Image#reserve}), so a full filesystem is refused at connect rather
- * than faulting a write later; discard therefore writes zeros, never a hole.
+ * than faulting a write later. Discard punches a hole through the file
+ * ({@code fallocate(PUNCH_HOLE|KEEP_SIZE)}, which also drops the range from the
+ * mapping, so it reads zeros) and gives the space back to the filesystem, as the
+ * guest asked: the reservation of that range is gone, and a later write into it
+ * on a full filesystem faults (see below) instead of being refused at open.
+ * Where holes cannot be punched it writes zeros.
  *
  * <p>Faults: if the kernel still cannot back a mapped page (someone truncated
  * the image), the JVM turns the SIGBUS into an {@link InternalError} ("a fault
@@ -105,7 +110,9 @@ final class MmapStorage extends MappedImageStorage {
         if (len == 0) {
             return;
         }
-        // zeros, not a hole: a hole could later fault a write through the mapping (see Image.reserve)
+        if (image.punchHole(off, len)) {
+            return;
+        }
         try {
             chunks.zero(off, len);
         } catch (InternalError e) {

@@ -21,6 +21,8 @@ final class Posix {
     static final int PROT_WRITE = LibC.PROT_WRITE;
     static final int MAP_PRIVATE = LibC.MAP_PRIVATE;
     static final int MAP_NORESERVE = LibC.MAP_NORESERVE;
+    static final int MAP_FIXED = LibC.MAP_FIXED;
+    static final int MAP_ANONYMOUS = LibC.MAP_ANONYMOUS;
 
     static final int MADV_DONTNEED = LibC.MADV_DONTNEED;
 

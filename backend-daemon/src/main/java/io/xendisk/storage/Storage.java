@@ -35,6 +35,8 @@ public interface Storage extends AutoCloseable {
 
     /** {@code log2(SECTOR_SIZE)}. */
     int SECTOR_SHIFT = 9;
+    /** What a discard frees by default: a page, the block of the usual filesystems. */
+    int DISCARD_GRANULARITY = 4096;
 
     /** Size of the disk in bytes, a multiple of {@link #SECTOR_SIZE}; fixed while open. */
     long sizeBytes();
@@ -77,6 +79,15 @@ public interface Storage extends AutoCloseable {
      * @throws StorageException when the storage is read-only or the I/O fails
      */
     default void discard(long sector, long nrSectors) {
+    }
+
+    /**
+     * The unit this engine frees on a discard, in bytes (a power of two): the
+     * backend offers it as {@code discard-granularity}, so the guest sends
+     * discards that free whole units. Parts of a unit are zeroed, not freed.
+     */
+    default int discardGranularity() {
+        return DISCARD_GRANULARITY;
     }
 
     /**

@@ -128,6 +128,37 @@ class VbdBackendTest {
         await(() -> be("multi-queue-max-queues") == null, "blkback's multi-queue-max-queues removed");
     }
 
+    @Test
+    void discardIsOfferedAtConnectWithGranularityAndAlignment() {
+        vbd.close();
+        vbd = new VbdBackend(dom0, BE, DOMID, DEVID, new DiskInfo(2048, 512, false, true, 65536), connector, listener);
+        vbd.start();
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", null);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        assertEquals("1", be("feature-discard"));
+        assertEquals("65536", be("discard-granularity"));
+        assertEquals("0", be("discard-alignment"));
+        assertNull(be("discard-secure"), "no engine promises a secure discard");
+    }
+
+    @Test
+    void aDiskWithoutDiscardRemovesTheOfferAnotherBackendLeft() {
+        // as kernel blkback writes at its connect, before we took the device over
+        dom0.write(BE + "/feature-discard", "1");
+        dom0.write(BE + "/discard-granularity", "4096");
+        dom0.write(BE + "/discard-alignment", "0");
+        dom0.write(BE + "/discard-secure", "1");
+        awaitBackendState(2);
+        frontendPublishesRing("8", "9", null);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        for (String n : List.of("feature-discard", "discard-granularity", "discard-alignment", "discard-secure")) {
+            assertNull(be(n), n + " removed");
+        }
+    }
+
     @AfterEach
     void tearDown() throws Exception {
         vbd.close();
@@ -416,6 +447,63 @@ class VbdBackendTest {
         guest.write(FE + "/state", "3");
         awaitBackendState(5);
         assertTrue(vbd.lastError().contains("ring-page-order is 2"), vbd.lastError());
+    }
+
+    @Test
+    void aSixteenPageRingIsReadPageByPage() {
+        backendOffering(BlkifFeatures.DEFAULT);
+        awaitBackendState(2);
+        assertEquals("4", be("max-ring-page-order"));
+        guest.transaction(t -> {
+            t.write(FE + "/ring-page-order", "4");
+            for (int i = 0; i < 16; i++) {
+                t.write(FE + "/ring-ref" + i, Integer.toString(100 + i));
+            }
+            t.write(FE + "/event-channel", "9");
+            return null;
+        });
+        guest.write(FE + "/state", "3");
+        awaitBackendState(4);
+        List<Integer> want = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            want.add(100 + i);
+        }
+        assertEquals(want, connector.connected.get(0).ringRefs(), "ring-ref0..15 in order");
+    }
+
+    @Test
+    void aMultiPageRingWithAMissingOrBadPageIsRefusedNamingTheNode() {
+        backendOffering(BlkifFeatures.DEFAULT);
+        awaitBackendState(2);
+        guest.write(FE + "/ring-page-order", "2");
+        guest.write(FE + "/ring-ref0", "8");
+        guest.write(FE + "/ring-ref1", "10");
+        guest.write(FE + "/ring-ref3", "11"); // ring-ref2 forgotten
+        guest.write(FE + "/event-channel", "9");
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains(FE + "/ring-ref2 is missing"), vbd.lastError());
+        assertTrue(connector.connected.isEmpty(), "no ring mapped");
+        // the frontend starts again with a page that is no grant reference, and a one-page ring-ref
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        guest.write(FE + "/ring-ref2", "x12");
+        guest.write(FE + "/ring-ref", "7");
+        guest.write(FE + "/state", "1");
+        awaitBackendState(2);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains(FE + "/ring-ref2 is 'x12'"), vbd.lastError());
+        // and with an order past Linux's 16 pages, which no backend may be asked for
+        guest.write(FE + "/state", "6");
+        awaitBackendState(6);
+        guest.write(FE + "/ring-page-order", "5");
+        guest.write(FE + "/state", "1");
+        awaitBackendState(2);
+        guest.write(FE + "/state", "3");
+        awaitBackendState(5);
+        assertTrue(vbd.lastError().contains("ring-page-order is 5 but this backend offers at most 4"), vbd.lastError());
+        assertTrue(connector.connected.isEmpty(), "no ring mapped");
     }
 
     @Test

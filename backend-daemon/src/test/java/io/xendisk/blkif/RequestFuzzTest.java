@@ -98,6 +98,7 @@ class RequestFuzzTest {
             case DISCARD -> {
                 assertEquals(Blkif.OP_DISCARD, op);
                 assertTrue(limits.discard() && !limits.readOnly());
+                assertEquals(0, b.get(Abi.DISCARD_FLAG_OFFSET) & Blkif.DISCARD_SECURE, "no secure discard (not offered)");
                 long count = b.getLong(abi.discardSectorsOffset);
                 assertEquals(count, r.nrSectors());
                 assertTrue(Long.compareUnsigned(sector, limits.diskSectors()) <= 0

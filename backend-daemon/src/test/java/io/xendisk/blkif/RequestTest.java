@@ -112,6 +112,22 @@ class RequestTest {
 
     @ParameterizedTest
     @EnumSource(Abi.class)
+    void secureDiscardIsNotOffered(Abi abi) {
+        Request.Limits d = new Request.Limits(2048, false, true);
+        Request r = new Request();
+        ByteBuffer b = ByteBuffer.allocate(abi.stride).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(0, (byte) Blkif.OP_DISCARD).put(Abi.DISCARD_FLAG_OFFSET, (byte) Blkif.DISCARD_SECURE)
+                .putLong(abi.idOffset, 7).putLong(abi.sectorOffset, 0).putLong(abi.discardSectorsOffset, 8);
+        assertEquals(Request.Kind.REJECTED, r.parse(b.array(), abi, d));
+        assertEquals(Rejection.UNSUPPORTED_OPERATION, r.rejection());
+        assertEquals(Blkif.RSP_EOPNOTSUPP, r.status());
+        assertEquals(7, r.id());
+        b.put(Abi.DISCARD_FLAG_OFFSET, (byte) 0);
+        assertEquals(Request.Kind.DISCARD, r.parse(b.array(), abi, d));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
     void statusFollowsTheKind(Abi abi) {
         assertEquals(Blkif.RSP_OKAY, parse(abi, RW, Blkif.OP_READ, 1, 0, fullPages(1)).status());
         assertEquals(Blkif.RSP_ERROR, parse(abi, RO, Blkif.OP_WRITE, 1, 0, fullPages(1)).status());

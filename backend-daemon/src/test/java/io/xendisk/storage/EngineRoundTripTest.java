@@ -163,8 +163,7 @@ class EngineRoundTripTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"file", "mmap", "cow"})
-    void discardedSectorsReadAsZerosOrGold(String engine) throws Exception {
-        byte[] gold = Images.pattern(SIZE, 5);
+    void discardedSectorsReadAsZeros(String engine) throws Exception {
         Path img = Images.patterned(dir, "d.img", SIZE, 5);
         try (Storage s = Storages.openStorage(StorageSpec.of(engine, img, false))) {
             assertTrue(s.capabilities().discard());
@@ -172,16 +171,16 @@ class EngineRoundTripTest {
             Arrays.fill(ones.array(), (byte) 1);
             s.write(0, ones);
             s.discard(8, 16); // bytes [4096, 12288): whole pages
+            s.discard(33, 5); // bytes [16896, 19456): inside one page
+            s.discard(47, 18); // bytes [24064, 33280): a page and the ends of two others
             s.flush();
             ByteBuffer dst = ByteBuffer.allocate(64 * 1024);
             s.read(0, dst);
             byte[] d = dst.array();
-            byte[] expectDiscarded = engine.equals("cow") ? Arrays.copyOfRange(gold, 4096, 12288) : new byte[8192];
-            assertArrayEquals(expectDiscarded, Arrays.copyOfRange(d, 4096, 12288), engine);
             for (int i = 0; i < d.length; i++) {
-                if (i < 4096 || i >= 12288) {
-                    assertEquals(1, d[i], "byte " + i + " outside the discard is kept");
-                }
+                boolean discarded = i >= 4096 && i < 12288 || i >= 16896 && i < 19456 || i >= 24064 && i < 33280;
+                // never the gold image's bytes (cow): a discarded sector reads zeros on every engine
+                assertEquals(discarded ? 0 : 1, d[i], engine + ": byte " + i + (discarded ? " was discarded" : " was not"));
             }
             s.discard(0, 0); // empty discard is a no-op
         }

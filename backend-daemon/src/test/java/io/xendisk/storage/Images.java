@@ -90,6 +90,17 @@ final class Images {
         return flags;
     }
 
+    /** The bytes the filesystem allocated to the file (st_blocks x 512), from stat(1), as an operator reads it. */
+    static long allocatedBytes(Path p) throws IOException, InterruptedException {
+        Process pr = new ProcessBuilder("stat", "-c", "%b %B", p.toString()).redirectErrorStream(true).start();
+        String out = new String(pr.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        if (pr.waitFor() != 0) {
+            throw new IOException("stat " + p + ": " + out);
+        }
+        String[] f = out.split(" ");
+        return Long.parseLong(f[0]) * Long.parseLong(f[1]);
+    }
+
     /** lseek(SEEK_DATA) from 0: offset of the first allocated byte, or -1 when the file is all hole. */
     static long firstData(Path p) {
         int fd = Posix.C.open(p.toString(), Posix.O_RDONLY);

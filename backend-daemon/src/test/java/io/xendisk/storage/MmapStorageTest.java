@@ -65,4 +65,23 @@ class MmapStorageTest {
         }
         assertEquals(size, Files.size(img));
     }
+
+    @Test
+    void discardPunchesAHoleThroughTheMapping() throws Exception {
+        Path img = Images.patterned(dir, "h.img", 8 << 20, 3);
+        try (Storage s = Storages.openStorage(StorageSpec.of("mmap", img, false))) {
+            long before = Images.allocatedBytes(img);
+            assertTrue(before >= 8 << 20, "every block allocated at open: " + before);
+            s.discard(2048, (4 << 20) / 512); // bytes [1 MiB, 5 MiB)
+            s.flush();
+            ByteBuffer dst = ByteBuffer.allocate(4 << 20);
+            s.read(2048, dst);
+            assertArrayEquals(new byte[4 << 20], dst.array(), "the mapping reads zeros");
+            assertArrayEquals(new byte[4 << 20], Images.readIndependently(img, 1 << 20, 4 << 20), "so does the file");
+            long after = Images.allocatedBytes(img);
+            assertTrue(after <= before - (4 << 20), "the filesystem got 4 MiB back: " + before + " -> " + after);
+            byte[] kept = Images.readIndependently(img, 0, 1 << 20);
+            assertArrayEquals(java.util.Arrays.copyOfRange(Images.pattern(8 << 20, 3), 0, 1 << 20), kept);
+        }
+    }
 }

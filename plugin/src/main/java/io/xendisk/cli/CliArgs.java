@@ -26,7 +26,8 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
             "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false,
                     "no-wait", false, "at-start", true),
-            "sim", Map.of("memory-mib", true, "abi", true, "max-indirect-segments", true, "queues", true),
+            "sim", Map.of("memory-mib", true, "abi", true, "max-indirect-segments", true, "queues", true,
+                    "ring-page-order", true),
             "demo", Map.of("dir", true),
             "attach-disk", Map.ofEntries(Map.entry("connect", true), Map.entry("domain", true), Map.entry("source", true),
                     Map.entry("target", true), Map.entry("driver", true), Map.entry("driver-type", true),
@@ -178,7 +179,7 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
         if (!ok) {
             throw new UsageException(switch (action) {
                 case "guest" -> "'sim guest' needs a name: sim guest NAME [--memory-mib 64] [--abi x86_64|x86_32]"
-                        + " [--max-indirect-segments 32] [--queues 1]";
+                        + " [--max-indirect-segments 32] [--queues 1] [--ring-page-order 0]";
                 case "destroy" -> "'sim destroy' needs the guest's name or domid";
                 case "run" -> "'sim run' needs: sim run GUEST VDEV WORKLOAD [ARGS...]";
                 default -> "'sim " + action + "' takes no arguments";

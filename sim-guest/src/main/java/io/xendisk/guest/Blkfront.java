@@ -56,6 +56,7 @@ public final class Blkfront implements AutoCloseable {
     private final int devid;
     private final Abi abi;
     private final int maxIndirectSegments;
+    private final int maxRingPageOrder;
     private final int maxQueues;
     private final String name;
     /** One per possible ring: who is using it. */
@@ -106,6 +107,20 @@ public final class Blkfront implements AutoCloseable {
      *                  default), if the backend offers several
      */
     public Blkfront(XenStore xs, SimDomain domain, int devid, Abi abi, int maxIndirectSegments, int maxQueues) {
+        this(xs, domain, devid, abi, maxIndirectSegments, maxQueues, 0);
+    }
+
+    /**
+     * @param maxRingPageOrder the largest ring this frontend sets up, 2^order pages, if the backend
+     *                         offers it (Linux: xen_blkfront.max_ring_page_order, 0 by default)
+     */
+    public Blkfront(XenStore xs, SimDomain domain, int devid, Abi abi, int maxIndirectSegments, int maxQueues,
+                    int maxRingPageOrder) {
+        if (maxRingPageOrder < 0 || maxRingPageOrder > BlkfrontIo.MAX_RING_PAGE_ORDER) {
+            throw new IllegalArgumentException("ring page order: 0.." + BlkfrontIo.MAX_RING_PAGE_ORDER + ", not "
+                    + maxRingPageOrder);
+        }
+        this.maxRingPageOrder = maxRingPageOrder;
         if (maxQueues < 1) {
             throw new IllegalArgumentException("queues: at least 1, not " + maxQueues);
         }
@@ -465,16 +480,19 @@ public final class Blkfront implements AutoCloseable {
     private void talkToBackend() {
         flushCache = flag(BlkifNodes.FEATURE_FLUSH_CACHE);
         barrier = flag(BlkifNodes.FEATURE_BARRIER);
-        discard = flag(BlkifNodes.FEATURE_DISCARD);
-        // max-ring-page-order is read and ignored: a one-page ring is always acceptable to a backend
-        xs.tryRead(be(BlkifNodes.MAX_RING_PAGE_ORDER));
+        // as blkfront: the smaller of our maximum and the backend's offer (absent: one page)
+        Long offeredOrder = numberQuietly(BlkifNodes.MAX_RING_PAGE_ORDER);
+        int order = (int) Math.max(0, Math.min(maxRingPageOrder, offeredOrder == null ? 0 : offeredOrder));
         Long offeredQueues = numberQuietly(BlkifNodes.MULTI_QUEUE_MAX_QUEUES);
         int queues = (int) Math.max(1, Math.min(maxQueues, offeredQueues == null ? 1 : offeredQueues));
         int segments = segmentsPerRequest();
         List<BlkfrontIo> made = new ArrayList<>();
         try {
             for (int q = 0; q < queues; q++) {
-                made.add(new BlkfrontIo(queues == 1 ? name : name + " q" + q, domain, backendId, abi, devid, segments));
+                BlkfrontIo io = new BlkfrontIo(queues == 1 ? name : name + " q" + q, domain, backendId, abi, devid,
+                        segments, order);
+                io.backendOffers(offeredSegments());
+                made.add(io);
             }
         } catch (RuntimeException e) {
             rings = made;
@@ -490,9 +508,20 @@ public final class Blkfront implements AutoCloseable {
             if (queues > 1) {
                 t.write(fe(BlkifNodes.MULTI_QUEUE_NUM_QUEUES), Integer.toString(queues));
             }
+            if (order > 0) {
+                // one order for every queue, at the top (blkif.h)
+                t.write(fe(BlkifNodes.RING_PAGE_ORDER), Integer.toString(order));
+            }
             for (int q = 0; q < queues; q++) {
                 String dir = BlkifNodes.queueDir(fePath, queues, q);
-                t.write(BlkifNodes.path(dir, BlkifNodes.RING_REF), Integer.toString(made.get(q).ringRef()));
+                if (order == 0) {
+                    t.write(BlkifNodes.path(dir, BlkifNodes.RING_REF), Integer.toString(made.get(q).ringRef()));
+                } else {
+                    int[] refs = made.get(q).ringRefs();
+                    for (int i = 0; i < refs.length; i++) {
+                        t.write(BlkifNodes.path(dir, BlkifNodes.ringRef(i)), Integer.toString(refs[i]));
+                    }
+                }
                 t.write(BlkifNodes.path(dir, BlkifNodes.EVENT_CHANNEL), Integer.toString(made.get(q).eventChannel()));
             }
             t.write(fe(BlkifNodes.PROTOCOL), abi.protocol());
@@ -505,9 +534,9 @@ public final class Blkfront implements AutoCloseable {
             return;
         }
         setState(XenbusState.INITIALISED);
-        LOG.info("{}: {}, {}, {} segments per request", name, queues == 1
+        LOG.info("{}: {}, {}, {} segments per request, rings of {} page(s)", name, queues == 1
                 ? "ring-ref " + made.get(0).ringRef() + ", event-channel " + made.get(0).eventChannel()
-                : queues + " queues", abi.protocol(), segments);
+                : queues + " queues", abi.protocol(), segments, 1 << order);
     }
 
     /** blkfront_connect: the disk's properties are mandatory. */
@@ -518,6 +547,8 @@ public final class Blkfront implements AutoCloseable {
         if (sectors == null || info == null || sectorSize == null) {
             return; // fatal already reported
         }
+        // blkfront_gather_backend_features: the discard offer is read when the backend is Connected
+        discard = flag(BlkifNodes.FEATURE_DISCARD);
         disk = new DiskProperties(sectors, sectorSize.intValue(), info.intValue(), flushCache, barrier, discard);
         setState(XenbusState.CONNECTED);
         LOG.info("{}: connected, {} sectors of 512 bytes, sector-size {}{}", name, sectors, sectorSize,
@@ -538,12 +569,19 @@ public final class Blkfront implements AutoCloseable {
      * the backend's feature-max-indirect-segments (as blkfront_setup_indirect).
      */
     private int segmentsPerRequest() {
-        Long offered = numberQuietly(BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS);
+        int offered = offeredSegments();
         int direct = Blkif.MAX_SEGMENTS_PER_REQUEST;
-        if (offered == null || offered <= direct || maxIndirectSegments <= direct) {
+        if (offered <= direct || maxIndirectSegments <= direct) {
             return direct;
         }
-        return (int) Math.min(Math.min(offered, maxIndirectSegments), 4096);
+        return Math.min(offered, maxIndirectSegments);
+    }
+
+    /** The backend's feature-max-indirect-segments (at most the protocol's 4096), or 11 without it. */
+    private int offeredSegments() {
+        Long offered = numberQuietly(BlkifNodes.FEATURE_MAX_INDIRECT_SEGMENTS);
+        int direct = Blkif.MAX_SEGMENTS_PER_REQUEST;
+        return offered == null || offered <= direct ? direct : (int) Math.min(offered, 4096);
     }
 
     private boolean flag(String node) {

@@ -36,6 +36,8 @@ import io.xendisk.xen.sim.domain.SimEventChannel;
  */
 public final class BlkfrontIo implements AutoCloseable {
     /** Bytes one direct request can carry: 11 segments of a page each. */
+    /** Linux's XENBUS_MAX_RING_GRANT_ORDER: rings of at most 16 pages. */
+    public static final int MAX_RING_PAGE_ORDER = 4;
     public static final int MAX_REQUEST_BYTES = Blkif.MAX_SEGMENTS_PER_REQUEST * XenPage.SIZE;
     /** How long {@link #complete} polls the ring before sleeping on the event channel. */
     private static final long SPIN_NANOS = 20_000;
@@ -55,7 +57,8 @@ public final class BlkfrontIo implements AutoCloseable {
     private final int dataFrame;
     private int indirectFrame = -1;
     private boolean memoryFreed;
-    private final int ringRef;
+    private final int[] ringRefs;
+    private int offeredSegments;
     private final FrontRing ring;
     private final SimEventChannel evtchn;
     private final int slots;
@@ -94,6 +97,18 @@ public final class BlkfrontIo implements AutoCloseable {
      * @param maxSegments segments per request: 11, or more to use INDIRECT requests of up to that many
      */
     public BlkfrontIo(String name, SimDomain domain, int backendDomid, Abi abi, int handle, int maxSegments) {
+        this(name, domain, backendDomid, abi, handle, maxSegments, 0);
+    }
+
+    /**
+     * The same with a ring of {@code 2^ringPageOrder} pages (blkif.h ring-page-order;
+     * 32 requests a page up to 512 for 16), granted page by page as ring-ref0..N-1.
+     */
+    public BlkfrontIo(String name, SimDomain domain, int backendDomid, Abi abi, int handle, int maxSegments,
+                      int ringPageOrder) {
+        if (ringPageOrder < 0 || ringPageOrder > MAX_RING_PAGE_ORDER) {
+            throw new IllegalArgumentException(name + ": ring page order 0.." + MAX_RING_PAGE_ORDER + ", not " + ringPageOrder);
+        }
         if (maxSegments < Blkif.MAX_SEGMENTS_PER_REQUEST
                 || maxSegments > Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE) {
             throw new IllegalArgumentException(name + ": segments per request: 11.."
@@ -105,11 +120,16 @@ public final class BlkfrontIo implements AutoCloseable {
         this.abi = abi;
         this.handle = handle & 0xFFFF;
         this.maxSegments = maxSegments;
+        this.offeredSegments = maxSegments;
         GuestMemory mem = domain.memory();
-        this.ringFrame = mem.allocate(1);
-        this.ring = FrontRing.init(mem.page(ringFrame), abi, 1);
+        int ringPages = 1 << ringPageOrder;
+        this.ringFrame = mem.allocate(ringPages);
+        this.ring = FrontRing.init(mem.pages(ringFrame, ringPages), abi, ringPages);
         this.slots = ring.size();
-        this.ringRef = domain.grants().grantAccess(ringFrame, backendDomid, false);
+        this.ringRefs = new int[ringPages];
+        for (int p = 0; p < ringPages; p++) {
+            ringRefs[p] = domain.grants().grantAccess(ringFrame + p, backendDomid, false);
+        }
         int pages = maxSegments;
         int first = mem.allocate(slots * pages);
         this.dataFrame = first;
@@ -154,8 +174,19 @@ public final class BlkfrontIo implements AutoCloseable {
         }
     }
 
+    /** The grant of the ring's first page: a one-page ring's ring-ref. */
     public int ringRef() {
-        return ringRef;
+        return ringRefs[0];
+    }
+
+    /** The grants of the ring's pages in order, ring-ref0..N-1 of a multi-page ring. */
+    public int[] ringRefs() {
+        return ringRefs.clone();
+    }
+
+    /** log2 of the ring's pages: what the frontend publishes as ring-page-order. */
+    public int ringPageOrder() {
+        return Integer.numberOfTrailingZeros(ringRefs.length);
     }
 
     public int eventChannel() {
@@ -216,6 +247,19 @@ public final class BlkfrontIo implements AutoCloseable {
     }
 
     /** Segments one request can carry (11 without INDIRECT requests). */
+    /**
+     * What the backend offered per request (feature-max-indirect-segments, or 11), which
+     * may be more than this ring uses: a request past it is one the backend must refuse.
+     */
+    public int offeredSegments() {
+        return offeredSegments;
+    }
+
+    /** Records the backend's offer (see {@link #offeredSegments()}). */
+    void backendOffers(int segments) {
+        offeredSegments = segments;
+    }
+
     public int maxSegments() {
         return maxSegments;
     }
@@ -256,6 +300,19 @@ public final class BlkfrontIo implements AutoCloseable {
         } else {
             queueRaw(slot, op, sector, segs, grefs[slot], zeros, last);
         }
+    }
+
+    /**
+     * Queues a DISCARD of {@code nrSectors} 512-byte sectors from {@code sector}
+     * (the {@code secure} flag only where discard-secure was offered); no data pages.
+     */
+    public void queueDiscard(int slot, long sector, long nrSectors, boolean secure) {
+        checkUsable();
+        if (inFlight[slot]) {
+            throw new IllegalStateException(name + ": slot " + slot + " is already in flight");
+        }
+        ring.putDiscard(wireId[slot], sector, nrSectors, secure);
+        started(slot, Blkif.OP_DISCARD);
     }
 
     /**
@@ -461,8 +518,10 @@ public final class BlkfrontIo implements AutoCloseable {
         if (!closed) {
             closed = true;
             evtchn.close();
-            unrevoked = new int[1 + slots * (maxSegments + indirectGrefs[0].length)];
-            unrevoked[unrevokedCount++] = ringRef;
+            unrevoked = new int[ringRefs.length + slots * (maxSegments + indirectGrefs[0].length)];
+            for (int ref : ringRefs) {
+                unrevoked[unrevokedCount++] = ref;
+            }
             for (int[] g : grefs) {
                 for (int ref : g) {
                     unrevoked[unrevokedCount++] = ref;
@@ -497,7 +556,7 @@ public final class BlkfrontIo implements AutoCloseable {
             // no grant refers to the pages any more: a later ring of this guest may reuse them
             memoryFreed = true;
             GuestMemory mem = domain.memory();
-            mem.free(ringFrame, 1);
+            mem.free(ringFrame, ringRefs.length);
             mem.free(dataFrame, slots * maxSegments);
             if (indirectFrame >= 0) {
                 mem.free(indirectFrame, slots * indirectGrefs[0].length);

@@ -18,6 +18,7 @@ final class FuzzPlanner {
     private final int shadowSectors;
     private final DiskProperties disk;
     private final int maxSegments;
+    private final int offeredSegments;
     private final boolean indirect;
     private final Canaries canaries;
     private final int[] badOperations;
@@ -27,6 +28,13 @@ final class FuzzPlanner {
     private final int invalidTotal;
 
     FuzzPlanner(long seed, int validPercent, DiskProperties disk, int shadowSectors, int maxSegments, Canaries canaries) {
+        this(seed, validPercent, disk, shadowSectors, maxSegments, maxSegments, canaries);
+    }
+
+    /** @param offeredSegments what the backend takes per request, which a bad count must pass */
+    FuzzPlanner(long seed, int validPercent, DiskProperties disk, int shadowSectors, int maxSegments, int offeredSegments,
+                Canaries canaries) {
+        this.offeredSegments = Math.max(maxSegments, offeredSegments);
         this.seed = seed;
         this.validPercent = validPercent;
         this.disk = disk;
@@ -174,7 +182,7 @@ final class FuzzPlanner {
             }
             case INDIRECT_BAD_OPERATION -> invalid(r, rng.between(Blkif.OP_WRITE + 1, 255), indirectCount(), true);
             case INDIRECT_BAD_COUNT -> {
-                int n = rng.percent(30) ? 0 : rng.between(maxSegments + 1, rng.percent(50) ? maxSegments + 16 : 65535);
+                int n = rng.percent(30) ? 0 : rng.between(offeredSegments + 1, rng.percent(50) ? offeredSegments + 16 : 65535);
                 invalid(r, rng.percent(50) ? Blkif.OP_READ : Blkif.OP_WRITE, Math.max(1, Math.min(n, maxSegments)), true);
                 r.nrSegments = n;
                 if (n == 0) {

@@ -120,7 +120,8 @@ final class FuzzWorkload implements BlkfrontIo.Completion {
         this.canaries = new Canaries(io.domain(), io.backendDomid());
         this.readOnly = new ReadOnlyPages(io.domain(), io.backendDomid());
         this.revocable = new RevocablePages(io.domain(), io.backendDomid(), REVOCABLE_PAGES);
-        this.planner = new FuzzPlanner(seed, validPercent, ctx.disk(), shadowSectors, io.maxSegments(), canaries);
+        this.planner = new FuzzPlanner(seed, validPercent, ctx.disk(), shadowSectors, io.maxSegments(),
+                io.offeredSegments(), canaries);
         this.bySlot = new FuzzRequest[io.slots()];
         for (int s = 0; s < bySlot.length; s++) {
             bySlot[s] = new FuzzRequest(io.maxSegments());

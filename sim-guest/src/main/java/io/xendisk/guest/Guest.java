@@ -44,8 +44,12 @@ import io.xendisk.xen.store.XenStoreException;
  */
 public final class Guest implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(Guest.class);
-    /** Grant entries per guest: a frontend uses 1 + 32 x (32 + 1) with the default indirect segments. */
-    static final int GRANT_ENTRIES = 8192;
+    /**
+     * Grant entries per guest, as Xen 4.17 gives a domain by default (64 frames of 512 v1
+     * entries): a frontend uses 1 + 32 x (32 + 1) on a one-page ring with the default indirect
+     * segments, 16 + 512 x (32 + 1) on a 16-page ring.
+     */
+    static final int GRANT_ENTRIES = 32768;
     private static final long SHUTDOWN_MS = 20_000;
 
     /**
@@ -55,15 +59,27 @@ public final class Guest implements AutoCloseable {
      * @param maxIndirectSegments segments per INDIRECT request the frontends use at most; 0 for direct requests only
      * @param queues         rings per disk the frontends set up at most (as Linux blkfront, one per vCPU),
      *                       if the backend offers several
+     * @param ringPageOrder  rings of up to 2^order pages, if the backend offers them (as Linux
+     *                       blkfront's max_ring_page_order, 0 by default)
      */
     public record Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket,
-                         int maxIndirectSegments, int queues) {
+                         int maxIndirectSegments, int queues, int ringPageOrder) {
+        /** One-page rings. */
+        public Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket,
+                      int maxIndirectSegments, int queues) {
+            this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, maxIndirectSegments, queues, 0);
+        }
+
         /** With the default indirect segments. */
         public Config(String name, Path xenstoreSocket, Path simdir, int memoryMib, Abi abi, Path controlSocket) {
             this(name, xenstoreSocket, simdir, memoryMib, abi, controlSocket, GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS, 1);
         }
 
         public Config {
+            if (ringPageOrder < 0 || ringPageOrder > BlkfrontIo.MAX_RING_PAGE_ORDER) {
+                throw new IllegalArgumentException("ring page order: 0.." + BlkfrontIo.MAX_RING_PAGE_ORDER + ", not "
+                        + ringPageOrder);
+            }
             if (queues < 1 || queues > GuestProgram.MAX_QUEUES) {
                 throw new IllegalArgumentException("queues: 1.." + GuestProgram.MAX_QUEUES + ", not " + queues);
             }
@@ -238,7 +254,7 @@ public final class Guest implements AutoCloseable {
                     continue;
                 }
                 Blkfront fresh = new Blkfront(xs, domain, devid, config.abi(), config.maxIndirectSegments(),
-                        config.queues());
+                        config.queues(), config.ringPageOrder());
                 frontends.put(devid, fresh);
                 fresh.start();
                 LOG.info("guest {}: disk {} (device {}) added", config.name(), Vdev.name(devid), devid);

@@ -35,7 +35,7 @@ import sun.misc.Signal;
 public final class GuestMain {
     static final String USAGE = "usage: xen-disk-java-guest --name NAME --xenstore SOCKET --simdir DIR"
             + " [--memory-mib 64] [--abi x86_64|x86_32] [--control SOCKET]"
-            + " [--max-indirect-segments 32] [--queues 1]";
+            + " [--max-indirect-segments 32] [--queues 1] [--ring-page-order 0]";
 
     private GuestMain() {
     }
@@ -90,6 +90,7 @@ public final class GuestMain {
         Abi abi = Abi.X86_64;
         int indirect = GuestProgram.DEFAULT_MAX_INDIRECT_SEGMENTS;
         int queues = 1;
+        int ringOrder = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
@@ -132,6 +133,13 @@ public final class GuestMain {
                         throw new IllegalArgumentException("--queues '" + value + "' is not a number");
                     }
                 }
+                case GuestProgram.RING_PAGE_ORDER -> {
+                    try {
+                        ringOrder = Integer.parseInt(value);
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("--ring-page-order '" + value + "' is not a number");
+                    }
+                }
                 case GuestProgram.ABI -> abi = switch (value) {
                     case "x86_64", "x86_64-abi" -> Abi.X86_64;
                     case "x86_32", "x86_32-abi" -> Abi.X86_32;
@@ -143,7 +151,7 @@ public final class GuestMain {
         if (name == null || xenstore == null || simdir == null) {
             throw new IllegalArgumentException("--name, --xenstore and --simdir are required");
         }
-        return new Guest.Config(name, xenstore, simdir, memory, abi, control, indirect, queues);
+        return new Guest.Config(name, xenstore, simdir, memory, abi, control, indirect, queues, ringOrder);
     }
 
     /** Without a log4j2 configuration: INFO and up to stderr, keeping stdout for the ready line. */

@@ -49,7 +49,7 @@ final class HostileWorkload implements BlkfrontIo.Completion {
     private HostileWorkload(IoContext ctx) {
         this.ctx = ctx;
         this.io = ctx.io();
-        int n = io.maxSegments() + 1;
+        int n = Math.max(io.maxSegments(), io.offeredSegments()) + 1;
         grefs = new int[n];
         first = new int[n];
         last = new int[n];
@@ -155,7 +155,7 @@ final class HostileWorkload implements BlkfrontIo.Completion {
                 result = send(Blkif.OP_READ, 0, 1, ref, 0, 7);
             }
             case "indirect-bad-op" -> result = sendIndirect(Blkif.OP_FLUSH_DISKCACHE, 0, 2, okRef, 0, 7, null);
-            case "indirect-too-many-segments" -> result = sendIndirect(Blkif.OP_READ, 0, io.maxSegments() + 1, okRef, 0, 0, null);
+            case "indirect-too-many-segments" -> result = sendIndirect(Blkif.OP_READ, 0, io.offeredSegments() + 1, okRef, 0, 0, null);
             case "indirect-bad-segment" -> result = sendIndirect(Blkif.OP_READ, 0, 12, okRef, 0, 8, null);
             case "indirect-ungranted-page" -> result = sendIndirect(Blkif.OP_READ, 0, 12, okRef, 0, 7, g.entries() - 1);
             case "indirect-past-end" -> result = sendIndirect(Blkif.OP_READ, Math.max(0, end - 8), 12, okRef, 0, 7, null);
@@ -318,7 +318,7 @@ final class HostileWorkload implements BlkfrontIo.Completion {
         m.put("read-into-read-only-grant", "a read into a page granted read-only");
         m.put("revoked-grant", "a grant reference already revoked");
         m.put("indirect-bad-op", "an INDIRECT request whose indirect_op is flush (only read and write may be)");
-        m.put("indirect-too-many-segments", "an INDIRECT request with one segment more than negotiated");
+        m.put("indirect-too-many-segments", "an INDIRECT request with one segment more than the backend offers");
         m.put("indirect-bad-segment", "an INDIRECT request with last_sect 8 in its indirect page");
         m.put("indirect-ungranted-page", "an INDIRECT request naming an indirect page never granted");
         m.put("indirect-past-end", "an INDIRECT read crossing the end of the disk");

@@ -13,6 +13,7 @@ import java.util.function.Consumer;
  * rand-read | rand-write [--bs 4k] [--qd 1] [--ops N | --time SECONDS] [--size BYTES] [--offset BYTES] [--seed N]
  * verify                 [--offset BYTES] [--size BYTES] [--bs 32k] [--qd 8] [--seed N] [--read-only]
  * read-at SECTOR COUNT
+ * discard                [--offset BYTES] [--size BYTES] [--bs BYTES] [--qd N] [--secure]
  * hostile CASE|all|list  [--count N]
  * fuzz                   [--requests 1000000] [--seed S] [--valid-percent 50] [--state-changes N]
  * </pre>
@@ -27,7 +28,7 @@ public final class Workloads {
     }
 
     public static List<String> names() {
-        return List.of("seq-read", "seq-write", "rand-read", "rand-write", "verify", "read-at", "hostile", "fuzz");
+        return List.of("seq-read", "seq-write", "rand-read", "rand-write", "verify", "read-at", "discard", "hostile", "fuzz");
     }
 
     /**
@@ -100,6 +101,9 @@ public final class Workloads {
                 return VerifyWorkload.run(ctx, args);
             }
             case "read-at" -> ReadAtWorkload.run(ctx, args);
+            case "discard" -> {
+                return DiscardWorkload.run(ctx, args);
+            }
             case "hostile" -> {
                 return HostileWorkload.run(ctx, args);
             }

@@ -3,6 +3,7 @@ package io.xendisk.guest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -104,6 +106,43 @@ class BlkfrontTest {
         assertEquals(0, img.getLong((64 << 10) + (1 << 20)), "nothing written after the range");
         assertTrue(disk.stats.writes() > 0 && disk.stats.reads() > 0);
         assertEquals(0, disk.stats.errors());
+    }
+
+    /**
+     * Rings of 2^order pages, each order on each ABI: the frontend takes the smaller of its own
+     * maximum and the backend's offer, publishes ring-page-order and ring-ref0..N-1, and a verify
+     * keeps a full ring of requests in flight (32 per page).
+     */
+    @ParameterizedTest(name = "guest order {0}, backend order {1}, {2}")
+    @CsvSource({"0, 4, X86_64", "1, 4, X86_32", "2, 4, X86_64", "3, 4, X86_32", "4, 4, X86_64", "4, 4, X86_32",
+            "4, 2, X86_64", "4, 0, X86_32"})
+    void multiPageRingsOfEveryOrderCarryAFullRing(int guestOrder, int backendOrder, Abi abi) throws Exception {
+        platform = new SimBackend();
+        guest = Guest.start(new Guest.Config("ring-vm", platform.socket(), platform.simdir, 48, abi, null,
+                0, 1, guestOrder));
+        BlkifFeatures features = new BlkifFeatures(1, backendOrder, 0, false);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null, "file", features);
+        Blkfront fe = connected(XVDB);
+        int order = Math.min(guestOrder, backendOrder);
+        assertEquals(backendOrder == 0 ? null : Integer.toString(backendOrder), platform.read(disk.be + "/max-ring-page-order"));
+        if (order == 0) {
+            assertNotNull(platform.read(disk.fe + "/ring-ref"));
+            assertNull(platform.read(disk.fe + "/ring-page-order"));
+        } else {
+            assertEquals(Integer.toString(order), platform.read(disk.fe + "/ring-page-order"));
+            for (int i = 0; i < 1 << order; i++) {
+                assertNotNull(platform.read(disk.fe + "/ring-ref" + i), "ring-ref" + i);
+            }
+            assertNull(platform.read(disk.fe + "/ring-ref" + (1 << order)));
+        }
+        int slots = 32 << order;
+        assertTrue(run(fe, "verify", "--size", "4M", "--bs", "4k", "--qd", Integer.toString(slots), "--seed", "5"),
+                out.toString());
+        assertTrue(out.get(0).endsWith(" OK"), out.get(0));
+        ByteBuffer img = ByteBuffer.wrap(Files.readAllBytes(image)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(-1, Pattern.firstMismatch(img, 0, 0, 8192, 5), "the image holds the pattern");
+        assertEquals(0, disk.stats.errors());
+        assertTrue(disk.stats.ringUtilisationPercent() > 0);
     }
 
     @Test
@@ -261,7 +300,7 @@ class BlkfrontTest {
         startGuest(Abi.X86_64);
         SimBackend.Disk disk = addImageDisk(XVDB, false, null, engine, BlkifFeatures.DEFAULT);
         Blkfront fe = connected(XVDB);
-        assertEquals("32", platform.read(disk.be + "/feature-max-indirect-segments"));
+        assertEquals("256", platform.read(disk.be + "/feature-max-indirect-segments"));
         assertEquals("1", platform.read(disk.be + "/feature-persistent"));
         assertEquals("1", platform.read(disk.fe + "/feature-persistent"));
         assertTrue(run(fe, "seq-write", "--bs", "1M", "--size", "2M"));
@@ -277,6 +316,32 @@ class BlkfrontTest {
         assertTrue(run(fe, "hostile", "all"), out.toString());
         assertTrue(out.stream().anyMatch(l -> l.startsWith("hostile indirect-bad-segment PASS")), out.toString());
         assertEquals("hostile summary passed=16 failed=0 skipped=1", out.get(out.size() - 1), "only write-read-only skipped");
+        assertTrue(disk.ringFailures.isEmpty(), disk.ringFailures.toString());
+    }
+
+    /**
+     * A guest that takes the 256 segments offered (as Linux booted with
+     * xen_blkfront.max_indirect_segments=256) sends each 1 MiB block as one request, on
+     * each ABI, through the guest's kept pages (file, persistent grants), the image's
+     * memory (mmap) and bounce buffers (file without persistent grants).
+     */
+    @ParameterizedTest(name = "{0} {1} persistent={2}")
+    @CsvSource({"X86_64, file, true", "X86_32, file, false", "X86_64, mmap, true", "X86_32, mmap, false",
+            "X86_64, file, false"})
+    void twoHundredFiftySixSegmentsCarryAMegabyteARequest(Abi abi, String engine, boolean persistent) throws Exception {
+        platform = new SimBackend();
+        guest = Guest.start(new Guest.Config("big-vm", platform.socket(), platform.simdir, 48, abi, null, 256, 1));
+        BlkifFeatures features = new BlkifFeatures(1, 0, BlkifFeatures.DEFAULT_INDIRECT_SEGMENTS, persistent);
+        SimBackend.Disk disk = addImageDisk(XVDB, false, null, engine, features);
+        Blkfront fe = connected(XVDB);
+        assertEquals("256", platform.read(disk.be + "/feature-max-indirect-segments"));
+        assertTrue(run(fe, "verify", "--bs", "1M", "--size", "3M", "--offset", "512k", "--seed", "9"), out.toString());
+        assertTrue(out.get(0).endsWith(" OK"), out.get(0));
+        assertEquals(6, disk.stats.indirectRequests(), "3 MiB written and read back in 1 MiB requests");
+        ByteBuffer img = ByteBuffer.wrap(Files.readAllBytes(image)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(-1, Pattern.firstMismatch(img, 512 << 10, 1024, 6144, 9), "the image holds the pattern");
+        assertEquals(0, img.getLong((512 << 10) - 8), "nothing before the range");
+        assertEquals(0, disk.stats.errors());
         assertTrue(disk.ringFailures.isEmpty(), disk.ringFailures.toString());
     }
 

@@ -57,7 +57,12 @@ public final class BlkifBench {
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " " + System.getProperty("java.version"),
                 work, Files.getFileStore(work).type(), imageMiB, seconds);
         System.out.printf(Locale.ROOT, "single-thread memcpy (1 MiB blocks, 256 MiB working set): %.0f MB/s%n%n", memcpy);
-        check(cli("sim", "guest", "bench", "--memory-mib", "128"));
+        // BENCH_GUEST_SEGMENTS: what the guest takes per INDIRECT request at most (as Linux's
+        // xen_blkfront.max_indirect_segments; 32 by default), of what the daemon offers
+        String segments = System.getenv().getOrDefault("BENCH_GUEST_SEGMENTS", "32");
+        System.out.printf(Locale.ROOT, "guest: up to %s segments per request; daemon config %s%n%n", segments,
+                System.getenv().getOrDefault("XEN_DISK_JAVA_CONFIG", "(none)"));
+        check(cli("sim", "guest", "bench", "--memory-mib", "128", "--max-indirect-segments", segments));
         for (String engine : engines) {
             Path img = work.resolve(engine + ".img");
             Path gold = work.resolve("gold.raw");
@@ -99,7 +104,8 @@ public final class BlkifBench {
             rows.add(cell("seq-write 1M", "seq-write", "--bs", "1M", "--size", imageMiB + "M"));
             rows.add(cell("seq-read 1M", "seq-read", "--bs", "1M", "--size", imageMiB + "M"));
             rows.add(cell("seq-read 1M (2nd)", "seq-read", "--bs", "1M", "--size", imageMiB + "M"));
-            for (int qd : new int[] {1, 8, 32}) {
+            // BENCH_SEQ_ONLY=1: the 1 MiB cells alone (an A/B of request sizes in rounds)
+            for (int qd : "1".equals(System.getenv("BENCH_SEQ_ONLY")) ? new int[0] : new int[] {1, 8, 32}) {
                 rows.add(cell("rand-read 4k qd" + qd, "rand-read", "--bs", "4k", "--qd", Integer.toString(qd), "--time", seconds));
                 rows.add(cell("rand-write 4k qd" + qd, "rand-write", "--bs", "4k", "--qd", Integer.toString(qd), "--time", seconds));
             }

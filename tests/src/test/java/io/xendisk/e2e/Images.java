@@ -92,4 +92,15 @@ final class Images {
         }
         return true;
     }
+
+    /** The bytes the filesystem allocated to {@code file} (st_blocks x 512), from stat(1), as an operator reads it. */
+    static long allocatedBytes(Path file) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        if (p.waitFor() != 0) {
+            throw new IOException("stat " + file + ": " + out);
+        }
+        String[] f = out.split(" ");
+        return Long.parseLong(f[0]) * Long.parseLong(f[1]);
+    }
 }

@@ -153,7 +153,7 @@ class XlDisksE2ETest {
         assertEquals("ready", xs.read(be("xvdb") + "/xen-disk-java-status"));
         Dist.poll(() -> "4".equals(xs.tryRead(be("xvdb") + "/state").orElse(""))
                 && "4".equals(xs.tryRead(guest.frontend("xvdb") + "/state").orElse("")), "xvdb connected");
-        assertEquals("32", xs.read(be("xvdb") + "/feature-max-indirect-segments"));
+        assertEquals("256", xs.read(be("xvdb") + "/feature-max-indirect-segments"));
         String line = dist.listLine(guest.vbd("xvdb"));
         assertNotNull(line, "list shows the xl disk");
         assertTrue(line.contains(" Connected mmap:" + img), line);

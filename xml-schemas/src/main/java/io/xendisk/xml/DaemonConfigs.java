@@ -39,7 +39,8 @@ public final class DaemonConfigs {
         return new DaemonConfig(text(config, "platform"), text(config, "run-dir").map(Path::of),
                 text(config, "log-dir").map(Path::of), text(config, "log-level"),
                 number(config, "grant-mappings"), number(config, "qcow2-cache-mib"),
-                number(config, "nbd-reconnect-seconds"), number(config, "nbd-connections"), text(config, "metrics"));
+                number(config, "nbd-reconnect-seconds"), number(config, "nbd-connections"),
+                number(config, "max-ring-page-order"), number(config, "max-indirect-segments"), text(config, "metrics"));
     }
 
     private static OptionalInt number(XmlElement config, String name) {

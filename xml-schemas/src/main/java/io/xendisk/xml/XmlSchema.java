@@ -25,21 +25,24 @@ public enum XmlSchema {
             Set.of("disks", "disk")),
     /** The daemon's configuration file. */
     CONFIG("config.xsd", DaemonConfigs.NAMESPACE, "config",
-            Map.of("platform", new Hint("auto, xen or sim", "auto"),
-                    "run-dir", new Hint("an absolute directory path of at most 80 characters, e.g. /run/xen-disk-java",
-                            "/run/xen-disk-java"),
-                    "log-dir", new Hint("an absolute directory path of at most 80 characters, e.g. /var/log/xen-disk-java",
-                            "/var/log/xen-disk-java"),
-                    "log-level", new Hint("error, warn, info, debug or trace", "info"),
-                    "grant-mappings", new Hint("a whole number of mappings from 1 to 1000000000", "40000"),
-                    "qcow2-cache-mib", new Hint("a whole number of MiB from 1 to 65536", "32"),
-                    "nbd-reconnect-seconds", new Hint("a whole number of seconds from 0 to 86400", "120"),
-                    "nbd-connections", new Hint("a whole number of connections from 1 to 16", "4"),
-                    "metrics", new Hint("a port (on the loopback address) or HOST:PORT, e.g. 127.0.0.1:9477",
-                            "127.0.0.1:9477"),
-                    "config", new Hint("<config> holds each of its settings at most once", "")),
+            Map.ofEntries(Map.entry("platform", new Hint("auto, xen or sim", "auto")),
+                    Map.entry("run-dir", new Hint("an absolute directory path of at most 80 characters, e.g. /run/xen-disk-java",
+                            "/run/xen-disk-java")),
+                    Map.entry("log-dir", new Hint("an absolute directory path of at most 80 characters, e.g. /var/log/xen-disk-java",
+                            "/var/log/xen-disk-java")),
+                    Map.entry("log-level", new Hint("error, warn, info, debug or trace", "info")),
+                    Map.entry("grant-mappings", new Hint("a whole number of mappings from 1 to 1000000000", "40000")),
+                    Map.entry("qcow2-cache-mib", new Hint("a whole number of MiB from 1 to 65536", "32")),
+                    Map.entry("nbd-reconnect-seconds", new Hint("a whole number of seconds from 0 to 86400", "120")),
+                    Map.entry("nbd-connections", new Hint("a whole number of connections from 1 to 16", "4")),
+                    Map.entry("max-ring-page-order", new Hint("a ring page order from 0 to 4", "4")),
+                    Map.entry("max-indirect-segments", new Hint("0 (no INDIRECT requests), or 12 to 4096 segments", "256")),
+                    Map.entry("metrics", new Hint("a port (on the loopback address) or HOST:PORT, e.g. 127.0.0.1:9477",
+                            "127.0.0.1:9477")),
+                    Map.entry("config", new Hint("<config> holds each of its settings at most once", ""))),
             Set.of("config", "platform", "run-dir", "log-dir", "log-level", "grant-mappings", "qcow2-cache-mib",
-                    "nbd-reconnect-seconds", "nbd-connections", "metrics"));
+                    "nbd-reconnect-seconds", "nbd-connections", "max-ring-page-order", "max-indirect-segments",
+                    "metrics"));
 
     /** How to fix a field: {@code use} completes "use ...", {@code example} is a value to add when missing. */
     record Hint(String use, String example) {

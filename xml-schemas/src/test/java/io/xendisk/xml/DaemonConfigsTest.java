@@ -27,8 +27,23 @@ class DaemonConfigsTest {
                 + "  <nbd-connections>2</nbd-connections>\n  <metrics>127.0.0.1:9477</metrics>\n</config>\n");
         assertEquals(new DaemonConfig(Optional.of("sim"), Optional.of(Path.of("/run/x")), Optional.of(Path.of("/var/log/x")),
                 Optional.of("debug"), java.util.OptionalInt.of(500), java.util.OptionalInt.of(8),
-                java.util.OptionalInt.of(30), java.util.OptionalInt.of(2), Optional.of("127.0.0.1:9477")),
+                java.util.OptionalInt.of(30), java.util.OptionalInt.of(2), java.util.OptionalInt.empty(),
+                java.util.OptionalInt.empty(), Optional.of("127.0.0.1:9477")),
                 DaemonConfigs.read(f));
+    }
+
+    @Test
+    void readsWhatTheRingsOfferAndRefusesWhatNoFrontendCouldUse() throws Exception {
+        DaemonConfig c = DaemonConfigs.parse(OPEN + "<max-ring-page-order>2</max-ring-page-order>"
+                + "<max-indirect-segments>0</max-indirect-segments></config>", "c.xml");
+        assertEquals(java.util.OptionalInt.of(2), c.maxRingPageOrder());
+        assertEquals(java.util.OptionalInt.of(0), c.maxIndirectSegments());
+        for (String bad : new String[] {"<max-ring-page-order>5</max-ring-page-order>",
+                "<max-indirect-segments>11</max-indirect-segments>", "<max-indirect-segments>4097</max-indirect-segments>"}) {
+            XmlInvalidException e = assertThrows(XmlInvalidException.class,
+                    () -> DaemonConfigs.parse(OPEN + bad + "</config>", "c.xml"));
+            assertTrue(e.getMessage().contains(bad.substring(1, bad.indexOf('>'))), e.getMessage());
+        }
     }
 
     @Test
@@ -98,7 +113,7 @@ class DaemonConfigsTest {
                 OPEN + "<loglevel>info</loglevel>\n</config>", "c.xml"));
         assertTrue(unknown.getMessage().startsWith("c.xml:2:"), unknown.getMessage());
         assertEquals("c.xml:2:11: unexpected <loglevel>; remove it or fix its name"
-                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>, <nbd-connections>, <metrics>)", unknown.getMessage());
+                + " (expected: <platform>, <run-dir>, <log-dir>, <log-level>, <grant-mappings>, <qcow2-cache-mib>, <nbd-reconnect-seconds>, <max-ring-page-order>, <max-indirect-segments>, <nbd-connections>, <metrics>)", unknown.getMessage());
 
         XmlInvalidException noNs = assertThrows(XmlInvalidException.class, () -> DaemonConfigs.parse(
                 "<config>\n</config>", "c.xml"));

@@ -68,6 +68,8 @@ public final class Qcow2Storage implements Storage {
     private final int l2CacheTables;
     /** Where an L2 table is read before it is parsed into the cache. */
     private final ByteBuffer l2Buf;
+    /** Zeros for the parts of clusters a discard covers; made at the first such discard. */
+    private ByteBuffer zeros;
     private boolean autoclearDone;
     private boolean closed;
 
@@ -104,7 +106,7 @@ public final class Qcow2Storage implements Storage {
         scratch = ByteBuffer.allocateDirect((int) clusterSize);
         compressed = new CompressedClusters(ch, h);
         l2Buf = ByteBuffer.allocate((int) clusterSize);
-        caps = new Capabilities(!writable, true, false, false);
+        caps = new Capabilities(!writable, true, false, writable);
     }
 
     /** Opens the image of {@code spec} (engine qcow2) with its backing chain. */
@@ -277,6 +279,88 @@ public final class Qcow2Storage implements Storage {
         }
     }
 
+    /**
+     * Whole clusters in the range stop referencing their data: a version 3 image
+     * marks them zero (so they read zeros, not the backing file's bytes), a version
+     * 2 image unallocates them where nothing lies behind them, and their clusters
+     * are released at the next FLUSH, once the new L2 entries are durable. What
+     * remains (parts of clusters, a version 2 cluster over a backing file) is
+     * written with zeros. Either way the range reads zeros.
+     */
+    @Override
+    public void discard(long sector, long nrSectors) {
+        checkOpen();
+        long pos = Ranges.checkSectors(h.size, sector, nrSectors);
+        if (!writable) {
+            throw new StorageException(path, "qcow2 image " + path + " is served read-only; the discard at sector "
+                    + sector + " is refused");
+        }
+        long end = pos + (nrSectors << SECTOR_SHIFT);
+        try {
+            clearAutoclear();
+            while (pos < end) {
+                int in = (int) (pos & (clusterSize - 1));
+                int n = (int) Math.min(end - pos, clusterSize - in);
+                long vc = pos >> clusterBits;
+                if (!readsZeros(vc)) {
+                    if (n == clusterSize && (h.version == 3 || !backingCovers(vc))) {
+                        unreference(vc);
+                    } else {
+                        writeZeros(pos, n);
+                    }
+                }
+                pos += n;
+            }
+        } catch (IOException e) {
+            throw StorageException.io(path, "discarding at sector " + sector, e);
+        }
+    }
+
+    @Override
+    public int discardGranularity() {
+        return (int) clusterSize;
+    }
+
+    /** Whether guest cluster {@code vc} reads as zeros without any data cluster. */
+    private boolean readsZeros(long vc) throws IOException {
+        long e = l2Entry(vc, false);
+        if ((e & COMPRESSED) != 0) {
+            return false;
+        }
+        if ((e & ZERO) != 0 && h.version == 3) {
+            return (e & OFFSET_MASK) == 0;
+        }
+        return (e & OFFSET_MASK) == 0 && !backingCovers(vc);
+    }
+
+    private boolean backingCovers(long vc) {
+        return backing != null && (vc << clusterBits) < backingSize;
+    }
+
+    /** Points guest cluster {@code vc}'s L2 entry at zeros (v3) or nothing (v2), then releases its data. */
+    private void unreference(long vc) throws IOException {
+        long[] l2 = l2Table(vc, true);
+        int i = (int) (vc & ((1L << l2Bits) - 1));
+        long e = l2[i];
+        l2[i] = h.version == 3 ? ZERO : 0;
+        writeEntry(l1[(int) (vc >> l2Bits)] & OFFSET_MASK, i, l2[i]);
+        releaseData(e);
+    }
+
+    /** Writes {@code n} zero bytes at guest byte {@code pos}, within one cluster. */
+    private void writeZeros(long pos, int n) throws IOException {
+        if (zeros == null) {
+            zeros = ByteBuffer.allocate((int) Math.min(clusterSize, 64 * 1024));
+        }
+        while (n > 0) {
+            int k = Math.min(n, zeros.capacity());
+            zeros.clear().limit(k);
+            writeCluster(pos, (int) (pos & (clusterSize - 1)), zeros);
+            pos += k;
+            n -= k;
+        }
+    }
+
     /** Writes {@code src} (within one cluster) at guest byte {@code pos}. */
     private void writeCluster(long pos, int in, ByteBuffer src) throws IOException {
         long vc = pos >> clusterBits;
@@ -301,15 +385,19 @@ public final class Qcow2Storage implements Storage {
         }
         l2[i] = fresh | COPIED;
         writeEntry(l1[(int) (vc >> l2Bits)] & OFFSET_MASK, i, l2[i]);
-        // the old cluster is no longer referenced: its count goes down after the next fdatasync
+        releaseData(e);
+    }
+
+    /** The data of L2 entry {@code e} is no longer referenced: its counts go down after the next fdatasync. */
+    private void releaseData(long e) {
         if ((e & COMPRESSED) != 0) {
             long off = compressed.offset(e);
             long end = off + compressed.size(e) - 1;
             for (long c = off >> clusterBits; c <= end >> clusterBits; c++) {
                 refcounts.release(c << clusterBits);
             }
-        } else if (host != 0) {
-            refcounts.release(host);
+        } else if ((e & OFFSET_MASK) != 0) {
+            refcounts.release(e & OFFSET_MASK);
         }
     }
 

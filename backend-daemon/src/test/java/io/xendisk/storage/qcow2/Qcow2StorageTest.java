@@ -170,8 +170,48 @@ class Qcow2StorageTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} B clusters, compat {1}, backing {2}")
+    @CsvSource({"512, 1.1, true", "65536, 1.1, true", "65536, 1.1, false", "65536, 0.10, true", "65536, 0.10, false",
+            "2097152, 1.1, true"})
+    void discardsReadAsZerosAndFreeClusters(int clusterSize, String compat, boolean backed) throws Exception {
+        Path gold = backed ? randomRaw("gold.raw", 12 * MIB, 8) : null;
+        String goldSum = backed ? sha(gold) : null;
+        Path img = dir.resolve("trim.qcow2");
+        if (backed) {
+            QemuImg.ok("create", "-q", "-f", "qcow2", "-o", "cluster_size=" + clusterSize + ",compat=" + compat,
+                    "-b", gold.toString(), "-F", "raw", img.toString(), String.valueOf(16 * MIB));
+        } else {
+            QemuImg.ok("create", "-q", "-f", "qcow2", "-o", "cluster_size=" + clusterSize + ",compat=" + compat,
+                    img.toString(), String.valueOf(16 * MIB));
+        }
+        Path shadow = shadowOf(gold, 16 * MIB);
+        exercise(img, shadow, 2000, 2048, 9, true);
+        assertClean(img);
+        assertSameAs(img, shadow);
+        try (Storage s = open(img, false)) {
+            assertEquals(clusterSize, s.discardGranularity());
+            s.discard(0, s.sizeSectors());
+            s.flush();
+        }
+        assertClean(img);
+        assertSameAs(img, shadowOf(null, 16 * MIB, "zeros.raw"));
+        if (backed) {
+            assertEquals(goldSum, sha(gold), "the gold image is byte-identical");
+        }
+        if (!backed || compat.equals("1.1")) {
+            // no cluster holds data any more: QEMU maps the whole disk as zeros or unallocated
+            String map = QemuImg.ok("map", "--output=json", img.toString());
+            assertTrue(!map.contains("\"data\": true"), map);
+        }
+    }
+
     /** Random writes (sizes 1 to maxSectors sectors) to both, random reads compared after each. */
     private void exercise(Path img, Path shadow, int ops, int maxSectors, long seed) throws IOException {
+        exercise(img, shadow, ops, maxSectors, seed, false);
+    }
+
+    /** The same, and with {@code discards} one op in four is a discard (zeros in the shadow). */
+    private void exercise(Path img, Path shadow, int ops, int maxSectors, long seed, boolean discards) throws IOException {
         Random r = new Random(seed);
         try (Storage s = open(img, false); FileChannel sh = FileChannel.open(shadow, StandardOpenOption.READ,
                 StandardOpenOption.WRITE)) {
@@ -181,7 +221,10 @@ class Qcow2StorageTest {
             for (int i = 0; i < ops; i++) {
                 int n = 1 + r.nextInt(maxSectors);
                 long at = (long) (r.nextDouble() * (sectors - n + 1));
-                if (r.nextInt(3) > 0) {
+                if (discards && r.nextInt(4) == 0) {
+                    s.discard(at, n);
+                    sh.write(ByteBuffer.wrap(new byte[n * 512]), at * 512);
+                } else if (r.nextInt(3) > 0) {
                     r.nextBytes(buf);
                     s.write(at, ByteBuffer.wrap(buf, 0, n * 512));
                     sh.write(ByteBuffer.wrap(buf, 0, n * 512), at * 512);
@@ -242,7 +285,11 @@ class Qcow2StorageTest {
 
     /** A raw copy of {@code gold} (none: zeros) grown to {@code size} with zeros. */
     private Path shadowOf(Path gold, long size) throws IOException {
-        Path p = dir.resolve("shadow.raw");
+        return shadowOf(gold, size, "shadow.raw");
+    }
+
+    private Path shadowOf(Path gold, long size, String name) throws IOException {
+        Path p = dir.resolve(name);
         if (gold != null) {
             Files.copy(gold, p);
         } else {

@@ -30,6 +30,10 @@ public final class GuestProgram {
     public static final String CONTROL = "--control";
     public static final String MAX_INDIRECT_SEGMENTS = "--max-indirect-segments";
     public static final String QUEUES = "--queues";
+    /** The largest ring its frontends set up, 2^order pages (if the backend offers it). */
+    public static final String RING_PAGE_ORDER = "--ring-page-order";
+    /** As Linux blkfront's xen_blkfront.max_ring_page_order. */
+    public static final int MAX_RING_PAGE_ORDER = 4;
 
     public static final int DEFAULT_MEMORY_MIB = 64;
     /** Segments per INDIRECT request a frontend uses at most, as Linux blkfront's max_indirect_segments. */
@@ -49,9 +53,16 @@ public final class GuestProgram {
     /** The arguments after the main class for a guest with these settings. */
     public static List<String> args(String name, Path xenstoreSocket, Path simdir, int memoryMib, String abi,
                                     int maxIndirectSegments, int queues) {
+        return args(name, xenstoreSocket, simdir, memoryMib, abi, maxIndirectSegments, queues, 0);
+    }
+
+    /** The same, with rings of up to 2^{@code ringPageOrder} pages. */
+    public static List<String> args(String name, Path xenstoreSocket, Path simdir, int memoryMib, String abi,
+                                    int maxIndirectSegments, int queues, int ringPageOrder) {
         return new ArrayList<>(List.of(NAME, name, XENSTORE, xenstoreSocket.toString(), SIMDIR, simdir.toString(),
                 MEMORY_MIB, Integer.toString(memoryMib), ABI, abi,
-                MAX_INDIRECT_SEGMENTS, Integer.toString(maxIndirectSegments), QUEUES, Integer.toString(queues)));
+                MAX_INDIRECT_SEGMENTS, Integer.toString(maxIndirectSegments), QUEUES, Integer.toString(queues),
+                RING_PAGE_ORDER, Integer.toString(ringPageOrder)));
     }
 
     /** What the guest prints on stdout once its domain is introduced and its control socket listens. */
