@@ -37,6 +37,8 @@ public final class BlkifConnector implements RingConnector {
     private final IoEngine engine;
     private final Request.Limits limits;
     private final VbdStats stats;
+    /** One for the disk, whichever rings it is served on now or later. */
+    private final Throttle throttle = new Throttle(IoLimits.NONE, System.nanoTime());
     private final Consumer<String> onRingFailure;
     private final Runnable beforeConnect;
     private final RingJournals journals;
@@ -92,6 +94,11 @@ public final class BlkifConnector implements RingConnector {
         this.onRingFailure = onRingFailure;
     }
 
+    /** The disk's I/O limits, which its rings share; changed live through it. */
+    public Throttle throttle() {
+        return throttle;
+    }
+
     @Override
     public synchronized void connect(FrontendRing ring) {
         disconnect();
@@ -110,7 +117,7 @@ public final class BlkifConnector implements RingConnector {
                     s.evtchn = channels.bindInterdomain(ring.frontendDomid(), queue.eventChannel());
                     s.worker = new RingWorker(what, back, s.evtchn, grants, ring.frontendDomid(), engine, limits,
                             ring.persistentGrants(), stats, onRingFailure,
-                            journals.open(domid, devid, q, back.size()));
+                            journals.open(domid, devid, q, back.size()), throttle);
                 } catch (RuntimeException e) {
                     throw queues == 1 ? e : new IllegalStateException("queue " + q + ": " + e.getMessage(), e);
                 }

@@ -95,8 +95,19 @@ public final class RingWorker implements Runnable {
     private int doneCount;
     /** Requests the engine accepted and has not completed. */
     private int inFlight;
-    /** A FLUSH or BARRIER waiting for the requests in flight before it; null when none. */
-    private RingRequest fence;
+    /**
+     * Requests taken and not yet submitted, in ring order: a FLUSH or BARRIER
+     * at the head waits for the requests in flight before it, a read or write
+     * for the disk's limits. Nothing new is taken while any waits.
+     */
+    private final RingRequest[] waiting;
+    private int waitingHead;
+    private int waitingCount;
+    /** The disk's I/O limits, shared by its rings. */
+    private final Throttle throttle;
+    /** When the limits let the head of {@link #waiting} go (System.nanoTime); meaningful while it waits for them. */
+    private long throttledUntil;
+    private boolean throttled;
     /** A BARRIER in flight: nothing new is taken until it completes; null when none. */
     private RingRequest barrier;
     private final RateLimitedLog rejections;
@@ -121,17 +132,20 @@ public final class RingWorker implements Runnable {
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
                       IoEngine engine, Request.Limits limits, boolean persistentGrants, VbdStats stats,
                       Consumer<String> onRingFailure) {
-        this(name, ring, evtchn, grants, domid, engine, limits, persistentGrants, stats, onRingFailure, null);
+        this(name, ring, evtchn, grants, domid, engine, limits, persistentGrants, stats, onRingFailure, null,
+                new Throttle(IoLimits.NONE, System.nanoTime()));
     }
 
     /**
-     * @param journal where a batch's responses are kept until pushed, so that a daemon resuming
-     *                this ring after a kill -9 publishes what this one could not; null for none
+     * @param journal  where a batch's responses are kept until pushed, so that a daemon resuming
+     *                 this ring after a kill -9 publishes what this one could not; null for none
+     * @param throttle the disk's I/O limits, shared by its rings
      */
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
                       IoEngine engine, Request.Limits limits, boolean persistentGrants, VbdStats stats,
-                      Consumer<String> onRingFailure, ResponseJournal journal) {
+                      Consumer<String> onRingFailure, ResponseJournal journal, Throttle throttle) {
         this.name = name;
+        this.throttle = throttle;
         this.journal = journal;
         this.ring = ring;
         this.evtchn = evtchn;
@@ -158,6 +172,7 @@ public final class RingWorker implements Runnable {
         }
         this.freeCount = n;
         this.taken = new RingRequest[n];
+        this.waiting = new RingRequest[n];
         this.done = new RingRequest[n];
         this.copyIn = new GrantCopyBatch(n * maxSegments);
         this.copyOut = new GrantCopyBatch(n * maxSegments);
@@ -225,13 +240,12 @@ public final class RingWorker implements Runnable {
     private void loop() {
         while (running) {
             boolean busy = collectCompletions();
-            if (fence != null && inFlight == 0) {
-                RingRequest f = fence;
-                fence = null;
-                submit(f);
-                busy = true;
+            if (waitingCount > 0) {
+                int before = waitingCount;
+                admit();
+                busy |= waitingCount < before;
             }
-            if (fence == null && barrier == null) {
+            if (waitingCount == 0 && barrier == null) {
                 int n = ring.unconsumed();
                 if (n == BackRing.OVERFLOW) {
                     onRingFailure.accept("frontend's req_prod " + Integer.toUnsignedString(ring.reqProd())
@@ -317,15 +331,41 @@ public final class RingWorker implements Runnable {
         for (int i = 0; i < n; i++) {
             RingRequest r = taken[i];
             taken[i] = null;
-            Request.Kind k = r.wire.kind();
-            if (k == Request.Kind.REJECTED) {
+            if (r.wire.kind() == Request.Kind.REJECTED) {
                 penalised = true; // the frontend's fault (a storage error comes later, from the engine)
             }
-            if ((k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) && inFlight > 0) {
-                fence = r; // the batch's last request: submitted once what is in flight completes
-            } else {
-                submit(r);
+            waiting[(waitingHead + waitingCount++) % waiting.length] = r;
+        }
+        admit();
+    }
+
+    /**
+     * Submits the waiting requests in ring order, as far as the fences and the
+     * disk's limits let it: a FLUSH or BARRIER goes once everything before it
+     * has completed, a read or write once the limits take it.
+     */
+    private void admit() {
+        throttled = false;
+        while (waitingCount > 0) {
+            RingRequest r = waiting[waitingHead];
+            Request.Kind k = r.wire.kind();
+            if (k == Request.Kind.FLUSH || k == Request.Kind.BARRIER) {
+                if (inFlight > 0) {
+                    return;
+                }
+            } else if ((k == Request.Kind.READ || k == Request.Kind.WRITE) && throttle.active()) {
+                long now = System.nanoTime();
+                long wait = throttle.admit(k == Request.Kind.WRITE, r.bytes(), now);
+                if (wait > 0) {
+                    throttled = true;
+                    throttledUntil = now + wait;
+                    return;
+                }
             }
+            waiting[waitingHead] = null;
+            waitingHead = (waitingHead + 1) % waiting.length;
+            waitingCount--;
+            submit(r);
         }
     }
 
@@ -499,7 +539,7 @@ public final class RingWorker implements Runnable {
                 return; // look at the ring again before waiting
             }
         }
-        boolean canTake = fence == null && barrier == null;
+        boolean canTake = waitingCount == 0 && barrier == null;
         long end = System.nanoTime() + (spurious > FREE_SPURIOUS ? 0 : SPIN_NANOS);
         do {
             if ((canTake && ring.unconsumed() != 0) || completions.any()) {
@@ -512,7 +552,9 @@ public final class RingWorker implements Runnable {
         }
         completions.parked(true);
         try {
-            if (!completions.any() && evtchn.await(WAIT_NANOS)) {
+            // a request held by the limits goes when they let it, whatever else comes
+            long wait = throttled ? Math.max(1, Math.min(WAIT_NANOS, throttledUntil - System.nanoTime())) : WAIT_NANOS;
+            if (!completions.any() && evtchn.await(wait)) {
                 stats.wakeup();
                 kicked = true;
             }
@@ -541,7 +583,7 @@ public final class RingWorker implements Runnable {
 
     /**
      * After stop: answers what the engine still completes, for a while. A
-     * request taken but never submitted (a fence) stays unanswered: a
+     * request taken but never submitted (a fence, or one the limits held) stays unanswered: a
      * frontend that reconnects sends it again.
      */
     private void drain() {

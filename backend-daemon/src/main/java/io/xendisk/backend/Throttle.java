@@ -24,6 +24,8 @@ public final class Throttle {
     private static final double NANOS = 1e9;
 
     private IoLimits limits;
+    /** Whether any limit is set: read without the lock on every request of the disk. */
+    private volatile boolean active;
     /** What each bucket still holds, in bytes or operations. */
     private final double[] level = new double[BUCKETS.length];
     private final double[] burstLevel = new double[BUCKETS.length];
@@ -32,7 +34,13 @@ public final class Throttle {
     /** Limits that start with empty buckets at {@code now} (System.nanoTime). */
     public Throttle(IoLimits limits, long now) {
         this.limits = limits;
+        this.active = !limits.none();
         this.last = now;
+    }
+
+    /** Whether any limit is set, so that a request must {@link #admit ask}. */
+    public boolean active() {
+        return active;
     }
 
     /** The limits in force. */
@@ -44,6 +52,7 @@ public final class Throttle {
     public synchronized void update(IoLimits l, long now) {
         leak(now);
         limits = l;
+        active = !l.none();
     }
 
     /**

@@ -135,6 +135,16 @@ public final class Vbd {
         return storageName;
     }
 
+    /** The disk's I/O limits now. */
+    public IoLimits limits() {
+        return connector.throttle().limits();
+    }
+
+    /** Limits the disk's I/O from now on, on every ring it has and will have. */
+    public void limits(IoLimits l) {
+        connector.throttle().update(l, System.nanoTime());
+    }
+
     public VbdStats stats() {
         return stats;
     }

@@ -879,6 +879,44 @@ class BlkifConnectorTest {
      * the thread is inside; when the call returns, the guest gets its answer
      * and only then is the ring released and the storage closed.
      */
+    /**
+     * A disk limited to 20 operations a second: a ring full of reads and
+     * writes with a FLUSH among them is answered whole, in ring order, and no
+     * faster than the limit lets it (the bucket starts with 2 operations
+     * spare); lifting the limit lets the next batch through at once.
+     */
+    @ParameterizedTest
+    @EnumSource(Abi.class)
+    void aLimitedDiskAnswersEverythingInOrderAtItsRate(Abi abi) throws Exception {
+        start(abi);
+        connector.throttle().update(IoLimits.of(java.util.Map.of("total_iops_sec", "20")), System.nanoTime());
+        int n = 30;
+        long began = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            if (i == 15) {
+                submit(Blkif.OP_FLUSH_DISKCACHE, 1000 + i, 0);
+            } else {
+                submit(i % 2 == 0 ? Blkif.OP_READ : Blkif.OP_WRITE, 1000 + i, 8L * i, page(i % 2 == 1));
+            }
+        }
+        push();
+        List<long[]> rsp = responses(n);
+        long tookMs = (System.nanoTime() - began) / 1_000_000;
+        for (int i = 0; i < n; i++) {
+            assertEquals(1000 + i, rsp.get(i)[0], "ring order");
+            assertEquals(Blkif.RSP_OKAY, rsp.get(i)[2]);
+        }
+        // 29 reads and writes at 20 a second, 3 of them from the bucket's start
+        assertTrue(tookMs >= 1200, "29 limited requests answered in " + tookMs + " ms");
+
+        connector.throttle().update(IoLimits.NONE, System.nanoTime());
+        for (int i = 0; i < 10; i++) {
+            submit(Blkif.OP_READ, 2000 + i, 8L * i, page(false));
+        }
+        push();
+        assertEquals(10, responses(10).size());
+    }
+
     @Test
     void aRingThreadStuckInTheStorageKeepsItsRingMappedUntilItReturns() throws Exception {
         java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
