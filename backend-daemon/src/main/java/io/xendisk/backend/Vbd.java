@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
@@ -29,6 +30,8 @@ import io.xendisk.xen.store.XenStoreException;
  */
 public final class Vbd {
     private static final Logger LOG = LogManager.getLogger(Vbd.class);
+    /** The sector size of 4Kn disks, the other one a disk may have. */
+    public static final int SECTOR_4K = 4096;
     /** Ring failures are handled off the ring thread, which must not wait on the handshake's lock. */
     private static final ExecutorService EVENTS = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vbd-events");
@@ -59,7 +62,29 @@ public final class Vbd {
                String vdev, IoEngine storage, String storageName, boolean readOnly, boolean ownsNodes,
                BlkifFeatures features, Consumer<Vbd> onGone) {
         this(xs, grants, channels, backendPath, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
-                features, KernelBackends.NONE, RingJournals.NONE, onGone);
+                features, KernelBackends.NONE, RingJournals.NONE, Blkif.SECTOR_SIZE, onGone);
+    }
+
+    /**
+     * The sector-size a disk is served with: {@code requested} (0: the storage's own unit), at
+     * least the unit the storage takes I/O in, and a divisor of the disk's size.
+     * @throws IllegalArgumentException naming the disk and what to change
+     */
+    public static int sectorSize(int requested, IoEngine storage, String target) {
+        int unit = storage.logicalBlockSize();
+        int size = requested == 0 ? unit : requested;
+        if (size != Blkif.SECTOR_SIZE && size != SECTOR_4K) {
+            throw new IllegalArgumentException("sector size " + size + " of " + target + ": use 512 or 4096");
+        }
+        if (size < unit) {
+            throw new IllegalArgumentException(target + " takes I/O in units of " + unit
+                    + " bytes; serve it with sector size " + unit + " (or leave the sector size out)");
+        }
+        if (storage.sizeBytes() % size != 0) {
+            throw new IllegalArgumentException(target + " is " + storage.sizeBytes() + " bytes, not a whole number of "
+                    + size + "-byte sectors; grow it to a multiple of " + size + " (truncate -s)");
+        }
+        return size;
     }
 
     /**
@@ -69,7 +94,8 @@ public final class Vbd {
      */
     public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
                String vdev, IoEngine storage, String storageName, boolean readOnly, boolean ownsNodes,
-               BlkifFeatures features, KernelBackends kernel, RingJournals journals, Consumer<Vbd> onGone) {
+               BlkifFeatures features, KernelBackends kernel, RingJournals journals, int sectorSize,
+               Consumer<Vbd> onGone) {
         this.xs = xs;
         this.domid = domid;
         this.devid = devid;
@@ -81,7 +107,8 @@ public final class Vbd {
         String name = "vbd " + domid + "/" + devid;
         boolean ro = readOnly || storage.capabilities().readOnly();
         boolean discard = !ro && storage.capabilities().discard() && discardEnabled(xs, backendPath);
-        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments());
+        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments(),
+                sectorSize);
         this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed, () -> {
             String done = kernel.release(domid, devid, 0);
             if (done != null) {
@@ -89,7 +116,8 @@ public final class Vbd {
             }
         }, journals, domid, devid);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
-                new DiskInfo(storage.sizeSectors(), 512, ro, true, discard ? storage.discardGranularity() : 0), connector, new VbdBackend.Listener() {
+                new DiskInfo(storage.sizeSectors(), sectorSize, ro, true,
+                        discard ? Math.max(sectorSize, storage.discardGranularity()) : 0), connector, new VbdBackend.Listener() {
                     @Override
                     public void onTeardown(VbdBackend vbd, String reason) {
                         ended(reason);

@@ -117,9 +117,16 @@ public final class VbdService implements AutoCloseable {
             return fail("vbd " + key + ": " + e.getMessage());
         }
         String storageName = spec.storage().target();
+        int sectorSize;
+        try {
+            sectorSize = Vbd.sectorSize(spec.sectorSize(), storage, storageName);
+        } catch (IllegalArgumentException e) {
+            storage.close();
+            return fail("vbd " + key + ": " + e.getMessage());
+        }
         boolean readOnly = spec.readOnly();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
-        Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE);
+        Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE, sectorSize);
         try {
             VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
             vbd.start();

@@ -140,6 +140,11 @@ final class FileStorage implements VectoredStorage {
     }
 
     @Override
+    public int logicalBlockSize() {
+        return image.logicalBlockSize;
+    }
+
+    @Override
     public Capabilities capabilities() {
         return caps;
     }

@@ -35,10 +35,13 @@ final class Image implements AutoCloseable {
     final boolean writable;
     final boolean blockDevice;
     final long size;
+    /** 512, or what a block device says of itself (4096 for a 4Kn device): the unit of its I/O. */
+    final int logicalBlockSize;
     private int fd;
     private boolean holesUnsupportedLogged;
 
-    private Image(Path path, boolean writable, boolean blockDevice, int fd, long size) {
+    private Image(Path path, boolean writable, boolean blockDevice, int fd, long size, int logicalBlockSize) {
+        this.logicalBlockSize = logicalBlockSize;
         this.path = path;
         this.writable = writable;
         this.blockDevice = blockDevice;
@@ -88,7 +91,7 @@ final class Image implements AutoCloseable {
                         + " (check it is the right file, or grow it with truncate -s "
                         + ((size / Storage.SECTOR_SIZE) + 1) * Storage.SECTOR_SIZE + ")");
             }
-            return new Image(path, writable, block, fd, size);
+            return new Image(path, writable, block, fd, size, block ? logicalBlockSize(path, fd) : Storage.SECTOR_SIZE);
         } catch (RuntimeException e) {
             Posix.C.close(fd);
             throw e;
@@ -112,6 +115,15 @@ final class Image implements AutoCloseable {
                     + " would serve as raw bytes and corrupt on the first write; serve it with engine qcow2"
                     + " (--storage qcow2, xl target=qcow2:" + path + ", libvirt engine=\"qcow2\")");
         }
+    }
+
+    /** A block device's logical sector size (BLKSSZGET), which its every I/O must be whole units of. */
+    private static int logicalBlockSize(Path path, int fd) {
+        int[] size = new int[1];
+        if (Posix.C.ioctl(fd, Posix.BLKSSZGET, size) != 0) {
+            throw StorageException.errno(path, "reading its logical sector size (BLKSSZGET)", Posix.errno());
+        }
+        return size[0];
     }
 
     /** Returns true for a block device, false for a regular file; refuses anything else. */

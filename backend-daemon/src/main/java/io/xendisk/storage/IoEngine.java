@@ -48,6 +48,11 @@ public interface IoEngine extends AutoCloseable {
         return Storage.DISCARD_GRANULARITY;
     }
 
+    /** See {@link Storage#logicalBlockSize()}. */
+    default int logicalBlockSize() {
+        return Storage.SECTOR_SIZE;
+    }
+
     /**
      * Starts {@code request} (within the disk: the backend validated it).
      *

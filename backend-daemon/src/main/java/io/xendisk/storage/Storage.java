@@ -91,6 +91,14 @@ public interface Storage extends AutoCloseable {
     }
 
     /**
+     * The smallest unit of I/O the storage takes (a 4Kn block device's 4096), which the
+     * disk's sector-size must be at least; 512 for what takes any sector.
+     */
+    default int logicalBlockSize() {
+        return SECTOR_SIZE;
+    }
+
+    /**
      * What this engine promises; constant while open. The default is a
      * writable disk that keeps its data but promises no durability.
      */

@@ -57,6 +57,11 @@ public final class SyncEngine implements IoEngine {
     }
 
     @Override
+    public int logicalBlockSize() {
+        return storage.logicalBlockSize();
+    }
+
+    @Override
     public Submission submit(IoRequest r) {
         if (r.inPlace() && r.op() == IoRequest.Op.READ) {
             return Submission.EXECUTED; // the backend copies out of the region itself: nothing to do or to lock
