@@ -52,6 +52,9 @@ public final class Vbd {
     private final Consumer<Vbd> onGone;
     private final CountDownLatch gone = new CountDownLatch(1);
     private volatile String endReason;
+    private final String name;
+    private final int sectorSize;
+    private Request.Limits limits;
     private volatile String ringError;
 
     /**
@@ -104,10 +107,11 @@ public final class Vbd {
         this.storageName = storageName;
         this.ownsNodes = ownsNodes;
         this.onGone = onGone;
-        String name = "vbd " + domid + "/" + devid;
+        this.name = "vbd " + domid + "/" + devid;
+        this.sectorSize = sectorSize;
         boolean ro = readOnly || storage.capabilities().readOnly();
         boolean discard = !ro && storage.capabilities().discard() && discardEnabled(xs, backendPath);
-        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments(),
+        this.limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments(),
                 sectorSize);
         this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed, () -> {
             String done = kernel.release(domid, devid, 0);
@@ -135,6 +139,39 @@ public final class Vbd {
         } catch (XenStoreException e) {
             return true;
         }
+    }
+
+    /**
+     * Grows the disk to {@code newBytes} while it is served: the engine first, then the rings'
+     * limits, then the frontend is told (new {@code sectors}, the state written again). Shrinking
+     * is refused: the guest's data past the new end would be cut off under a mounted filesystem.
+     * @throws IllegalArgumentException naming the disk and why, for a size it cannot take
+     * @throws io.xendisk.storage.StorageException when the engine cannot grow
+     */
+    public synchronized void grow(long newBytes) {
+        long old = storage.sizeBytes();
+        if (newBytes < old) {
+            throw new IllegalArgumentException(name + ": cannot shrink " + storageName + " from " + Sizes.human(old)
+                    + " to " + Sizes.human(newBytes) + ": the guest's data past the new end would be cut off;"
+                    + " only growing is supported (shrink the filesystem in the guest, disconnect, then shrink the image)");
+        }
+        if (newBytes % sectorSize != 0) {
+            throw new IllegalArgumentException(name + ": " + newBytes + " bytes is not a whole number of the disk's "
+                    + sectorSize + "-byte sectors");
+        }
+        if (newBytes == old) {
+            return;
+        }
+        storage.grow(newBytes);
+        limits = new Request.Limits(newBytes >> 9, limits.readOnly(), limits.discard(), limits.maxIndirectSegments(),
+                limits.sectorSize());
+        connector.grown(limits);
+        backend.resized(newBytes >> 9);
+        LOG.info("{}: grown from {} to {} ({})", name, Sizes.human(old), Sizes.human(newBytes), storageName);
+    }
+
+    public long sizeBytes() {
+        return storage.sizeBytes();
     }
 
     /** Publishes features and starts the handshake. */

@@ -73,6 +73,10 @@ final class Posix {
             return LibC.fallocate(fd, mode, offset, length);
         }
 
+        int ftruncate(int fd, long length) {
+            return LibC.ftruncate(fd, length);
+        }
+
         int ioctl(int fd, long request, int[] arg) {
             return LibC.ioctl(fd, request, arg);
         }

@@ -61,6 +61,12 @@ public final class SyncEngine implements IoEngine {
         return storage.logicalBlockSize();
     }
 
+    /** Under the lock every call takes, so no request of any ring sees the size change half way. */
+    @Override
+    public synchronized void grow(long newBytes) {
+        storage.grow(newBytes);
+    }
+
     @Override
     public Submission submit(IoRequest r) {
         if (r.inPlace() && r.op() == IoRequest.Op.READ) {

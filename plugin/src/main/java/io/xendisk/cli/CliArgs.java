@@ -137,6 +137,21 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
                     throw new UsageException("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");
                 }
                 return new CliArgs(verb, rest, platform, options);
+            case "resize":
+                if (rest.size() != 3) {
+                    throw new UsageException("'resize' needs the guest, the disk and the new size: resize <vm> <vdev> <size>"
+                            + " (bytes, or with K, M, G, T)");
+                }
+                return new CliArgs(verb, rest, platform, options);
+            case "blockresize":
+                // virsh's spelling: a size without a unit is in KiB there
+                if (rest.size() != 3) {
+                    throw new UsageException("'blockresize' needs the domain, the disk and the new size:"
+                            + " blockresize <domain> <target> <size> (KiB, or with B, K, M, G, T)");
+                }
+                String size = rest.get(2).trim();
+                return new CliArgs("resize", List.of(rest.get(0), rest.get(1),
+                        size.matches("[0-9]+") ? size + "K" : size), platform, options);
             case "sim":
                 return sim(rest, platform, options);
             case "attach-disk":
