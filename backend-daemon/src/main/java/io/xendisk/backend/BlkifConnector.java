@@ -35,7 +35,7 @@ public final class BlkifConnector implements RingConnector {
     private final GrantTable grants;
     private final EventChannels channels;
     private final IoEngine engine;
-    private final Request.Limits limits;
+    private Request.Limits limits;
     private final VbdStats stats;
     /** One for the disk, whichever rings it is served on now or later. */
     private final Throttle throttle = new Throttle(IoLimits.NONE, System.nanoTime());
@@ -140,6 +140,20 @@ public final class BlkifConnector implements RingConnector {
                 ring.abi().protocol(),
                 limits.maxIndirectSegments() > 0 ? "up to " + limits.maxIndirectSegments() + " segments" : "off",
                 ring.persistentGrants() ? "on" : "off");
+    }
+
+    /**
+     * The disk grew (the engine first): the rings being served and those served later take
+     * requests up to the new end. Only growing is safe here: a ring may be parsing a
+     * request against the old limits as this runs.
+     */
+    public synchronized void grown(Request.Limits grown) {
+        limits = grown;
+        for (Served s : served) {
+            if (s.worker != null) {
+                s.worker.limits(grown);
+            }
+        }
     }
 
     @Override

@@ -74,7 +74,8 @@ public final class RingWorker implements Runnable {
     private final EventChannel evtchn;
     private final GrantTable grants;
     private final IoEngine engine;
-    private final Request.Limits limits;
+    /** Replaced (never shrunk) when the disk grows; read once per request. */
+    private volatile Request.Limits limits;
     private final VbdStats stats;
     private final Consumer<String> onRingFailure;
     private final byte[] slot;
@@ -141,6 +142,11 @@ public final class RingWorker implements Runnable {
      *                 this ring after a kill -9 publishes what this one could not; null for none
      * @param throttle the disk's I/O limits, shared by its rings
      */
+    /** The disk grew: requests taken from now on are checked against {@code grown}. */
+    void limits(Request.Limits grown) {
+        limits = grown;
+    }
+
     public RingWorker(String name, BackRing ring, EventChannel evtchn, GrantTable grants, int domid,
                       IoEngine engine, Request.Limits limits, boolean persistentGrants, VbdStats stats,
                       Consumer<String> onRingFailure, ResponseJournal journal, Throttle throttle) {

@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.blkif.Blkif;
 import io.xendisk.blkif.BlkifNodes;
 import io.xendisk.blkif.Rejection;
 import io.xendisk.blkif.Request;
@@ -29,6 +30,8 @@ import io.xendisk.xen.store.XenStoreException;
  */
 public final class Vbd {
     private static final Logger LOG = LogManager.getLogger(Vbd.class);
+    /** The sector size of 4Kn disks, the other one a disk may have. */
+    public static final int SECTOR_4K = 4096;
     /** Ring failures are handled off the ring thread, which must not wait on the handshake's lock. */
     private static final ExecutorService EVENTS = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vbd-events");
@@ -49,6 +52,9 @@ public final class Vbd {
     private final Consumer<Vbd> onGone;
     private final CountDownLatch gone = new CountDownLatch(1);
     private volatile String endReason;
+    private final String name;
+    private final int sectorSize;
+    private Request.Limits limits;
     private volatile String ringError;
 
     /**
@@ -59,7 +65,29 @@ public final class Vbd {
                String vdev, IoEngine storage, String storageName, boolean readOnly, boolean ownsNodes,
                BlkifFeatures features, Consumer<Vbd> onGone) {
         this(xs, grants, channels, backendPath, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
-                features, KernelBackends.NONE, RingJournals.NONE, onGone);
+                features, KernelBackends.NONE, RingJournals.NONE, Blkif.SECTOR_SIZE, onGone);
+    }
+
+    /**
+     * The sector-size a disk is served with: {@code requested} (0: the storage's own unit), at
+     * least the unit the storage takes I/O in, and a divisor of the disk's size.
+     * @throws IllegalArgumentException naming the disk and what to change
+     */
+    public static int sectorSize(int requested, IoEngine storage, String target) {
+        int unit = storage.logicalBlockSize();
+        int size = requested == 0 ? unit : requested;
+        if (size != Blkif.SECTOR_SIZE && size != SECTOR_4K) {
+            throw new IllegalArgumentException("sector size " + size + " of " + target + ": use 512 or 4096");
+        }
+        if (size < unit) {
+            throw new IllegalArgumentException(target + " takes I/O in units of " + unit
+                    + " bytes; serve it with sector size " + unit + " (or leave the sector size out)");
+        }
+        if (storage.sizeBytes() % size != 0) {
+            throw new IllegalArgumentException(target + " is " + storage.sizeBytes() + " bytes, not a whole number of "
+                    + size + "-byte sectors; grow it to a multiple of " + size + " (truncate -s)");
+        }
+        return size;
     }
 
     /**
@@ -69,7 +97,8 @@ public final class Vbd {
      */
     public Vbd(XenStore xs, GrantTable grants, EventChannels channels, String backendPath, int domid, int devid,
                String vdev, IoEngine storage, String storageName, boolean readOnly, boolean ownsNodes,
-               BlkifFeatures features, KernelBackends kernel, RingJournals journals, Consumer<Vbd> onGone) {
+               BlkifFeatures features, KernelBackends kernel, RingJournals journals, int sectorSize,
+               Consumer<Vbd> onGone) {
         this.xs = xs;
         this.domid = domid;
         this.devid = devid;
@@ -78,10 +107,12 @@ public final class Vbd {
         this.storageName = storageName;
         this.ownsNodes = ownsNodes;
         this.onGone = onGone;
-        String name = "vbd " + domid + "/" + devid;
+        this.name = "vbd " + domid + "/" + devid;
+        this.sectorSize = sectorSize;
         boolean ro = readOnly || storage.capabilities().readOnly();
         boolean discard = !ro && storage.capabilities().discard() && discardEnabled(xs, backendPath);
-        Request.Limits limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments());
+        this.limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments(),
+                sectorSize);
         this.connector = new BlkifConnector(name, grants, channels, storage, limits, stats, this::ringFailed, () -> {
             String done = kernel.release(domid, devid, 0);
             if (done != null) {
@@ -89,7 +120,8 @@ public final class Vbd {
             }
         }, journals, domid, devid);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
-                new DiskInfo(storage.sizeSectors(), 512, ro, true, discard ? storage.discardGranularity() : 0), connector, new VbdBackend.Listener() {
+                new DiskInfo(storage.sizeSectors(), sectorSize, ro, true,
+                        discard ? Math.max(sectorSize, storage.discardGranularity()) : 0), connector, new VbdBackend.Listener() {
                     @Override
                     public void onTeardown(VbdBackend vbd, String reason) {
                         ended(reason);
@@ -107,6 +139,39 @@ public final class Vbd {
         } catch (XenStoreException e) {
             return true;
         }
+    }
+
+    /**
+     * Grows the disk to {@code newBytes} while it is served: the engine first, then the rings'
+     * limits, then the frontend is told (new {@code sectors}, the state written again). Shrinking
+     * is refused: the guest's data past the new end would be cut off under a mounted filesystem.
+     * @throws IllegalArgumentException naming the disk and why, for a size it cannot take
+     * @throws io.xendisk.storage.StorageException when the engine cannot grow
+     */
+    public synchronized void grow(long newBytes) {
+        long old = storage.sizeBytes();
+        if (newBytes < old) {
+            throw new IllegalArgumentException(name + ": cannot shrink " + storageName + " from " + Sizes.human(old)
+                    + " to " + Sizes.human(newBytes) + ": the guest's data past the new end would be cut off;"
+                    + " only growing is supported (shrink the filesystem in the guest, disconnect, then shrink the image)");
+        }
+        if (newBytes % sectorSize != 0) {
+            throw new IllegalArgumentException(name + ": " + newBytes + " bytes is not a whole number of the disk's "
+                    + sectorSize + "-byte sectors");
+        }
+        if (newBytes == old) {
+            return;
+        }
+        storage.grow(newBytes);
+        limits = new Request.Limits(newBytes >> 9, limits.readOnly(), limits.discard(), limits.maxIndirectSegments(),
+                limits.sectorSize());
+        connector.grown(limits);
+        backend.resized(newBytes >> 9);
+        LOG.info("{}: grown from {} to {} ({})", name, Sizes.human(old), Sizes.human(newBytes), storageName);
+    }
+
+    public long sizeBytes() {
+        return storage.sizeBytes();
     }
 
     /** Publishes features and starts the handshake. */

@@ -55,7 +55,8 @@ public final class VbdBackend implements AutoCloseable {
     private final String backendPath;
     private final int frontendDomid;
     private final int devid;
-    private final DiskInfo disk;
+    /** Replaced when the disk grows. */
+    private DiskInfo disk;
     private final RingConnector connector;
     private final Listener listener;
     private final BlkifFeatures features;
@@ -462,6 +463,24 @@ public final class VbdBackend implements AutoCloseable {
         } else {
             LOG.info("{}: connected, {} queues ({})", name, r.queues().size(), r.abi().protocol());
         }
+    }
+
+    /**
+     * The disk grew to {@code sectors}: as blkback (and QEMU's xen_block_resize_cb), the new
+     * {@code sectors} and the state Connected written again in one transaction, which Linux
+     * blkfront takes as "read the size again"; a frontend not connected reads it when it connects.
+     */
+    public synchronized void resized(long sectors) {
+        disk = new DiskInfo(sectors, disk.sectorSize(), disk.readOnly(), disk.flush(), disk.discardGranularity());
+        if (done || state != XenbusState.CONNECTED) {
+            return;
+        }
+        xs.transaction(t -> {
+            t.write(be(BlkifNodes.SECTORS), Long.toString(sectors));
+            writeState(t, XenbusState.CONNECTED);
+            return null;
+        });
+        LOG.info("{}: resized to {} sectors; told the frontend", name, sectors);
     }
 
     /**

@@ -8,6 +8,7 @@ public enum Rejection {
     BAD_SEGMENT_COUNT("segment count out of range", Blkif.RSP_ERROR),
     BAD_SEGMENT("segment first_sect > last_sect or last_sect > 7", Blkif.RSP_ERROR),
     BEYOND_END("sector range past the end of the disk", Blkif.RSP_ERROR),
+    MISALIGNED("sector range not in whole sectors of the disk's sector-size", Blkif.RSP_ERROR),
     BAD_GRANT("grant reference not usable", Blkif.RSP_ERROR),
     IO_ERROR("storage I/O failed", Blkif.RSP_ERROR);
 

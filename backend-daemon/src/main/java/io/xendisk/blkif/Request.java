@@ -35,17 +35,35 @@ public final class Request {
     private boolean indirect;
     private boolean awaitingSegments;
 
+    /** The largest sector-size: a page. */
+    static final int XEN_PAGE = 4096;
+
     /**
      * The rules the disk imposes on requests.
      * @param maxIndirectSegments what {@code feature-max-indirect-segments} offers; 0 refuses INDIRECT requests
+     * @param sectorSize          the disk's {@code sector-size} (512 or 4096): every request's start and
+     *                            length are whole sectors of it, counted in 512-byte units on the wire
      */
-    public record Limits(long diskSectors, boolean readOnly, boolean discard, int maxIndirectSegments) {
+    public record Limits(long diskSectors, boolean readOnly, boolean discard, int maxIndirectSegments, int sectorSize) {
         public Limits {
             int ceiling = Blkif.MAX_INDIRECT_PAGES_PER_REQUEST * Blkif.SEGMENTS_PER_INDIRECT_PAGE;
             if (maxIndirectSegments < 0 || maxIndirectSegments > ceiling) {
                 throw new IllegalArgumentException("indirect segments per request: 0.." + ceiling
                         + ", not " + maxIndirectSegments);
             }
+            if (sectorSize < Blkif.SECTOR_SIZE || sectorSize > XEN_PAGE || Integer.bitCount(sectorSize) != 1) {
+                throw new IllegalArgumentException("sector size: a power of two from 512 to 4096, not " + sectorSize);
+            }
+        }
+
+        /** A disk of 512-byte sectors. */
+        public Limits(long diskSectors, boolean readOnly, boolean discard, int maxIndirectSegments) {
+            this(diskSectors, readOnly, discard, maxIndirectSegments, Blkif.SECTOR_SIZE);
+        }
+
+        /** The disk's sector in 512-byte units, minus one: the bits a request's start and length must not have. */
+        long alignmentMask() {
+            return (sectorSize >> Blkif.SECTOR_SHIFT) - 1;
         }
 
         /** No indirect requests. */
@@ -136,6 +154,10 @@ public final class Request {
                 || sectors > limits.diskSectors() - sector)) {
             return reject(Rejection.BEYOND_END);
         }
+        // as blkback: on a disk of 4 KiB sectors only whole ones, start and length
+        if (n > 0 && ((sector | sectors) & limits.alignmentMask()) != 0) {
+            return reject(Rejection.MISALIGNED);
+        }
         return k;
     }
 
@@ -203,6 +225,9 @@ public final class Request {
         if (Long.compareUnsigned(sector, limits.diskSectors()) > 0
                 || Long.compareUnsigned(count, limits.diskSectors() - sector) > 0) {
             return reject(Rejection.BEYOND_END);
+        }
+        if (((sector | count) & limits.alignmentMask()) != 0) {
+            return reject(Rejection.MISALIGNED);
         }
         nrSectors = count;
         return Kind.DISCARD;

@@ -89,9 +89,14 @@ public final class CommandDispatcher implements ControlServer.Handler {
                 return sim(request);
             case "connect":
             case "disconnect":
+            case "resize":
                 try {
                     VbdService vbds = dataPlane.service();
-                    return request.verb().equals("connect") ? vbds.connect(request) : vbds.disconnect(request);
+                    return switch (request.verb()) {
+                        case "connect" -> vbds.connect(request);
+                        case "resize" -> vbds.resize(request);
+                        default -> vbds.disconnect(request);
+                    };
                 } catch (PlatformException e) {
                     return ControlResponse.error(ControlResponse.FAILED, "xen-disk-java: " + e.getMessage() + "\n");
                 }

@@ -22,11 +22,12 @@ import io.xendisk.storage.StorageSpec;
  * @param vdev            {@code --vdev}, a valid xvd name; null to take the guest's first free one
  * @param waitForFrontend false with {@code --no-wait}
  * @param atStartSeconds  how long to wait for the guest's domain to be created ({@code --at-start}); 0 for not at all
+ * @param sectorSize      {@code --sector-size}, 512 or 4096; 0 for the storage's own (512, or a 4Kn device's 4096)
  */
 record ConnectSpec(String vm, String engine, Path image, String uri, boolean readOnly, String vdev,
-                   boolean waitForFrontend, long atStartSeconds) {
+                   boolean waitForFrontend, long atStartSeconds, int sectorSize) {
     static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2|nbd|rbd]"
-            + " [--vdev xvdb] [--readonly] [--no-wait] [--at-start SECONDS]";
+            + " [--vdev xvdb] [--readonly] [--sector-size 512|4096] [--no-wait] [--at-start SECONDS]";
     /** The longest {@code --at-start}: an hour covers any toolstack's domain build. */
     static final long MAX_AT_START_SECONDS = 3600;
 
@@ -104,8 +105,16 @@ record ConnectSpec(String vm, String engine, Path image, String uri, boolean rea
                 throw failed(e.getMessage());
             }
         }
+        int sectorSize = 0;
+        String ss = req.option("sector-size");
+        if (ss != null) {
+            if (!ss.equals("512") && !ss.equals("4096")) {
+                throw usage("--sector-size is 512 or 4096 (bytes), not '" + ss + "'");
+            }
+            sectorSize = Integer.parseInt(ss);
+        }
         return new ConnectSpec(req.args().get(0), engine, image, uri, req.option("readonly") != null, vdev,
-                req.option("no-wait") == null, atStart);
+                req.option("no-wait") == null, atStart, sectorSize);
     }
 
     /** What to open: the image with the engine, or a discard disk of the default size when there is no image. */
@@ -117,7 +126,7 @@ record ConnectSpec(String vm, String engine, Path image, String uri, boolean rea
 
     /** This connect run when its guest's domain has just been created: no frontend to wait for yet. */
     ConnectSpec whenCreated() {
-        return new ConnectSpec(vm, engine, image, uri, readOnly, vdev, false, 0);
+        return new ConnectSpec(vm, engine, image, uri, readOnly, vdev, false, 0, sectorSize);
     }
 
     private static Invalid usage(String message) {

@@ -154,7 +154,17 @@ final class ToolstackDevices {
             return;
         }
         String storageName = spec.target();
-        Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, origin.ownsNodes, backends);
+        int sectorSize;
+        try {
+            // a disk served before keeps the sector size its frontend was told
+            sectorSize = Vbd.sectorSize(origin == Origin.PREVIOUS_DAEMON ? servedSectorSize(be) : 0, storage, storageName);
+        } catch (IllegalArgumentException e) {
+            storage.close();
+            refuse(origin, be, domid, devid, what + e.getMessage());
+            return;
+        }
+        Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, origin.ownsNodes, backends,
+                sectorSize);
         try {
             vbd.start();
             if (origin == Origin.TOOLSTACK) {
@@ -190,5 +200,14 @@ final class ToolstackDevices {
             VbdNodes.requestClose(xs, be);
         }
         table.refuse(be, domid, devid, why, origin.ownsNodes);
+    }
+
+    /** The sector-size node a previous daemon wrote into {@code be}; 0 when absent or not a number. */
+    private int servedSectorSize(String be) {
+        try {
+            return Integer.parseInt(xs.tryRead(BlkifNodes.path(be, BlkifNodes.SECTOR_SIZE)).orElse("0").trim());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 }

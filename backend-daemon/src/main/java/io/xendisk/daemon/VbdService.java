@@ -10,6 +10,7 @@ import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
 import io.xendisk.backend.Reconciler;
 import io.xendisk.backend.RingJournals;
+import io.xendisk.backend.Sizes;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.blkif.VbdPaths;
@@ -117,9 +118,16 @@ public final class VbdService implements AutoCloseable {
             return fail("vbd " + key + ": " + e.getMessage());
         }
         String storageName = spec.storage().target();
+        int sectorSize;
+        try {
+            sectorSize = Vbd.sectorSize(spec.sectorSize(), storage, storageName);
+        } catch (IllegalArgumentException e) {
+            storage.close();
+            return fail("vbd " + key + ": " + e.getMessage());
+        }
         boolean readOnly = spec.readOnly();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
-        Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE);
+        Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE, sectorSize);
         try {
             VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
             vbd.start();
@@ -194,6 +202,44 @@ public final class VbdService implements AutoCloseable {
     }
 
     /** {@code disconnect <vm> <vdev>}: closes the handshake cleanly and removes the nodes. */
+    /**
+     * {@code resize VM VDEV SIZE}: grows a served disk while the guest runs; the guest's
+     * blkfront sees the new size at once. Shrinking, and engines that cannot grow in place,
+     * are refused with the reason.
+     */
+    public ControlResponse resize(ControlRequest req) {
+        if (req.args().size() != 3) {
+            return usage("'resize' needs the guest, the disk and the new size: resize <vm> <vdev> <size>");
+        }
+        String vm = req.args().get(0);
+        String disk = req.args().get(1);
+        int domid;
+        int devid;
+        long bytes;
+        try {
+            domid = domains.domidOrNumber(vm);
+            devid = Vdev.devid(disk);
+            bytes = Sizes.parse(req.args().get(2));
+        } catch (IllegalArgumentException e) {
+            return fail(e.getMessage());
+        }
+        Vbd vbd = table.served(domid, devid);
+        if (vbd == null) {
+            return fail("no disk " + disk + " of " + vm + " is served by this daemon (see 'xen-disk-java list')");
+        }
+        long old = vbd.sizeBytes();
+        try {
+            vbd.grow(bytes);
+        } catch (IllegalArgumentException | StorageException e) {
+            return fail(e.getMessage());
+        } catch (XenStoreException e) {
+            return fail("vbd " + domid + "/" + devid + ": grown to " + Sizes.human(bytes)
+                    + ", but the frontend could not be told: " + e.getMessage());
+        }
+        return ControlResponse.ok(old == bytes ? disk + " of domain " + domid + " is already " + Sizes.human(bytes) + "\n"
+                : "resized " + disk + " of domain " + domid + " from " + Sizes.human(old) + " to " + Sizes.human(bytes) + "\n");
+    }
+
     public ControlResponse disconnect(ControlRequest req) {
         if (req.args().size() != 2) {
             return usage("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");

@@ -85,9 +85,9 @@ final class VbdTable {
      * @param kernel    the kernel backends to take the device from before each ring connects
      */
     Vbd add(String be, int domid, int devid, String vdev, IoEngine storage, String storageName, boolean readOnly,
-            boolean ownsNodes, KernelBackends kernel) {
+            boolean ownsNodes, KernelBackends kernel, int sectorSize) {
         Vbd vbd = new Vbd(xs, grants, channels, be, domid, devid, vdev, storage, storageName, readOnly, ownsNodes,
-                features, kernel, journals, this::gone);
+                features, kernel, journals, sectorSize, this::gone);
         String k = key(domid, devid);
         served.put(k, vbd);
         registrations.put(k, registry.register(domid, devid, () -> summary(vbd)));

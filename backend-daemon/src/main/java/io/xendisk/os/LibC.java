@@ -74,6 +74,7 @@ public final class LibC {
     public static native long pwritev(int fd, Pointer iov, int iovcnt, long offset);
 
     public static native int fallocate(int fd, int mode, long offset, long length);
+    public static native int ftruncate(int fd, long length);
 
     public static native int poll(Pointer fds, long nfds, int timeoutMillis);
 

@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 final class DiscardStorage implements Storage {
     static final String NAME = "discard";
 
-    private final long size;
+    private volatile long size;
     private final Capabilities caps;
 
     private DiscardStorage(long size, boolean readOnly) {
@@ -58,6 +58,11 @@ final class DiscardStorage implements Storage {
     @Override
     public Capabilities capabilities() {
         return caps;
+    }
+
+    @Override
+    public void grow(long newBytes) {
+        size = newBytes;
     }
 
     @Override

@@ -140,6 +140,17 @@ final class FileStorage implements VectoredStorage {
     }
 
     @Override
+    public void grow(long newBytes) {
+        checkOpen();
+        image.grow(newBytes);
+    }
+
+    @Override
+    public int logicalBlockSize() {
+        return image.logicalBlockSize;
+    }
+
+    @Override
     public Capabilities capabilities() {
         return caps;
     }

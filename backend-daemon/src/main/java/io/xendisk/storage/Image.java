@@ -34,11 +34,15 @@ final class Image implements AutoCloseable {
     final Path path;
     final boolean writable;
     final boolean blockDevice;
-    final long size;
+    /** Grows only, through {@link #grow}. */
+    volatile long size;
+    /** 512, or what a block device says of itself (4096 for a 4Kn device): the unit of its I/O. */
+    final int logicalBlockSize;
     private int fd;
     private boolean holesUnsupportedLogged;
 
-    private Image(Path path, boolean writable, boolean blockDevice, int fd, long size) {
+    private Image(Path path, boolean writable, boolean blockDevice, int fd, long size, int logicalBlockSize) {
+        this.logicalBlockSize = logicalBlockSize;
         this.path = path;
         this.writable = writable;
         this.blockDevice = blockDevice;
@@ -88,7 +92,7 @@ final class Image implements AutoCloseable {
                         + " (check it is the right file, or grow it with truncate -s "
                         + ((size / Storage.SECTOR_SIZE) + 1) * Storage.SECTOR_SIZE + ")");
             }
-            return new Image(path, writable, block, fd, size);
+            return new Image(path, writable, block, fd, size, block ? logicalBlockSize(path, fd) : Storage.SECTOR_SIZE);
         } catch (RuntimeException e) {
             Posix.C.close(fd);
             throw e;
@@ -112,6 +116,33 @@ final class Image implements AutoCloseable {
                     + " would serve as raw bytes and corrupt on the first write; serve it with engine qcow2"
                     + " (--storage qcow2, xl target=qcow2:" + path + ", libvirt engine=\"qcow2\")");
         }
+    }
+
+    /**
+     * Grows a regular-file image to {@code newBytes} (a sparse tail: the new sectors read
+     * zeros); a block device's size is the device's.
+     */
+    void grow(long newBytes) {
+        if (blockDevice) {
+            throw new StorageException(path, path + " is a block device: grow the device itself (lvextend ...),"
+                    + " its new size is not read while it is served");
+        }
+        if (!writable) {
+            throw new StorageException(path, "image " + path + " is served read-only; it is not grown");
+        }
+        if (Posix.C.ftruncate(fd(), newBytes) != 0) {
+            throw StorageException.errno(path, "growing it to " + newBytes + " bytes", Posix.errno());
+        }
+        size = newBytes;
+    }
+
+    /** A block device's logical sector size (BLKSSZGET), which its every I/O must be whole units of. */
+    private static int logicalBlockSize(Path path, int fd) {
+        int[] size = new int[1];
+        if (Posix.C.ioctl(fd, Posix.BLKSSZGET, size) != 0) {
+            throw StorageException.errno(path, "reading its logical sector size (BLKSSZGET)", Posix.errno());
+        }
+        return size[0];
     }
 
     /** Returns true for a block device, false for a regular file; refuses anything else. */

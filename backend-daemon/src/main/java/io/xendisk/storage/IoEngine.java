@@ -48,6 +48,17 @@ public interface IoEngine extends AutoCloseable {
         return Storage.DISCARD_GRANULARITY;
     }
 
+    /** See {@link Storage#grow(long)}; refused unless the engine says otherwise. */
+    default void grow(long newBytes) {
+        throw new StorageException(null, this + " cannot grow while it is served; disconnect it, grow the image,"
+                + " and connect it again");
+    }
+
+    /** See {@link Storage#logicalBlockSize()}. */
+    default int logicalBlockSize() {
+        return Storage.SECTOR_SIZE;
+    }
+
     /**
      * Starts {@code request} (within the disk: the backend validated it).
      *

@@ -97,4 +97,9 @@ abstract class MappedImageStorage implements MappedStorage {
             throw new StorageException(image.path, readOnlyRefusal());
         }
     }
+
+    @Override
+    public int logicalBlockSize() {
+        return image.logicalBlockSize;
+    }
 }

@@ -29,6 +29,9 @@ final class Posix {
     static final int FALLOC_FL_KEEP_SIZE = LibC.FALLOC_FL_KEEP_SIZE;
     static final int FALLOC_FL_PUNCH_HOLE = LibC.FALLOC_FL_PUNCH_HOLE;
 
+    /** BLKSSZGET: a block device's logical sector size, into an int. */
+    static final long BLKSSZGET = 0x1268;
+
     static final int EINTR = LibC.EINTR;
     static final int EINVAL = LibC.EINVAL;
     static final int EOPNOTSUPP = LibC.EOPNOTSUPP;
@@ -68,6 +71,14 @@ final class Posix {
 
         int fallocate(int fd, int mode, long offset, long length) {
             return LibC.fallocate(fd, mode, offset, length);
+        }
+
+        int ftruncate(int fd, long length) {
+            return LibC.ftruncate(fd, length);
+        }
+
+        int ioctl(int fd, long request, int[] arg) {
+            return LibC.ioctl(fd, request, arg);
         }
     }
 

@@ -91,6 +91,25 @@ public interface Storage extends AutoCloseable {
     }
 
     /**
+     * Grows the disk to {@code newBytes} (a multiple of 512, more than now) while it is
+     * served; afterwards {@link #sizeBytes()} says so and the new sectors read zeros. The
+     * default refuses: only engines that can grow in place say they can.
+     * @throws StorageException naming the storage and why it cannot grow
+     */
+    default void grow(long newBytes) {
+        throw new StorageException(null, this + " cannot grow while it is served; disconnect it, grow the image,"
+                + " and connect it again");
+    }
+
+    /**
+     * The smallest unit of I/O the storage takes (a 4Kn block device's 4096), which the
+     * disk's sector-size must be at least; 512 for what takes any sector.
+     */
+    default int logicalBlockSize() {
+        return SECTOR_SIZE;
+    }
+
+    /**
      * What this engine promises; constant while open. The default is a
      * writable disk that keeps its data but promises no durability.
      */

@@ -57,6 +57,17 @@ public final class SyncEngine implements IoEngine {
     }
 
     @Override
+    public int logicalBlockSize() {
+        return storage.logicalBlockSize();
+    }
+
+    /** Under the lock every call takes, so no request of any ring sees the size change half way. */
+    @Override
+    public synchronized void grow(long newBytes) {
+        storage.grow(newBytes);
+    }
+
+    @Override
     public Submission submit(IoRequest r) {
         if (r.inPlace() && r.op() == IoRequest.Op.READ) {
             return Submission.EXECUTED; // the backend copies out of the region itself: nothing to do or to lock

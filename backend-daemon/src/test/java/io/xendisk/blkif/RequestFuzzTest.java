@@ -38,7 +38,8 @@ class RequestFuzzTest {
         boolean readOnly = data.consumeBoolean();
         boolean discard = data.consumeBoolean();
         int maxIndirect = data.consumeInt(0, MAX_SEGMENTS);
-        Request.Limits limits = new Request.Limits(diskSectors, readOnly, discard, maxIndirect);
+        int sectorSize = data.consumeBoolean() ? 4096 : 512;
+        Request.Limits limits = new Request.Limits(diskSectors, readOnly, discard, maxIndirect, sectorSize);
         byte[] slot = new byte[abi.stride];
         byte[] given = data.consumeBytes(abi.stride);
         System.arraycopy(given, 0, slot, 0, given.length);
@@ -103,6 +104,7 @@ class RequestFuzzTest {
                 assertEquals(count, r.nrSectors());
                 assertTrue(Long.compareUnsigned(sector, limits.diskSectors()) <= 0
                         && Long.compareUnsigned(count, limits.diskSectors() - sector) <= 0, "a discard inside the disk");
+                assertEquals(0, (sector | count) & (limits.sectorSize() / 512 - 1), "whole sectors of sector-size");
                 return;
             }
             case FLUSH, BARRIER -> assertTrue(op == Blkif.OP_FLUSH_DISKCACHE || op == Blkif.OP_WRITE_BARRIER);
@@ -147,6 +149,7 @@ class RequestFuzzTest {
         if (n > 0) {
             assertTrue(Long.compareUnsigned(sector, limits.diskSectors()) < 0
                     && sectors <= limits.diskSectors() - sector, "the range inside the disk");
+            assertEquals(0, (sector | sectors) & (limits.sectorSize() / 512 - 1), "whole sectors of sector-size");
         }
     }
 }

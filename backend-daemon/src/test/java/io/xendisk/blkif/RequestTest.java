@@ -112,6 +112,32 @@ class RequestTest {
 
     @ParameterizedTest
     @EnumSource(Abi.class)
+    void aFourKiBDiskTakesWholeSectorsOnly(Abi abi) {
+        Request.Limits k4 = new Request.Limits(2048, false, true, 0, 4096);
+        // 8 x 512 = one 4 KiB sector: a full page at sector 8 is fine
+        assertEquals(Request.Kind.READ, parse(abi, k4, Blkif.OP_READ, 1, 8, fullPages(1)).kind());
+        assertEquals(Request.Kind.WRITE, parse(abi, k4, Blkif.OP_WRITE, 2, 2032, fullPages(2)).kind(),
+                "the last 4 KiB sectors and a request of two");
+        rejected(parse(abi, k4, Blkif.OP_READ, 1, 4, fullPages(1)), Rejection.MISALIGNED);
+        rejected(parse(abi, k4, Blkif.OP_READ, 1, 8, new int[][] {{5, 0, 3}}), Rejection.MISALIGNED);
+        rejected(parse(abi, k4, Blkif.OP_WRITE, 2, 8, new int[][] {{5, 0, 7}, {6, 0, 0}}), Rejection.MISALIGNED);
+        assertEquals(Blkif.RSP_ERROR, parse(abi, k4, Blkif.OP_READ, 1, 1, fullPages(1)).status());
+        assertEquals(Request.Kind.FLUSH, parse(abi, k4, Blkif.OP_FLUSH_DISKCACHE, 0, 3, new int[0][]).kind(),
+                "an empty flush carries no range");
+        Request r = new Request();
+        ByteBuffer b = ByteBuffer.allocate(abi.stride).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(0, (byte) Blkif.OP_DISCARD).putLong(abi.idOffset, 1).putLong(abi.sectorOffset, 16)
+                .putLong(abi.discardSectorsOffset, 64);
+        assertEquals(Request.Kind.DISCARD, r.parse(b.array(), abi, k4));
+        b.putLong(abi.discardSectorsOffset, 60);
+        assertEquals(Request.Kind.REJECTED, r.parse(b.array(), abi, k4));
+        assertEquals(Rejection.MISALIGNED, r.rejection());
+        // the same requests on a disk of 512-byte sectors
+        assertEquals(Request.Kind.READ, parse(abi, RW, Blkif.OP_READ, 1, 4, fullPages(1)).kind());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Abi.class)
     void secureDiscardIsNotOffered(Abi abi) {
         Request.Limits d = new Request.Limits(2048, false, true);
         Request r = new Request();

@@ -25,7 +25,7 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
     /** Options each verb takes: name → whether it takes a value. */
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
             "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false,
-                    "no-wait", false, "at-start", true),
+                    "no-wait", false, "at-start", true, "sector-size", true),
             "sim", Map.of("memory-mib", true, "abi", true, "max-indirect-segments", true, "queues", true,
                     "ring-page-order", true),
             "demo", Map.of("dir", true),
@@ -137,6 +137,21 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
                     throw new UsageException("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");
                 }
                 return new CliArgs(verb, rest, platform, options);
+            case "resize":
+                if (rest.size() != 3) {
+                    throw new UsageException("'resize' needs the guest, the disk and the new size: resize <vm> <vdev> <size>"
+                            + " (bytes, or with K, M, G, T)");
+                }
+                return new CliArgs(verb, rest, platform, options);
+            case "blockresize":
+                // virsh's spelling: a size without a unit is in KiB there
+                if (rest.size() != 3) {
+                    throw new UsageException("'blockresize' needs the domain, the disk and the new size:"
+                            + " blockresize <domain> <target> <size> (KiB, or with B, K, M, G, T)");
+                }
+                String size = rest.get(2).trim();
+                return new CliArgs("resize", List.of(rest.get(0), rest.get(1),
+                        size.matches("[0-9]+") ? size + "K" : size), platform, options);
             case "sim":
                 return sim(rest, platform, options);
             case "attach-disk":

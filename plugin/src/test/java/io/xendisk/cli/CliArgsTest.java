@@ -136,4 +136,14 @@ class CliArgsTest {
         assertEquals(Map.of("root", "/tmp/stage"), parse("install", "--root", "/tmp/stage").options());
         assertTrue(usageError("uninstall", "now").startsWith("'uninstall' takes no arguments"));
     }
+
+    @Test
+    void blockresizeIsResizeWithVirshsKiB() throws UsageException {
+        CliArgs a = parse("blockresize", "vm1", "xvdb", "98304");
+        assertEquals("resize", a.verb());
+        assertEquals(List.of("vm1", "xvdb", "98304K"), a.args());
+        assertEquals(List.of("vm1", "xvdb", "2G"), parse("blockresize", "vm1", "xvdb", "2G").args());
+        assertEquals(List.of("vm1", "xvdb", "64M"), parse("resize", "vm1", "xvdb", "64M").args());
+        assertTrue(usageError("resize", "vm1", "xvdb").contains("'resize' needs the guest, the disk and the new size"));
+    }
 }
