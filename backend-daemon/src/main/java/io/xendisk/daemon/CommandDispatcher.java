@@ -90,11 +90,13 @@ public final class CommandDispatcher implements ControlServer.Handler {
             case "connect":
             case "disconnect":
             case "resize":
+            case "blkdeviotune":
                 try {
                     VbdService vbds = dataPlane.service();
                     return switch (request.verb()) {
                         case "connect" -> vbds.connect(request);
                         case "resize" -> vbds.resize(request);
+                        case "blkdeviotune" -> vbds.iotune(request);
                         default -> vbds.disconnect(request);
                     };
                 } catch (PlatformException e) {

@@ -5,6 +5,7 @@ import java.util.Optional;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import io.xendisk.backend.IoLimits;
 import io.xendisk.backend.Vbd;
 import io.xendisk.backend.VbdNodes;
 import io.xendisk.blkif.BlkifNodes;
@@ -127,8 +128,12 @@ final class ToolstackDevices {
                 || XenbusState.CONNECTED.wire().equals(xs.tryRead(BlkifNodes.path(be, BlkifNodes.STATE)).orElse("").trim());
         StorageSpec spec;
         IoEngine storage;
+        IoLimits limits;
         try {
-            spec = StorageSpec.parse(params.orElse(""), readOnly);
+            DiskLimits.Target target = DiskLimits.split(params.orElse(""));
+            // what blkdeviotune set last, kept by the daemon that served the disk before
+            limits = DiskLimits.saved(xs, be).orElse(target.limits());
+            spec = StorageSpec.parse(target.target(), readOnly);
             storage = VbdStorage.open(spec);
         } catch (StorageException | IllegalArgumentException e) {
             refuse(origin, be, domid, devid, what + (origin == Origin.PREVIOUS_DAEMON
@@ -165,7 +170,9 @@ final class ToolstackDevices {
         }
         Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, origin.ownsNodes, backends,
                 sectorSize);
+        vbd.limits(limits);
         try {
+            DiskLimits.save(xs, be, limits);
             vbd.start();
             if (origin == Origin.TOOLSTACK) {
                 sayReady(be);
@@ -176,8 +183,9 @@ final class ToolstackDevices {
             return;
         }
         if (origin == Origin.TOOLSTACK) {
-            LOG.info("vbd {}: serving {} ({}) for the toolstack as {}{}", key, storageName,
+            LOG.info("vbd {}: serving {} ({}) for the toolstack as {}{}{}", key, storageName,
                     storage.capabilities().ephemeral() ? "ephemeral: changes vanish when it ends" : "persistent", vdev,
+                    limits.none() ? "" : ", limits " + limits,
                     servedBefore ? "; its frontend was connected to a previous daemon: resuming its ring" : "");
         } else {
             LOG.info("vbd {}: served again after a daemon restart ({} as {})", key, storageName, vdev);

@@ -1,6 +1,8 @@
 package io.xendisk.daemon;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -8,6 +10,7 @@ import org.apache.logging.log4j.Logger;
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
 import io.xendisk.backend.BlkifFeatures;
+import io.xendisk.backend.IoLimits;
 import io.xendisk.backend.Reconciler;
 import io.xendisk.backend.RingJournals;
 import io.xendisk.backend.Sizes;
@@ -128,8 +131,10 @@ public final class VbdService implements AutoCloseable {
         boolean readOnly = spec.readOnly();
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
         Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE, sectorSize);
+        vbd.limits(spec.limits());
         try {
             VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
+            DiskLimits.save(xs, be, spec.limits());
             vbd.start();
         } catch (XenStoreException | IllegalStateException e) {
             vbd.destroy("connect failed: " + e.getMessage());
@@ -137,12 +142,13 @@ public final class VbdService implements AutoCloseable {
         }
         boolean up = spec.waitForFrontend() && awaitConnected(vbd, CONNECT_WAIT_MS);
         boolean ephemeral = storage.capabilities().ephemeral();
-        LOG.info("vbd {}: connected {} to guest {} as {} ({}{})", key, storageName, spec.vm(), vdev,
-                ephemeral ? "ephemeral: changes vanish on disconnect" : "persistent", readOnly ? ", read-only" : "");
+        LOG.info("vbd {}: connected {} to guest {} as {} ({}{}{})", key, storageName, spec.vm(), vdev,
+                ephemeral ? "ephemeral: changes vanish on disconnect" : "persistent", readOnly ? ", read-only" : "",
+                spec.limits().none() ? "" : ", limits " + spec.limits());
         return ControlResponse.ok("connected " + storageName + " to domain " + domid + " as " + vdev + " (vbd " + key
                 + (spec.engine().equals("discard") ? "; discard: reads return zeros, writes are dropped"
                         : ephemeral ? "; copy-on-write: changes vanish on disconnect" : "")
-                + (readOnly ? "; read-only" : "") + ")\n"
+                + (readOnly ? "; read-only" : "") + (spec.limits().none() ? "" : "; limits " + spec.limits()) + ")\n"
                 + (up || !spec.waitForFrontend() ? "" : "the guest's frontend has not connected yet (backend "
                 + vbd.state().label() + "); it will when the guest's blkfront starts\n"));
     }
@@ -238,6 +244,51 @@ public final class VbdService implements AutoCloseable {
         }
         return ControlResponse.ok(old == bytes ? disk + " of domain " + domid + " is already " + Sizes.human(bytes) + "\n"
                 : "resized " + disk + " of domain " + domid + " from " + Sizes.human(old) + " to " + Sizes.human(bytes) + "\n");
+    }
+
+    /**
+     * {@code blkdeviotune VM VDEV [--total-iops-sec N ...]}: changes the given
+     * I/O limits of a served disk now (0 lifts one), the rest as they were,
+     * and prints them all, as virsh does; with no limit given only prints them.
+     */
+    public ControlResponse iotune(ControlRequest req) {
+        if (req.args().size() != 2) {
+            return usage("'blkdeviotune' needs the guest and the disk: blkdeviotune <vm> <vdev> [--total-iops-sec N ...]");
+        }
+        String vm = req.args().get(0);
+        String disk = req.args().get(1);
+        Vbd vbd;
+        try {
+            vbd = table.served(domains.domidOrNumber(vm), Vdev.devid(disk));
+        } catch (IllegalArgumentException e) {
+            return fail(e.getMessage());
+        }
+        if (vbd == null) {
+            return fail("no disk " + disk + " of " + vm + " is served by this daemon (see 'xen-disk-java list')");
+        }
+        Map<String, String> given = new LinkedHashMap<>();
+        for (Map.Entry<String, String> o : req.options().entrySet()) {
+            if (IoLimits.Setting.named(o.getKey()) != null) {
+                given.put(o.getKey(), o.getValue());
+            }
+        }
+        if (!given.isEmpty()) {
+            IoLimits now;
+            try {
+                now = vbd.limits().with(given);
+            } catch (IllegalArgumentException e) {
+                return fail("vbd " + vbd.domid() + "/" + vbd.devid() + ": " + e.getMessage());
+            }
+            vbd.limits(now);
+            try {
+                DiskLimits.save(xs, vbd.backendPath(), now);
+            } catch (XenStoreException e) {
+                LOG.warn("vbd {}/{}: the new I/O limits apply, but a restarted daemon will not know them: {}",
+                        vbd.domid(), vbd.devid(), e.getMessage());
+            }
+            LOG.info("vbd {}/{}: I/O limits now {}", vbd.domid(), vbd.devid(), now);
+        }
+        return ControlResponse.ok(vbd.limits().describe());
     }
 
     public ControlResponse disconnect(ControlRequest req) {

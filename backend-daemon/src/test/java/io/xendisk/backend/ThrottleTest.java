@@ -83,6 +83,11 @@ class ThrottleTest {
     }
 
     @Test
+    void theCommandLineKnowsTheSameSettings() {
+        assertEquals(io.xendisk.api.IoTuneOptions.NAMES, IoLimits.names());
+    }
+
+    @Test
     void libvirtsRulesAndNames() {
         IoLimits l = IoLimits.of(Map.of("--read-iops-sec", "10", "write_bytes_sec", "0"));
         assertEquals(Map.of("read_iops_sec", "10"), l.asMap());

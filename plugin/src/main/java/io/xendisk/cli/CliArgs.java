@@ -1,5 +1,7 @@
 package io.xendisk.cli;
 
+import io.xendisk.api.IoTuneOptions;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,8 +26,9 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
 
     /** Options each verb takes: name → whether it takes a value. */
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
-            "connect", Map.of("path", true, "storage", true, "vdev", true, "readonly", false, "foreground", false,
-                    "no-wait", false, "at-start", true, "sector-size", true),
+            "connect", withIoTune(Map.of("path", true, "storage", true, "vdev", true, "readonly", false,
+                    "foreground", false, "no-wait", false, "at-start", true, "sector-size", true)),
+            "blkdeviotune", withIoTune(Map.of("live", false, "current", false)),
             "sim", Map.of("memory-mib", true, "abi", true, "max-indirect-segments", true, "queues", true,
                     "ring-page-order", true),
             "demo", Map.of("dir", true),
@@ -39,6 +42,15 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
             "domblklist", Map.of("connect", true, "domain", true, "inactive", false),
             "install", Map.of("root", true),
             "uninstall", Map.of("root", true));
+    /** A verb's options and virsh's blkdeviotune options (--total-iops-sec N ...), each taking a number. */
+    private static Map<String, Boolean> withIoTune(Map<String, Boolean> own) {
+        Map<String, Boolean> m = new LinkedHashMap<>(own);
+        for (String name : IoTuneOptions.NAMES) {
+            m.put(IoTuneOptions.option(name), true);
+        }
+        return Map.copyOf(m);
+    }
+
     /** virsh's positional arguments, which may also be given as --NAME VALUE. */
     private static final Map<String, List<String>> VIRSH_POSITIONAL = Map.of(
             "attach-disk", List.of("domain", "source", "target"),
@@ -129,7 +141,14 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
             case "connect":
                 if (rest.size() != 1) {
                     throw new UsageException("'connect' needs one guest (name or domid): connect <vm> [--path IMG]"
-                            + " [--storage discard|file|mmap|cow|qcow2] [--vdev xvdb] [--readonly] [--foreground]");
+                            + " [--storage discard|file|mmap|cow|qcow2|nbd|rbd] [--vdev xvdb] [--readonly] [--foreground]"
+                            + " [--total-iops-sec N ...]");
+                }
+                return new CliArgs(verb, rest, platform, options);
+            case "blkdeviotune":
+                if (rest.size() != 2) {
+                    throw new UsageException("'blkdeviotune' needs the domain and the disk: blkdeviotune <domain>"
+                            + " <target> [--total-iops-sec N] [--read-bytes-sec N] ... (no limit given: print them)");
                 }
                 return new CliArgs(verb, rest, platform, options);
             case "disconnect":

@@ -2,6 +2,7 @@ package io.xendisk.cli;
 
 import io.xendisk.api.ControlRequest;
 import io.xendisk.api.ControlResponse;
+import io.xendisk.api.IoTuneOptions;
 import io.xendisk.xml.MetadataDisk;
 
 import java.util.LinkedHashMap;
@@ -23,7 +24,7 @@ public final class DiskRequests {
     private DiskRequests() {
     }
 
-    /** {@code connect DOMAIN --path SOURCE --storage ENGINE --vdev TARGET [--readonly]}. */
+    /** {@code connect DOMAIN --path SOURCE --storage ENGINE --vdev TARGET [--readonly] [--total-iops-sec N ...]}. */
     public static ControlRequest connect(String domain, MetadataDisk d) {
         Map<String, String> options = new LinkedHashMap<>();
         if (d.source() != null) {
@@ -34,6 +35,7 @@ public final class DiskRequests {
         if (d.readOnly()) {
             options.put("readonly", "true");
         }
+        d.iotune().forEach((name, value) -> options.put(IoTuneOptions.option(name), value));
         return new ControlRequest("connect", List.of(domain), options);
     }
 

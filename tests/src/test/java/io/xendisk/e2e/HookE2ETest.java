@@ -104,6 +104,27 @@ class HookE2ETest {
         }
     }
 
+    /** libvirt's {@code <iotune>} inside one of our disks: the daemon serves the disk with those limits. */
+    @Test
+    void iotuneInTheMetadataLimitsTheDiskAtStart() throws Exception {
+        Path image = Images.sparse(dist.dir.resolve("hook-iotune.img"), 8L << 20, null);
+        String disk = "      <xdj:disk target='xvdb' source='" + image + "'><xdj:iotune>"
+                + "<xdj:write_iops_sec>300</xdj:write_iops_sec></xdj:iotune></xdj:disk>\n";
+        String launcher = Dist.HOME.resolve("bin/xen-disk-java").toString();
+        Dist.Result start = hookAs("hookvm3", launcher, domainXml("hookvm3", -1, disk), "start", "begin");
+        assertEquals(0, start.exit(), start.toString());
+        Dist.Guest late = dist.guest("hookvm3");
+        try {
+            dist.awaitConnected(late, "xvdb");
+            Dist.Result shown = dist.cli("blkdeviotune", "hookvm3", "xvdb");
+            assertTrue(shown.out().contains("write_iops_sec             : 300\n"), shown.toString());
+            Dist.Result stopped = hookAs("hookvm3", launcher, domainXml("hookvm3", late.domid(), disk), "stopped", "end");
+            assertEquals(0, stopped.exit(), stopped.toString());
+        } finally {
+            dist.cli("sim", "destroy", late.name());
+        }
+    }
+
     /** A start that fails after "start": libvirt runs "stopped" and "release", and the disk is not connected later. */
     @Test
     void aStartThatNeverHappensLeavesNothingWaiting() throws Exception {

@@ -248,6 +248,36 @@ class XlDisksE2ETest {
         libxlRemove("xvdk");
     }
 
+    /** I/O limits before the target, where xl passes them on untouched; live changes kept for a restarted daemon. */
+    @Test
+    void limitsInAnXlTargetApplyAndBadOnesFailTheHotplug() throws Exception {
+        Path img = Images.sparse(dist.dir.resolve("xl-limited.img"), 16L << 20, null);
+        libxlAdd("xvdm", "[read_iops_sec=100,write_bytes_sec=2097152]file:" + img, false);
+        Dist.Result add = libxlHotplug("xvdm", "add");
+        assertEquals(0, add.exit(), add + dist.daemonLog());
+        Dist.poll(() -> "4".equals(xs.tryRead(be("xvdm") + "/state").orElse("")), "xvdm connected");
+        String line = dist.listLine(guest.vbd("xvdm"));
+        assertTrue(line != null && line.contains(" Connected file:" + img + " "), String.valueOf(line));
+        Dist.Result shown = dist.cli("blkdeviotune", guest.name(), "xvdm");
+        assertTrue(shown.out().contains("read_iops_sec              : 100\n")
+                && shown.out().contains("write_bytes_sec            : 2097152\n"), shown.toString());
+        assertEquals("write_bytes_sec=2097152,read_iops_sec=100", xs.read(be("xvdm") + "/xen-disk-java-iotune"));
+        Dist.Result changed = dist.cli("blkdeviotune", guest.name(), "xvdm", "--read-iops-sec", "50");
+        assertEquals(0, changed.exit(), changed.toString());
+        assertEquals("write_bytes_sec=2097152,read_iops_sec=50", xs.read(be("xvdm") + "/xen-disk-java-iotune"),
+                "what a restarted daemon finds");
+        Dist.Result v = dist.simRun(guest, "xvdm", "verify", "--size", "1M", "--seed", "43");
+        assertEquals(0, v.exit(), v.toString());
+        libxlRemove("xvdm");
+        Images.assertPattern(img, 0, 1 << 20, 43);
+
+        libxlAdd("xvdn", "[read_iops=100]file:" + img, false);
+        Dist.Result bad = libxlHotplug("xvdn", "add");
+        assertEquals(1, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("unknown I/O limit 'read_iops'"), bad.toString());
+        libxlRemove("xvdn");
+    }
+
     @Test
     void badTargetsFailTheHotplugScriptWithTheReason() throws Exception {
         libxlAdd("xvdc", "qcow9:/images/x.img", false);

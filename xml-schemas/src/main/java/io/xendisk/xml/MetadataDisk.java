@@ -1,23 +1,32 @@
 package io.xendisk.xml;
 
+import java.util.Map;
 import java.util.Objects;
 
 /**
  * One xen-disk-java disk of a libvirt domain, as declared in its metadata:
- * {@code <disk target="xvdb" source="/images/gold.img" engine="cow" readonly="false"/>}.
+ * {@code <disk target="xvdb" source="/images/gold.img" engine="cow" readonly="false"/>}, with
+ * optionally libvirt's {@code <iotune>} inside.
  *
  * @param target   the guest's device name (xvdb, ...)
  * @param source   absolute path of the image, a URI (nbd://..., rbd:pool/image), or null for engine discard
  * @param engine   how the daemon serves it
  * @param readOnly whether the guest sees a read-only disk
+ * @param iotune   its I/O limits by libvirt's names ({@code total_iops_sec} -> "1000"), in document order; empty: none
  */
-public record MetadataDisk(String target, String source, Engine engine, boolean readOnly) {
+public record MetadataDisk(String target, String source, Engine engine, boolean readOnly, Map<String, String> iotune) {
     public MetadataDisk {
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(engine, "engine");
         if (engine.needsImage() && source == null) {
             throw new IllegalArgumentException("disk " + target + ": engine " + engine.id() + " needs a source image");
         }
+        iotune = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(iotune));
+    }
+
+    /** A disk without I/O limits. */
+    public MetadataDisk(String target, String source, Engine engine, boolean readOnly) {
+        this(target, source, engine, readOnly, Map.of());
     }
 
     /**

@@ -1,7 +1,9 @@
 package io.xendisk.xml;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Our {@code <disks>} element in a libvirt domain's {@code <metadata>}: its
@@ -49,7 +51,13 @@ public final class MetadataDisks {
                         "remove source=, or choose engine cow, mmap, file or qcow2 to serve the image"));
                 continue;
             }
-            out.add(new MetadataDisk(target, image, engine, readOnly));
+            Map<String, String> iotune = new LinkedHashMap<>();
+            for (XmlElement tune : d.children("iotune")) {
+                for (XmlElement limit : tune.children()) {
+                    iotune.put(limit.name(), limit.text().strip());
+                }
+            }
+            out.add(new MetadataDisk(target, image, engine, readOnly, iotune));
         }
         if (!problems.isEmpty()) {
             throw new XmlInvalidException(problems);
@@ -73,7 +81,14 @@ public final class MetadataDisks {
             if (d.readOnly()) {
                 sb.append(" readonly=\"true\"");
             }
-            sb.append("/>\n");
+            if (d.iotune().isEmpty()) {
+                sb.append("/>\n");
+                continue;
+            }
+            sb.append(">\n    <iotune>\n");
+            d.iotune().forEach((k, v) -> sb.append("      <").append(k).append('>').append(escape(v)).append("</")
+                    .append(k).append(">\n"));
+            sb.append("    </iotune>\n  </disk>\n");
         }
         return sb.append("</").append(ELEMENT).append(">\n").toString();
     }

@@ -64,6 +64,27 @@ class DomainXmlTest {
     }
 
     @Test
+    void iotuneAsLibvirtWritesItInsideADisk() throws Exception {
+        DomainXml d = DomainXml.parse(domain("    <xdj:disks xmlns:xdj='" + NS + "'>\n"
+                + "      <xdj:disk target='xvdb' source='/img/a.img'><xdj:iotune><xdj:write_iops_sec>500"
+                + "</xdj:write_iops_sec><xdj:total_bytes_sec>52428800</xdj:total_bytes_sec></xdj:iotune></xdj:disk>\n"
+                + "    </xdj:disks>\n"), "vm1.xml");
+        MetadataDisk disk = new MetadataDisk("xvdb", "/img/a.img", Engine.FILE, false,
+                java.util.Map.of("write_iops_sec", "500", "total_bytes_sec", "52428800"));
+        assertEquals(List.of(disk), d.disks());
+        // written back for setMetadata, and read again the same
+        String xml = MetadataDisks.toMetadataXml(List.of(disk));
+        assertTrue(xml.contains("<iotune>") && xml.contains("<write_iops_sec>500</write_iops_sec>"), xml);
+        DomainXml again = DomainXml.parse(domain("    " + xml.replace("<disks>", "<disks xmlns='" + NS + "'>")), "x");
+        assertEquals(List.of(disk), again.disks());
+
+        XmlInvalidException e = assertThrows(XmlInvalidException.class, () -> DomainXml.parse(domain(
+                "    <disks xmlns='" + NS + "'><disk target='xvdb' source='/a'><iotune><total_iops>5</total_iops>"
+                        + "</iotune></disk></disks>\n"), "vm1.xml"));
+        assertTrue(e.getMessage().contains("total_iops"), e.getMessage());
+    }
+
+    @Test
     void anyPrefixOrADefaultNamespaceWorks() throws Exception {
         DomainXml d = DomainXml.parse(domain("    <disks xmlns='" + NS + "'><disk target='xvdz' source='/a'/></disks>\n"),
                 "vm1.xml");
