@@ -7,6 +7,8 @@
 # A guest's disk on an NBD server (nbdkit memory) or an RBD image (a one-node Ceph) against fio's
 # nbd or rbd engine on the same store:
 #   tests/bench/run-bench.sh nbd|rbd [seconds=5] [rounds=3] [imageMiB=256]
+# What I/O limits give a limited disk, and whether they hold up an unlimited one beside it:
+#   tests/bench/run-bench.sh limits [seconds=10] [rounds=3]
 # BENCH_GUEST_SEGMENTS=256 makes the guest take up to 256 segments per request (1 MiB, as Linux
 # booted with xen_blkfront.max_indirect_segments=256); XEN_DISK_JAVA_CONFIG=FILE gives the daemon a
 # config.xml (e.g. <max-indirect-segments>32</max-indirect-segments> for the other half of an A/B).
@@ -18,5 +20,6 @@ mvn -B -q -DskipTests package   # compiles the test classes too (only their run 
 MAIN=io.xendisk.bench.BlkifBench
 if [ "${1:-}" = storm ]; then MAIN=io.xendisk.bench.StormBench; shift; fi
 if [ "${1:-}" = nbd ] || [ "${1:-}" = rbd ]; then MAIN=io.xendisk.bench.RemoteBench; fi
+if [ "${1:-}" = limits ]; then MAIN=io.xendisk.bench.LimitsBench; fi
 exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
   -Dxendisk.dist=src/target/xen-disk-java -Dxdj.bench.dir="${BENCH_DIR:-/dev/shm}" "$MAIN" "$@"
