@@ -129,7 +129,7 @@ public final class VbdService implements AutoCloseable {
         String be = VbdNodes.backendPath(BACKEND_DOMID, domid, devid);
         Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE, sectorSize);
         try {
-            VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
+            VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName, spec.cdrom());
             vbd.start();
         } catch (XenStoreException | IllegalStateException e) {
             vbd.destroy("connect failed: " + e.getMessage());
