@@ -18,7 +18,7 @@ mkdir -p "$LAB/debs" "$LAB/boot"
 # userland) xl, oxenstored, xen-init-dom0 and xenconsoled; the two libraries are what the
 # daemon binds with JNA; libvirtd with its libxl driver and virsh for the libvirt scenario;
 # qemu-system-xen is QEMU's qdisk, the peer the bench scenario runs beside us; qemu-img checks overlays.
-HOST_PKGS=(qemu-system-x86 qemu-system-xen qemu-utils busybox-static cpio kmod xen-utils-4.17 xenstore-utils libxengnttab1 libxenevtchn1
+HOST_PKGS=(qemu-system-x86 qemu-system-xen qemu-utils busybox-static cpio kmod genisoimage xen-utils-4.17 xenstore-utils libxengnttab1 libxenevtchn1
            libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
 missing=()
 for p in "${HOST_PKGS[@]}"; do
@@ -87,7 +87,7 @@ if newer "$LAB/boot/dom0.cpio.gz" "$HERE/dom0-init" "$HERE/build.sh"; then
   echo "build: dom0 initramfs $(du -k "$LAB/boot/dom0.cpio.gz" | cut -f1) KiB"
 fi
 if newer "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" "$HERE/build.sh"; then
-  # ext4 (it mounts the ext2 busybox's mke2fs makes) for fstrim
-  make_initramfs "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" xen-blkfront ext4
+  # ext4 (it mounts the ext2 busybox's mke2fs makes) for fstrim, isofs for the CD-ROM
+  make_initramfs "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" xen-blkfront ext4 isofs
   echo "build: domU initramfs $(du -k "$LAB/boot/domU.cpio.gz" | cut -f1) KiB"
 fi

@@ -9,7 +9,12 @@ package io.xendisk.backend;
  *                           is offered (the unit the engine frees: a filesystem block, a page,
  *                           a qcow2 cluster); 0 when it is not
  */
-public record DiskInfo(long sectors, int sectorSize, boolean readOnly, boolean flush, int discardGranularity) {
+public record DiskInfo(long sectors, int sectorSize, boolean readOnly, boolean flush, int discardGranularity,
+                       boolean cdrom) {
+    /** VDISK_CDROM of blkif.h: a CD-ROM drive, always read-only here. */
+    public static final int VDISK_CDROM = 0x1;
+    /** VDISK_REMOVABLE: removable media, which a CD-ROM drive's is. */
+    public static final int VDISK_REMOVABLE = 0x2;
     public static final int VDISK_READONLY = 0x4;
 
     public DiskInfo {
@@ -25,6 +30,11 @@ public record DiskInfo(long sectors, int sectorSize, boolean readOnly, boolean f
         }
     }
 
+    /** A disk, not a CD-ROM. */
+    public DiskInfo(long sectors, int sectorSize, boolean readOnly, boolean flush, int discardGranularity) {
+        this(sectors, sectorSize, readOnly, flush, discardGranularity, false);
+    }
+
     /** A disk that takes no DISCARD requests. */
     public DiskInfo(long sectors, int sectorSize, boolean readOnly, boolean flush) {
         this(sectors, sectorSize, readOnly, flush, 0);
@@ -35,6 +45,6 @@ public record DiskInfo(long sectors, int sectorSize, boolean readOnly, boolean f
     }
 
     public int infoBits() {
-        return readOnly ? VDISK_READONLY : 0;
+        return (readOnly ? VDISK_READONLY : 0) | (cdrom ? VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY : 0);
     }
 }

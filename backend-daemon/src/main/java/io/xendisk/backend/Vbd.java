@@ -109,7 +109,9 @@ public final class Vbd {
         this.onGone = onGone;
         this.name = "vbd " + domid + "/" + devid;
         this.sectorSize = sectorSize;
-        boolean ro = readOnly || storage.capabilities().readOnly();
+        // a CD-ROM (the toolstack's or our device-type node) is read-only whatever the mode says
+        boolean cdrom = BlkifNodes.CDROM.equals(node(xs, backendPath, BlkifNodes.DEVICE_TYPE));
+        boolean ro = readOnly || cdrom || storage.capabilities().readOnly();
         boolean discard = !ro && storage.capabilities().discard() && discardEnabled(xs, backendPath);
         this.limits = new Request.Limits(storage.sizeSectors(), ro, discard, features.maxIndirectSegments(),
                 sectorSize);
@@ -121,7 +123,7 @@ public final class Vbd {
         }, journals, domid, devid);
         this.backend = new VbdBackend(xs, backendPath, domid, devid,
                 new DiskInfo(storage.sizeSectors(), sectorSize, ro, true,
-                        discard ? Math.max(sectorSize, storage.discardGranularity()) : 0), connector, new VbdBackend.Listener() {
+                        discard ? Math.max(sectorSize, storage.discardGranularity()) : 0, cdrom), connector, new VbdBackend.Listener() {
                     @Override
                     public void onTeardown(VbdBackend vbd, String reason) {
                         ended(reason);
@@ -134,10 +136,15 @@ public final class Vbd {
      * write 0): absent or anything but 0 lets the engine's discard through, as in blkback.
      */
     private static boolean discardEnabled(XenStore xs, String backendPath) {
+        return !"0".equals(node(xs, backendPath, BlkifNodes.DISCARD_ENABLE));
+    }
+
+    /** A node of the backend directory, trimmed; "" when absent or unreadable. */
+    private static String node(XenStore xs, String backendPath, String name) {
         try {
-            return !"0".equals(xs.tryRead(BlkifNodes.path(backendPath, BlkifNodes.DISCARD_ENABLE)).orElse("1").trim());
+            return xs.tryRead(BlkifNodes.path(backendPath, name)).orElse("").trim();
         } catch (XenStoreException e) {
-            return true;
+            return "";
         }
     }
 

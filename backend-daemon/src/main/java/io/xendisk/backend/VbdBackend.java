@@ -449,7 +449,10 @@ public final class VbdBackend implements AutoCloseable {
         ring = r;
         xs.transaction(t -> {
             t.write(be(BlkifNodes.SECTORS), Long.toString(disk.sectors()));
-            t.write(be(BlkifNodes.INFO), Integer.toString(disk.infoBits()));
+            // device-type is written with the device (connect --cdrom, xl devtype=cdrom), maybe after we were made
+            boolean cdrom = BlkifNodes.CDROM.equals(t.tryRead(be(BlkifNodes.DEVICE_TYPE)).orElse("").trim());
+            t.write(be(BlkifNodes.INFO), Integer.toString(disk.infoBits()
+                    | (cdrom ? DiskInfo.VDISK_CDROM | DiskInfo.VDISK_REMOVABLE | DiskInfo.VDISK_READONLY : 0)));
             t.write(be(BlkifNodes.SECTOR_SIZE), Integer.toString(disk.sectorSize()));
             t.write(be(BlkifNodes.PHYSICAL_SECTOR_SIZE), Integer.toString(disk.sectorSize()));
             writeDiscard(t);
@@ -471,7 +474,8 @@ public final class VbdBackend implements AutoCloseable {
      * blkfront takes as "read the size again"; a frontend not connected reads it when it connects.
      */
     public synchronized void resized(long sectors) {
-        disk = new DiskInfo(sectors, disk.sectorSize(), disk.readOnly(), disk.flush(), disk.discardGranularity());
+        disk = new DiskInfo(sectors, disk.sectorSize(), disk.readOnly(), disk.flush(), disk.discardGranularity(),
+                disk.cdrom());
         if (done || state != XenbusState.CONNECTED) {
             return;
         }

@@ -36,6 +36,13 @@ public final class VbdNodes {
      */
     public static void create(XenStore xs, int backendDomid, int domid, int devid, String vdev, boolean readOnly,
                               String params) {
+        create(xs, backendDomid, domid, devid, vdev, readOnly, params, false);
+    }
+
+    /** The same for a CD-ROM drive when {@code cdrom} (device-type cdrom on both ends, as libxl writes it). */
+    public static void create(XenStore xs, int backendDomid, int domid, int devid, String vdev, boolean readOnly,
+                              String params, boolean cdrom) {
+        String type = cdrom ? BlkifNodes.CDROM : BlkifNodes.DISK;
         String be = backendPath(backendDomid, domid, devid);
         String fe = frontendPath(domid, devid);
         xs.transaction(t -> {
@@ -45,7 +52,7 @@ public final class VbdNodes {
             t.write(BlkifNodes.path(fe, BlkifNodes.BACKEND), be);
             t.write(BlkifNodes.path(fe, BlkifNodes.BACKEND_ID), Integer.toString(backendDomid));
             t.write(BlkifNodes.path(fe, BlkifNodes.VIRTUAL_DEVICE), Integer.toString(devid));
-            t.write(BlkifNodes.path(fe, BlkifNodes.DEVICE_TYPE), BlkifNodes.DISK);
+            t.write(BlkifNodes.path(fe, BlkifNodes.DEVICE_TYPE), type);
             t.write(BlkifNodes.path(fe, BlkifNodes.STATE), XenbusState.INITIALISING.wire());
             t.rm(be);
             t.mkdir(be);
@@ -53,13 +60,13 @@ public final class VbdNodes {
             t.write(BlkifNodes.path(be, BlkifNodes.FRONTEND), fe);
             t.write(BlkifNodes.path(be, BlkifNodes.FRONTEND_ID), Integer.toString(domid));
             t.write(BlkifNodes.path(be, BlkifNodes.ONLINE), BlkifNodes.ON);
-            t.write(BlkifNodes.path(be, BlkifNodes.REMOVABLE), BlkifNodes.OFF);
+            t.write(BlkifNodes.path(be, BlkifNodes.REMOVABLE), cdrom ? BlkifNodes.ON : BlkifNodes.OFF);
             t.write(BlkifNodes.path(be, BlkifNodes.BOOTABLE), BlkifNodes.ON);
             t.write(BlkifNodes.path(be, BlkifNodes.STATE), XenbusState.INITIALISING.wire());
             t.write(BlkifNodes.path(be, BlkifNodes.DEV), vdev);
             t.write(BlkifNodes.path(be, BlkifNodes.TYPE), KIND);
-            t.write(BlkifNodes.path(be, BlkifNodes.MODE), BlkifNodes.mode(readOnly));
-            t.write(BlkifNodes.path(be, BlkifNodes.DEVICE_TYPE), BlkifNodes.DISK);
+            t.write(BlkifNodes.path(be, BlkifNodes.MODE), BlkifNodes.mode(readOnly || cdrom));
+            t.write(BlkifNodes.path(be, BlkifNodes.DEVICE_TYPE), type);
             t.write(BlkifNodes.path(be, BlkifNodes.PARAMS), params);
             return null;
         });

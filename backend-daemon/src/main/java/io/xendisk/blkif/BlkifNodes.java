@@ -86,6 +86,8 @@ public final class BlkifNodes {
     // --- values
 
     public static final String DISK = "disk";
+    /** The other device-type: a read-only ISO image, VDISK_CDROM to the frontend (xl devtype=cdrom). */
+    public static final String CDROM = "cdrom";
     public static final String MODE_READ_ONLY = "r";
     public static final String MODE_READ_WRITE = "w";
     public static final String HOTPLUG_CONNECTED = "connected";

@@ -26,12 +26,13 @@ import io.xendisk.storage.StorageSpec;
  * @param waitForFrontend false with {@code --no-wait}
  * @param atStartSeconds  how long to wait for the guest's domain to be created ({@code --at-start}); 0 for not at all
  * @param sectorSize      {@code --sector-size}, 512 or 4096; 0 for the storage's own (512, or a 4Kn device's 4096)
+ * @param cdrom           {@code --cdrom}: a read-only CD-ROM drive (device-type cdrom, VDISK_CDROM), e.g. for an ISO image
  * @param limits          the disk's I/O limits ({@code --total-iops-sec N} and the rest of virsh's blkdeviotune options)
  */
 record ConnectSpec(String vm, String engine, Path image, String uri, boolean readOnly, String vdev,
-                   boolean waitForFrontend, long atStartSeconds, int sectorSize, IoLimits limits) {
+                   boolean waitForFrontend, long atStartSeconds, int sectorSize, boolean cdrom, IoLimits limits) {
     static final String SYNOPSIS = "connect <vm> [--path IMG] [--storage discard|file|mmap|cow|qcow2|nbd|rbd]"
-            + " [--vdev xvdb] [--readonly] [--sector-size 512|4096] [--no-wait] [--at-start SECONDS]"
+            + " [--vdev xvdb] [--readonly] [--cdrom] [--sector-size 512|4096] [--no-wait] [--at-start SECONDS]"
             + " [--total-iops-sec N ...]";
     /** The longest {@code --at-start}: an hour covers any toolstack's domain build. */
     static final long MAX_AT_START_SECONDS = 3600;
@@ -118,8 +119,9 @@ record ConnectSpec(String vm, String engine, Path image, String uri, boolean rea
             }
             sectorSize = Integer.parseInt(ss);
         }
-        return new ConnectSpec(req.args().get(0), engine, image, uri, req.option("readonly") != null, vdev,
-                req.option("no-wait") == null, atStart, sectorSize, limits(req));
+        boolean cdrom = req.option("cdrom") != null;
+        return new ConnectSpec(req.args().get(0), engine, image, uri, cdrom || req.option("readonly") != null, vdev,
+                req.option("no-wait") == null, atStart, sectorSize, cdrom, limits(req));
     }
 
     /** The I/O limits among a request's options (libvirt's names, spelled as options or not). */
@@ -146,7 +148,7 @@ record ConnectSpec(String vm, String engine, Path image, String uri, boolean rea
 
     /** This connect run when its guest's domain has just been created: no frontend to wait for yet. */
     ConnectSpec whenCreated() {
-        return new ConnectSpec(vm, engine, image, uri, readOnly, vdev, false, 0, sectorSize, limits);
+        return new ConnectSpec(vm, engine, image, uri, readOnly, vdev, false, 0, sectorSize, cdrom, limits);
     }
 
     private static Invalid usage(String message) {

@@ -133,7 +133,7 @@ public final class VbdService implements AutoCloseable {
         Vbd vbd = table.add(be, domid, devid, vdev, storage, storageName, readOnly, true, KernelBackends.NONE, sectorSize);
         vbd.limits(spec.limits());
         try {
-            VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName);
+            VbdNodes.create(xs, BACKEND_DOMID, domid, devid, vdev, readOnly, storageName, spec.cdrom());
             DiskLimits.save(xs, be, spec.limits());
             vbd.start();
         } catch (XenStoreException | IllegalStateException e) {

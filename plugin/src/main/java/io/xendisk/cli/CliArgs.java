@@ -27,7 +27,7 @@ public record CliArgs(String verb, List<String> args, String platform, Map<Strin
     /** Options each verb takes: name → whether it takes a value. */
     private static final Map<String, Map<String, Boolean>> VERB_OPTIONS = Map.of(
             "connect", withIoTune(Map.of("path", true, "storage", true, "vdev", true, "readonly", false,
-                    "foreground", false, "no-wait", false, "at-start", true, "sector-size", true)),
+                    "foreground", false, "no-wait", false, "at-start", true, "sector-size", true, "cdrom", false)),
             "blkdeviotune", withIoTune(Map.of("live", false, "current", false)),
             "sim", Map.of("memory-mib", true, "abi", true, "max-indirect-segments", true, "queues", true,
                     "ring-page-order", true),

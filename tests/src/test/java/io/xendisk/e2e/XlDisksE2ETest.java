@@ -72,6 +72,11 @@ class XlDisksE2ETest {
 
     /** libxl__device_generic_add for a disk with our script: both directories, permissioned, in one transaction. */
     private static void libxlAdd(String vdev, String target, boolean readOnly) {
+        libxlAdd(vdev, target, readOnly, "disk");
+    }
+
+    /** The same with xl's devtype (disk or cdrom), which libxl writes as device-type at both ends. */
+    private static void libxlAdd(String vdev, String target, boolean readOnly, String deviceType) {
         String be = be(vdev);
         String fe = guest.frontend(vdev);
         int d = guest.domid();
@@ -81,7 +86,7 @@ class XlDisksE2ETest {
             t.write(fe + "/backend", be);
             t.write(fe + "/backend-id", "0");
             t.write(fe + "/virtual-device", Integer.toString(Vdev.devid(vdev)));
-            t.write(fe + "/device-type", "disk");
+            t.write(fe + "/device-type", deviceType);
             t.write(fe + "/state", "1");
             t.mkdir(be);
             t.setPermissions(be, List.of(new XsPerm(0, XsPerm.Access.NONE), new XsPerm(d, XsPerm.Access.READ)));
@@ -89,7 +94,7 @@ class XlDisksE2ETest {
                     Map.entry("online", "1"), Map.entry("state", "1"), Map.entry("params", target),
                     Map.entry("script", "/etc/xen/scripts/xen-disk-java"), Map.entry("mode", readOnly ? "r" : "w"),
                     Map.entry("type", "phy"), Map.entry("removable", "0"), Map.entry("bootable", "1"),
-                    Map.entry("dev", vdev), Map.entry("device-type", "disk"), Map.entry("discard-enable", "1"),
+                    Map.entry("dev", vdev), Map.entry("device-type", deviceType), Map.entry("discard-enable", "1"),
                     Map.entry("specification", "xen"));
             nodes.forEach((k, v) -> t.write(be + "/" + k, v));
             return null;
@@ -167,6 +172,23 @@ class XlDisksE2ETest {
         libxlRemove("xvdb");
         Dist.poll(() -> dist.listLine(guest.vbd("xvdb")) == null, "the detached disk leaves the list");
         Images.assertPattern(img, 1 << 20, 8 << 20, 41);
+    }
+
+    @Test
+    void anXlCdromIsAReadOnlyCdromDrive() throws Exception {
+        Path iso = Images.sparse(dist.dir.resolve("xl.iso"), 4L << 20, null);
+        Images.writePattern(iso, 0, 4 << 20, 44);
+        String sum = Images.sha256(iso);
+        libxlAdd("xvdg", iso.toString(), true, "cdrom");
+        Dist.Result add = libxlHotplug("xvdg", "add");
+        assertEquals(0, add.exit(), add + dist.daemonLog());
+        Dist.poll(() -> "4".equals(xs.tryRead(guest.frontend("xvdg") + "/state").orElse("")), "xvdg connected");
+        assertEquals("7", xs.read(be("xvdg") + "/info"), "VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY");
+        Dist.Result v = dist.simRun(guest, "xvdg", "verify", "--read-only", "--size", "4M", "--seed", "44");
+        assertEquals(0, v.exit(), v.toString());
+        libxlRemove("xvdg");
+        Dist.poll(() -> dist.listLine(guest.vbd("xvdg")) == null, "the detached disk leaves the list");
+        assertEquals(sum, Images.sha256(iso));
     }
 
     @Test
