@@ -34,7 +34,7 @@ public enum XmlSchema {
                     Map.entry("grant-mappings", new Hint("a whole number of mappings from 1 to 1000000000", "40000")),
                     Map.entry("qcow2-cache-mib", new Hint("a whole number of MiB from 1 to 65536", "32")),
                     Map.entry("nbd-reconnect-seconds", new Hint("a whole number of seconds from 0 to 86400", "120")),
-                    Map.entry("nbd-connections", new Hint("a whole number of connections from 1 to 16", "4")),
+                    Map.entry("nbd-connections", new Hint("a whole number of connections from 1 to 16", "2")),
                     Map.entry("max-ring-page-order", new Hint("a ring page order from 0 to 4", "4")),
                     Map.entry("max-indirect-segments", new Hint("0 (no INDIRECT requests), or 12 to 4096 segments", "256")),
                     Map.entry("metrics", new Hint("a port (on the loopback address) or HOST:PORT, e.g. 127.0.0.1:9477",

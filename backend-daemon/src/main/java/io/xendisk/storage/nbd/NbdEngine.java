@@ -27,8 +27,12 @@ public final class NbdEngine implements StorageEngine {
     public static final String RECONNECT_PROPERTY = "xen-disk-java.nbd.reconnect-seconds";
     /** Connections per disk where the server allows several (config.xml's nbd-connections sets it). */
     public static final String CONNECTIONS_PROPERTY = "xen-disk-java.nbd.connections";
-    /** As nbdcopy opens: enough for a server that serves each connection from one thread. */
-    public static final int DEFAULT_CONNECTIONS = 4;
+    /**
+     * One, as QEMU and libnbd: against nbdkit on this host several were slower (docs/BENCHMARKS.md);
+     * several pay where one connection is the bottleneck (a long network path, a server serving
+     * each connection from one thread), and nbd-connections asks for them.
+     */
+    public static final int DEFAULT_CONNECTIONS = 1;
     static final int MAX_CONNECTIONS = 16;
 
     @Override

@@ -49,8 +49,9 @@ class NbdDiskTest {
         Path log = dir.resolve("requests.log");
         NbdServer s = kept.keep(NbdServer.nbdkit(dir, true, "", List.of("--filter=log"), "memory", "16M",
                 "logfile=" + log));
-        IoEngine disk = kept.keep(Storages.open(StorageSpec.uri("nbd", s.uri.toString(), false)));
-        assertEquals(NbdEngine.DEFAULT_CONNECTIONS, ((NbdDisk) disk).connections());
+        IoEngine disk = kept.keep(withConnections("4",
+                () -> Storages.open(StorageSpec.uri("nbd", s.uri.toString(), false))));
+        assertEquals(4, ((NbdDisk) disk).connections());
 
         byte[][] written = writeAndReadBack(disk, 8);
         disk.close();
@@ -59,8 +60,7 @@ class NbdDiskTest {
         while (m.find()) {
             connections.add(m.group(1));
         }
-        assertEquals(NbdEngine.DEFAULT_CONNECTIONS, connections.size(), "the connections nbdkit saw writes on: "
-                + connections);
+        assertEquals(4, connections.size(), "the connections nbdkit saw writes on: " + connections);
         // and the server holds what was written, read on a connection of its own
         try (NbdClient check = NbdClient.open(s.uri, 4)) {
             for (int i = 0; i < written.length; i++) {
@@ -88,27 +88,36 @@ class NbdDiskTest {
     }
 
     @Test
-    void nbdConnectionsSetsTheCount() throws Exception {
+    void nbdConnectionsSetsTheCountAndOneIsTheDefault() throws Exception {
         NbdServer s = kept.keep(NbdServer.nbdkit(dir, true, "", List.of(), "memory", "1M"));
-        String before = System.getProperty(NbdEngine.CONNECTIONS_PROPERTY);
-        try {
-            for (int n : new int[] {1, 2}) {
-                System.setProperty(NbdEngine.CONNECTIONS_PROPERTY, Integer.toString(n));
-                try (IoEngine disk = Storages.open(StorageSpec.uri("nbd", s.uri.toString(), false))) {
-                    assertEquals(n, ((NbdDisk) disk).connections());
-                }
-            }
-        } finally {
-            if (before == null) {
-                System.clearProperty(NbdEngine.CONNECTIONS_PROPERTY);
-            } else {
-                System.setProperty(NbdEngine.CONNECTIONS_PROPERTY, before);
+        try (IoEngine disk = Storages.open(StorageSpec.uri("nbd", s.uri.toString(), false))) {
+            assertEquals(NbdEngine.DEFAULT_CONNECTIONS, ((NbdDisk) disk).connections());
+            assertEquals(1, NbdEngine.DEFAULT_CONNECTIONS);
+        }
+        for (String n : new String[] {"1", "2"}) {
+            try (IoEngine disk = withConnections(n, () -> Storages.open(StorageSpec.uri("nbd", s.uri.toString(), false)))) {
+                assertEquals(Integer.parseInt(n), ((NbdDisk) disk).connections());
             }
         }
         for (String bad : new String[] {"0", "17", "all"}) {
             StorageException e = assertThrows(StorageException.class, () -> NbdEngine.connections(bad));
             assertTrue(e.getMessage().contains(NbdEngine.CONNECTIONS_PROPERTY + "='" + bad + "' is not a number of"
                     + " connections from 1 to 16"), e.getMessage());
+        }
+    }
+
+    /** Opens a disk with the nbd-connections property set to {@code n}, as config.xml sets it. */
+    private static IoEngine withConnections(String n, java.util.concurrent.Callable<IoEngine> open) throws Exception {
+        String before = System.getProperty(NbdEngine.CONNECTIONS_PROPERTY);
+        System.setProperty(NbdEngine.CONNECTIONS_PROPERTY, n);
+        try {
+            return open.call();
+        } finally {
+            if (before == null) {
+                System.clearProperty(NbdEngine.CONNECTIONS_PROPERTY);
+            } else {
+                System.setProperty(NbdEngine.CONNECTIONS_PROPERTY, before);
+            }
         }
     }
 
