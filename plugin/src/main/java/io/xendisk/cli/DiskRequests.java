@@ -32,7 +32,9 @@ public final class DiskRequests {
         }
         options.put("storage", d.engine().id());
         options.put("vdev", d.target());
-        if (d.readOnly()) {
+        if (d.cdrom()) {
+            options.put("cdrom", "true");
+        } else if (d.readOnly()) {
             options.put("readonly", "true");
         }
         d.iotune().forEach((name, value) -> options.put(IoTuneOptions.option(name), value));

@@ -104,12 +104,19 @@ class HookE2ETest {
         }
     }
 
-    /** libvirt's {@code <iotune>} inside one of our disks: the daemon serves the disk with those limits. */
+    /**
+     * libvirt's {@code <iotune>} inside one of our disks, and a CD-ROM drive as libvirt's
+     * {@code device='cdrom'}: the daemon serves the disk with those limits and the ISO as a
+     * read-only CD-ROM the guest reads.
+     */
     @Test
-    void iotuneInTheMetadataLimitsTheDiskAtStart() throws Exception {
+    void iotuneAndACdromInTheMetadataAreServedSoAtStart() throws Exception {
         Path image = Images.sparse(dist.dir.resolve("hook-iotune.img"), 8L << 20, null);
+        Path iso = Images.sparse(dist.dir.resolve("hook-tools.iso"), 4L << 20, null);
+        Images.writePattern(iso, 0, 4 << 20, 62);
         String disk = "      <xdj:disk target='xvdb' source='" + image + "'><xdj:iotune>"
-                + "<xdj:write_iops_sec>300</xdj:write_iops_sec></xdj:iotune></xdj:disk>\n";
+                + "<xdj:write_iops_sec>300</xdj:write_iops_sec></xdj:iotune></xdj:disk>\n"
+                + "      <xdj:disk target='xvdc' source='" + iso + "' device='cdrom'/>\n";
         String launcher = Dist.HOME.resolve("bin/xen-disk-java").toString();
         Dist.Result start = hookAs("hookvm3", launcher, domainXml("hookvm3", -1, disk), "start", "begin");
         assertEquals(0, start.exit(), start.toString());
@@ -118,6 +125,11 @@ class HookE2ETest {
             dist.awaitConnected(late, "xvdb");
             Dist.Result shown = dist.cli("blkdeviotune", "hookvm3", "xvdb");
             assertTrue(shown.out().contains("write_iops_sec             : 300\n"), shown.toString());
+            dist.awaitConnected(late, "xvdc");
+            assertEquals("cdrom", dist.xsRead(late.frontend("xvdc") + "/device-type"));
+            assertEquals("r", dist.xsRead(late.backend("xvdc") + "/mode"));
+            Dist.Result read = dist.simRun(late, "xvdc", "verify", "--read-only", "--size", "4M", "--seed", "62");
+            assertEquals(0, read.exit(), read.toString());
             Dist.Result stopped = hookAs("hookvm3", launcher, domainXml("hookvm3", late.domid(), disk), "stopped", "end");
             assertEquals(0, stopped.exit(), stopped.toString());
         } finally {

@@ -13,8 +13,10 @@ import java.util.Objects;
  * @param engine   how the daemon serves it
  * @param readOnly whether the guest sees a read-only disk
  * @param iotune   its I/O limits by libvirt's names ({@code total_iops_sec} -> "1000"), in document order; empty: none
+ * @param cdrom    a CD-ROM drive ({@code device="cdrom"}, as libvirt's {@code <disk device='cdrom'>}): read-only
  */
-public record MetadataDisk(String target, String source, Engine engine, boolean readOnly, Map<String, String> iotune) {
+public record MetadataDisk(String target, String source, Engine engine, boolean readOnly, Map<String, String> iotune,
+                           boolean cdrom) {
     public MetadataDisk {
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(engine, "engine");
@@ -22,11 +24,19 @@ public record MetadataDisk(String target, String source, Engine engine, boolean 
             throw new IllegalArgumentException("disk " + target + ": engine " + engine.id() + " needs a source image");
         }
         iotune = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(iotune));
+        if (cdrom) {
+            readOnly = true;
+        }
     }
 
     /** A disk without I/O limits. */
     public MetadataDisk(String target, String source, Engine engine, boolean readOnly) {
-        this(target, source, engine, readOnly, Map.of());
+        this(target, source, engine, readOnly, Map.of(), false);
+    }
+
+    /** A disk, not a CD-ROM drive. */
+    public MetadataDisk(String target, String source, Engine engine, boolean readOnly, Map<String, String> iotune) {
+        this(target, source, engine, readOnly, iotune, false);
     }
 
     /**

@@ -57,7 +57,13 @@ public final class MetadataDisks {
                     iotune.put(limit.name(), limit.text().strip());
                 }
             }
-            out.add(new MetadataDisk(target, image, engine, readOnly, iotune));
+            boolean cdrom = d.attribute("device").map("cdrom"::equals).orElse(false);
+            if (cdrom && image == null) {
+                problems.add(new XmlProblem(source, d.line(), d.column(), "disk " + target
+                        + ": a CD-ROM drive needs its image", "add source=\"/path/to/image.iso\""));
+                continue;
+            }
+            out.add(new MetadataDisk(target, image, engine, readOnly, iotune, cdrom));
         }
         if (!problems.isEmpty()) {
             throw new XmlInvalidException(problems);
@@ -78,7 +84,9 @@ public final class MetadataDisks {
                 sb.append(" source=\"").append(escape(d.source())).append('"');
             }
             sb.append(" engine=\"").append(d.engine().id()).append('"');
-            if (d.readOnly()) {
+            if (d.cdrom()) {
+                sb.append(" device=\"cdrom\"");
+            } else if (d.readOnly()) {
                 sb.append(" readonly=\"true\"");
             }
             if (d.iotune().isEmpty()) {

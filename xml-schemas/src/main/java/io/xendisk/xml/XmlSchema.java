@@ -21,7 +21,9 @@ public enum XmlSchema {
                             "/var/lib/xen/images/data.img"),
                     "engine", new Hint("cow (writes vanish at detach), mmap, file, qcow2, nbd, rbd or discard", "file"),
                     "readonly", new Hint("true or false", "true"),
-                    "disk", new Hint("a <disk> takes the attributes target, source, engine and readonly", "")),
+                    "device", new Hint("disk or cdrom", "cdrom"),
+                    "disk", new Hint("a <disk> takes the attributes target, source, engine, device and readonly, and"
+                            + " an <iotune>", "")),
             Set.of("disks", "disk")),
     /** The daemon's configuration file. */
     CONFIG("config.xsd", DaemonConfigs.NAMESPACE, "config",

@@ -85,6 +85,22 @@ class DomainXmlTest {
     }
 
     @Test
+    void aCdromDriveAsLibvirtNamesItIsReadOnlyAndNeedsItsImage() throws Exception {
+        DomainXml d = DomainXml.parse(domain("    <disks xmlns='" + NS + "'>"
+                + "<disk target='xvdd' source='/iso/tools.iso' device='cdrom'/></disks>\n"), "vm1.xml");
+        MetadataDisk cd = d.disks().get(0);
+        assertTrue(cd.cdrom() && cd.readOnly(), cd.toString());
+        assertEquals(List.of(cd), DomainXml.parse(domain("    " + MetadataDisks.toMetadataXml(List.of(cd))
+                .replace("<disks>", "<disks xmlns='" + NS + "'>")), "x").disks());
+        XmlInvalidException none = assertThrows(XmlInvalidException.class, () -> DomainXml.parse(domain(
+                "    <disks xmlns='" + NS + "'><disk target='xvdd' engine='discard' device='cdrom'/></disks>\n"), "v"));
+        assertTrue(none.getMessage().contains("a CD-ROM drive needs its image"), none.getMessage());
+        XmlInvalidException bad = assertThrows(XmlInvalidException.class, () -> DomainXml.parse(domain(
+                "    <disks xmlns='" + NS + "'><disk target='xvdd' source='/a' device='floppy'/></disks>\n"), "v"));
+        assertTrue(bad.getMessage().contains("use disk or cdrom"), bad.getMessage());
+    }
+
+    @Test
     void anyPrefixOrADefaultNamespaceWorks() throws Exception {
         DomainXml d = DomainXml.parse(domain("    <disks xmlns='" + NS + "'><disk target='xvdz' source='/a'/></disks>\n"),
                 "vm1.xml");
@@ -125,7 +141,7 @@ class DomainXmlTest {
         assertEquals(List.of(6, 7, 8, 9), e.problems().stream().map(XmlProblem::line).toList(), m);
         assertTrue(m.contains("vm1.xml:6:") && m.contains("invalid target=\"sdb\" on <disk>; use a Xen disk name: xvdb"), m);
         assertTrue(m.contains("<disk> lacks target; add target=\"xvdb\""), m);
-        assertTrue(m.contains("<disk> has no attribute size; remove it (a <disk> takes the attributes target, source, engine and readonly)"), m);
+        assertTrue(m.contains("<disk> has no attribute size; remove it (a <disk> takes the attributes target, source, engine, device and readonly, and an <iotune>)"), m);
         assertTrue(m.contains("a second disk with target xvdc; give each disk its own target"), m);
     }
 
