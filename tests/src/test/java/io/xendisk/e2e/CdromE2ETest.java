@@ -1,7 +1,6 @@
 package io.xendisk.e2e;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.AfterAll;
@@ -20,34 +19,30 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * write gets an error response while the image stays byte-identical; no discard is offered.
  */
 class CdromE2ETest {
+    private static AbiGuests guests;
     private static Dist dist;
     private static Dist.Guest g64;
     private static Dist.Guest g32;
 
     @BeforeAll
     static void startGuests() throws Exception {
-        Dist.assertBuilt("bin/xen-disk-java");
-        Tools.requireXenstoreUtils();
-        dist = new Dist();
-        g64 = dist.guest("cd64");
-        g32 = dist.guest("cd32", "--abi", "x86_32", "--memory-mib", "32", "--max-indirect-segments", "0");
+        guests = AbiGuests.start("cd");
+        dist = guests.dist;
+        g64 = guests.g64;
+        g32 = guests.g32;
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (dist != null) {
-            try {
-                dist.stopAll(List.of(g64, g32));
-            } finally {
-                dist.close();
-            }
+        if (guests != null) {
+            guests.close();
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"x86_64", "x86_32"})
     void anIsoIsAReadOnlyCdromTheGuestReads(String abi) throws Exception {
-        Dist.Guest g = abi.equals("x86_64") ? g64 : g32;
+        Dist.Guest g = guests.of(abi);
         Path iso = Images.sparse(dist.dir.resolve("tools-" + abi + ".iso"), 8L << 20, null);
         Images.writePattern(iso, 0, 8 << 20, 61);
         String sha = Images.sha256(iso);

@@ -1,7 +1,6 @@
 package io.xendisk.e2e;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.AfterAll;
@@ -26,32 +25,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class DiscardE2ETest {
     private static final int MIB = 1 << 20;
+    private static AbiGuests guests;
     private static Dist dist;
     private static Dist.Guest g64;
     private static Dist.Guest g32;
 
     @BeforeAll
     static void startGuests() throws Exception {
-        Dist.assertBuilt("bin/xen-disk-java");
-        Tools.requireXenstoreUtils();
-        dist = new Dist();
-        g64 = dist.guest("trim64");
-        g32 = dist.guest("trim32", "--abi", "x86_32", "--memory-mib", "32", "--max-indirect-segments", "0");
+        guests = AbiGuests.start("trim");
+        dist = guests.dist;
+        g64 = guests.g64;
+        g32 = guests.g32;
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (dist != null) {
-            try {
-                dist.stopAll(List.of(g64, g32));
-            } finally {
-                dist.close();
-            }
+        if (guests != null) {
+            guests.close();
         }
-    }
-
-    private static Dist.Guest guest(String abi) {
-        return abi.equals("x86_64") ? g64 : g32;
     }
 
     private static void connect(Dist.Guest g, String vdev, String... options) throws Exception {
@@ -85,7 +76,7 @@ class DiscardE2ETest {
     @ParameterizedTest(name = "{0} on {1}")
     @CsvSource({"file, x86_64", "file, x86_32", "mmap, x86_64", "mmap, x86_32"})
     void aDiscardedRangeReadsZerosAndItsBlocksGoBack(String engine, String abi) throws Exception {
-        Dist.Guest g = guest(abi);
+        Dist.Guest g = guests.of(abi);
         String vdev = engine.equals("file") ? "xvdb" : "xvdc";
         Path img = Images.sparse(dist.dir.resolve(engine + "-" + abi + ".img"), 16L * MIB, null);
         connect(g, vdev, "--path", img.toString(), "--storage", engine);

@@ -2,7 +2,6 @@ package io.xendisk.e2e;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,34 +20,30 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * each ABI. Shrinking, and an engine that cannot grow in place, are refused with the reason.
  */
 class ResizeE2ETest {
+    private static AbiGuests guests;
     private static Dist dist;
     private static Dist.Guest g64;
     private static Dist.Guest g32;
 
     @BeforeAll
     static void startGuests() throws Exception {
-        Dist.assertBuilt("bin/xen-disk-java");
-        Tools.requireXenstoreUtils();
-        dist = new Dist();
-        g64 = dist.guest("grow64");
-        g32 = dist.guest("grow32", "--abi", "x86_32", "--memory-mib", "32", "--max-indirect-segments", "0");
+        guests = AbiGuests.start("grow");
+        dist = guests.dist;
+        g64 = guests.g64;
+        g32 = guests.g32;
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (dist != null) {
-            try {
-                dist.stopAll(List.of(g64, g32));
-            } finally {
-                dist.close();
-            }
+        if (guests != null) {
+            guests.close();
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"x86_64", "x86_32"})
     void aGrownDiskIsSeenByTheRunningGuest(String abi) throws Exception {
-        Dist.Guest g = abi.equals("x86_64") ? g64 : g32;
+        Dist.Guest g = guests.of(abi);
         Path img = Images.sparse(dist.dir.resolve("grow-" + abi + ".img"), 16L << 20, null);
         Dist.Result c = dist.cli("connect", g.name(), "--vdev", "xvdb", "--path", img.toString(), "--storage", "file");
         assertEquals(0, c.exit(), c.toString());

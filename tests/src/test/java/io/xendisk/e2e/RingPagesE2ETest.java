@@ -1,7 +1,6 @@
 package io.xendisk.e2e;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.AfterAll;
@@ -20,35 +19,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and a verify with 512 requests in flight leaves its pattern in the image.
  */
 class RingPagesE2ETest {
+    private static AbiGuests guests;
     private static Dist dist;
     private static Dist.Guest g64;
     private static Dist.Guest g32;
 
     @BeforeAll
     static void startGuests() throws Exception {
-        Dist.assertBuilt("bin/xen-disk-java");
-        Tools.requireXenstoreUtils();
-        dist = new Dist();
         // 512 slots of 32-segment requests: 64 MiB of data pages
-        g64 = dist.guest("ring64", "--ring-page-order", "4", "--memory-mib", "96");
-        g32 = dist.guest("ring32", "--abi", "x86_32", "--ring-page-order", "4", "--max-indirect-segments", "0");
+        guests = AbiGuests.start("ring", new String[] {"--ring-page-order", "4", "--memory-mib", "96"},
+                new String[] {"--ring-page-order", "4", "--max-indirect-segments", "0"});
+        dist = guests.dist;
+        g64 = guests.g64;
+        g32 = guests.g32;
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (dist != null) {
-            try {
-                dist.stopAll(List.of(g64, g32));
-            } finally {
-                dist.close();
-            }
+        if (guests != null) {
+            guests.close();
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"x86_64", "x86_32"})
     void aSixteenPageRingCarries512RequestsAtOnce(String abi) throws Exception {
-        Dist.Guest g = abi.equals("x86_64") ? g64 : g32;
+        Dist.Guest g = guests.of(abi);
         Path img = Images.sparse(dist.dir.resolve("ring-" + abi + ".img"), 16L << 20, null);
         Dist.Result c = dist.cli("connect", g.name(), "--vdev", "xvdb", "--path", img.toString(), "--storage", "file");
         assertEquals(0, c.exit(), c.toString());

@@ -22,27 +22,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * rejected-misaligned; what cannot be served so is refused by name.
  */
 class SectorsE2ETest {
+    private static AbiGuests guests;
     private static Dist dist;
     private static Dist.Guest g64;
     private static Dist.Guest g32;
 
     @BeforeAll
     static void startGuests() throws Exception {
-        Dist.assertBuilt("bin/xen-disk-java");
-        Tools.requireXenstoreUtils();
-        dist = new Dist();
-        g64 = dist.guest("sect64");
-        g32 = dist.guest("sect32", "--abi", "x86_32", "--memory-mib", "32", "--max-indirect-segments", "0");
+        guests = AbiGuests.start("sect");
+        dist = guests.dist;
+        g64 = guests.g64;
+        g32 = guests.g32;
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (dist != null) {
-            try {
-                dist.stopAll(List.of(g64, g32));
-            } finally {
-                dist.close();
-            }
+        if (guests != null) {
+            guests.close();
         }
     }
 
@@ -59,7 +55,7 @@ class SectorsE2ETest {
     @ParameterizedTest
     @ValueSource(strings = {"x86_64", "x86_32"})
     void anImageServedWith4KiBSectorsTakesWholeSectorsOnly(String abi) throws Exception {
-        Dist.Guest g = abi.equals("x86_64") ? g64 : g32;
+        Dist.Guest g = guests.of(abi);
         Path img = Images.sparse(dist.dir.resolve("4k-" + abi + ".img"), 16L << 20, null);
         Dist.Result c = connect(g, "xvdb", "--path", img.toString(), "--storage", "file", "--sector-size", "4096");
         assertEquals(0, c.exit(), c.toString());
