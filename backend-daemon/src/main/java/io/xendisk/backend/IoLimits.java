@@ -111,6 +111,17 @@ public final class IoLimits {
         return l;
     }
 
+    /** The I/O limit settings among {@code options} (libvirt names or virsh options), the others left out. */
+    public static Map<String, String> among(Map<String, String> options) {
+        Map<String, String> m = new LinkedHashMap<>();
+        options.forEach((k, v) -> {
+            if (Setting.named(k) != null) {
+                m.put(k, v);
+            }
+        });
+        return m;
+    }
+
     /** These limits with {@code changes} applied (a 0 removes one), as virsh blkdeviotune changes some settings. */
     public IoLimits with(Map<String, String> changes) {
         Map<String, String> all = new LinkedHashMap<>(asMap());

@@ -2,8 +2,6 @@ package io.xendisk.daemon;
 
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Objects;
 
 import io.xendisk.api.ControlRequest;
@@ -126,14 +124,8 @@ record ConnectSpec(String vm, String engine, Path image, String uri, boolean rea
 
     /** The I/O limits among a request's options (libvirt's names, spelled as options or not). */
     static IoLimits limits(ControlRequest req) throws Invalid {
-        Map<String, String> settings = new LinkedHashMap<>();
-        for (Map.Entry<String, String> o : req.options().entrySet()) {
-            if (IoLimits.Setting.named(o.getKey()) != null) {
-                settings.put(o.getKey(), o.getValue());
-            }
-        }
         try {
-            return IoLimits.of(settings);
+            return IoLimits.of(IoLimits.among(req.options()));
         } catch (IllegalArgumentException e) {
             throw failed(e.getMessage());
         }

@@ -1,6 +1,5 @@
 package io.xendisk.daemon;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -207,7 +206,6 @@ public final class VbdService implements AutoCloseable {
         return vbd.state() == XenbusState.CONNECTED;
     }
 
-    /** {@code disconnect <vm> <vdev>}: closes the handshake cleanly and removes the nodes. */
     /**
      * {@code resize VM VDEV SIZE}: grows a served disk while the guest runs; the guest's
      * blkfront sees the new size at once. Shrinking, and engines that cannot grow in place,
@@ -217,22 +215,17 @@ public final class VbdService implements AutoCloseable {
         if (req.args().size() != 3) {
             return usage("'resize' needs the guest, the disk and the new size: resize <vm> <vdev> <size>");
         }
-        String vm = req.args().get(0);
         String disk = req.args().get(1);
-        int domid;
-        int devid;
+        Vbd vbd;
         long bytes;
         try {
-            domid = domains.domidOrNumber(vm);
-            devid = Vdev.devid(disk);
+            vbd = served(req.args().get(0), disk);
             bytes = Sizes.parse(req.args().get(2));
         } catch (IllegalArgumentException e) {
             return fail(e.getMessage());
         }
-        Vbd vbd = table.served(domid, devid);
-        if (vbd == null) {
-            return fail("no disk " + disk + " of " + vm + " is served by this daemon (see 'xen-disk-java list')");
-        }
+        int domid = vbd.domid();
+        int devid = vbd.devid();
         long old = vbd.sizeBytes();
         try {
             vbd.grow(bytes);
@@ -255,23 +248,13 @@ public final class VbdService implements AutoCloseable {
         if (req.args().size() != 2) {
             return usage("'blkdeviotune' needs the guest and the disk: blkdeviotune <vm> <vdev> [--total-iops-sec N ...]");
         }
-        String vm = req.args().get(0);
-        String disk = req.args().get(1);
         Vbd vbd;
         try {
-            vbd = table.served(domains.domidOrNumber(vm), Vdev.devid(disk));
+            vbd = served(req.args().get(0), req.args().get(1));
         } catch (IllegalArgumentException e) {
             return fail(e.getMessage());
         }
-        if (vbd == null) {
-            return fail("no disk " + disk + " of " + vm + " is served by this daemon (see 'xen-disk-java list')");
-        }
-        Map<String, String> given = new LinkedHashMap<>();
-        for (Map.Entry<String, String> o : req.options().entrySet()) {
-            if (IoLimits.Setting.named(o.getKey()) != null) {
-                given.put(o.getKey(), o.getValue());
-            }
-        }
+        Map<String, String> given = IoLimits.among(req.options());
         if (!given.isEmpty()) {
             IoLimits now;
             try {
@@ -291,6 +274,21 @@ public final class VbdService implements AutoCloseable {
         return ControlResponse.ok(vbd.limits().describe());
     }
 
+    /**
+     * The disk {@code disk} of guest {@code vm} (a name or a domain id) this daemon serves.
+     *
+     * @throws IllegalArgumentException naming the guest or disk that is not one, or not served here
+     */
+    private Vbd served(String vm, String disk) {
+        Vbd vbd = table.served(domains.domidOrNumber(vm), Vdev.devid(disk));
+        if (vbd == null) {
+            throw new IllegalArgumentException("no disk " + disk + " of " + vm + " is served by this daemon (see"
+                    + " 'xen-disk-java list')");
+        }
+        return vbd;
+    }
+
+    /** {@code disconnect <vm> <vdev>}: closes the handshake cleanly and removes the nodes. */
     public ControlResponse disconnect(ControlRequest req) {
         if (req.args().size() != 2) {
             return usage("'disconnect' needs the guest and the disk: disconnect <vm> <vdev>");
