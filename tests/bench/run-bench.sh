@@ -9,6 +9,9 @@
 #   tests/bench/run-bench.sh nbd|rbd [seconds=5] [rounds=3] [imageMiB=256]
 # What I/O limits give a limited disk, and whether they hold up an unlimited one beside it:
 #   tests/bench/run-bench.sh limits [seconds=10] [rounds=3]
+# What the daemon allocates per request in steady state (its ring thread's and all its threads'
+# allocated bytes, read through the JDK's attach API), per engine:
+#   tests/bench/run-bench.sh alloc [engines=discard,file,mmap,cow,qcow2,nbd] [ops=1000000]
 # BENCH_GUEST_SEGMENTS=256 makes the guest take up to 256 segments per request (1 MiB, as Linux
 # booted with xen_blkfront.max_indirect_segments=256); XEN_DISK_JAVA_CONFIG=FILE gives the daemon a
 # config.xml (e.g. <max-indirect-segments>32</max-indirect-segments> for the other half of an A/B).
@@ -21,5 +24,6 @@ MAIN=io.xendisk.bench.BlkifBench
 if [ "${1:-}" = storm ]; then MAIN=io.xendisk.bench.StormBench; shift; fi
 if [ "${1:-}" = nbd ] || [ "${1:-}" = rbd ]; then MAIN=io.xendisk.bench.RemoteBench; fi
 if [ "${1:-}" = limits ]; then MAIN=io.xendisk.bench.LimitsBench; fi
+if [ "${1:-}" = alloc ]; then MAIN=io.xendisk.bench.AllocBench; shift; fi
 exec java -XX:+UseSerialGC -cp "tests/target/test-classes:src/target/xen-disk-java/lib/*" \
   -Dxendisk.dist=src/target/xen-disk-java -Dxdj.bench.dir="${BENCH_DIR:-/dev/shm}" "$MAIN" "$@"

@@ -1,7 +1,9 @@
 package io.xendisk.backend;
 
 import java.nio.ByteBuffer;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import java.util.function.Consumer;
 
 import org.apache.logging.log4j.LogManager;
@@ -191,19 +193,19 @@ public final class RingWorker implements Runnable {
     }
 
     /**
-     * The strategies this ring tries, cheapest first: the guest's kept pages
-     * straight to an engine that takes pieces (unless the image is memory,
-     * where copying into it is cheaper still), the image's memory, a bounce buffer.
+     * The strategies this ring tries, cheapest first: the image's memory (for
+     * reads only where the engine writes through calls: a copy out of the page
+     * cache costs less than a system call), the guest's kept pages straight to
+     * an engine that takes pieces, a bounce buffer.
      */
     private Placement[] placements(Capabilities caps, boolean persistentGrants, int n, int maxSegments) {
         Placement bounce = new BouncePlacement(copies, n, maxSegments);
         if (caps.zeroCopy()) {
-            return new Placement[] {new ImagePlacement(engine, copies), bounce};
+            return new Placement[] {new ImagePlacement(engine, copies, true), bounce};
         }
-        if (caps.vectored() && persistentGrants) {
-            return new Placement[] {new GuestPagesPlacement(copies), bounce};
-        }
-        return new Placement[] {bounce};
+        Placement pages = caps.vectored() && persistentGrants ? new GuestPagesPlacement(copies) : null;
+        Placement image = caps.zeroCopyReads() ? new ImagePlacement(engine, copies, false) : null;
+        return Stream.of(image, pages, bounce).filter(Objects::nonNull).toArray(Placement[]::new);
     }
 
     /** Asks the loop to finish what it has taken and return. */

@@ -21,31 +21,75 @@ import java.nio.channels.FileChannel;
  * through the JDK's per-thread cached bounce buffer, so neither allocates per call.
  * A request whose data sits in several buffers (the guest's pages) is one
  * preadv/pwritev ({@link #readv}, {@link #writev}).
+ *
+ * <p>Reads of a regular file also come as memory: the image is mapped
+ * read-only ({@link #region}), so the backend copies a read out of the page
+ * cache without a system call (the same pages pwrite fills, so reads see every
+ * write at once). Writes stay system calls, so a write never faults a page in.
+ * A block device is read with preadv: its read errors stay error responses,
+ * where through a mapping they would be faults. If a regular-file image is
+ * truncated while served, a read through the mapping faults, which fails the
+ * VBD (see {@link MmapStorage}), where preadv would have read zeros.
  */
-final class FileStorage implements VectoredStorage {
+final class FileStorage implements VectoredStorage, MappedReads {
     static final String NAME = "file";
 
     private final Image image;
     private final FileChannel channel;
     private final Capabilities caps;
     private final VectoredIo vectored;
+    /** The read-only mapping of a regular file and the size it covers; null for a block device. */
+    private volatile Mapping mapping;
     private boolean closed;
 
-    private FileStorage(Image image, FileChannel channel) {
+    private record Mapping(Chunks chunks, long size) {
+    }
+
+    private FileStorage(Image image, FileChannel channel, Mapping mapping) {
         this.image = image;
         this.channel = channel;
         this.caps = new Capabilities(!image.writable, true, false, image.writable);
         this.vectored = new VectoredIo(image.path, image.fd(), channel);
+        this.mapping = mapping;
     }
 
     static Storage open(StorageSpec spec) {
         Image image = Image.open(spec, !spec.readOnly());
         try {
-            return new FileStorage(image, image.channel());
+            FileChannel channel = image.channel();
+            return new FileStorage(image, channel, image.blockDevice ? null : map(image, channel));
         } catch (RuntimeException e) {
             image.close();
             throw e;
         }
+    }
+
+    private static Mapping map(Image image, FileChannel channel) {
+        long size = image.size;
+        ByteBuffer[] maps = new ByteBuffer[Chunks.count(size)];
+        try {
+            for (int i = 0; i < maps.length; i++) {
+                maps[i] = channel.map(FileChannel.MapMode.READ_ONLY, (long) i << Chunks.SHIFT, Chunks.length(size, i));
+            }
+        } catch (IOException e) {
+            throw StorageException.io(image.path, "mapping it for reads", e);
+        }
+        return new Mapping(new Chunks(maps), size);
+    }
+
+    /** The mapping's memory for a read, or null (a block device, or the range is not in one chunk of the mapping). */
+    @Override
+    public ByteBuffer region(long sector, int bytes) {
+        Mapping m = mapping;
+        long off = Ranges.check(image.size, sector, bytes);
+        checkOpen();
+        // after a grow the new tail is read with preadv until the larger mapping is in place
+        return m == null || off + bytes > m.size ? null : m.chunks.chunk(off, bytes);
+    }
+
+    @Override
+    public int regionOffset(long sector) {
+        return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
     }
 
     @Override
@@ -143,6 +187,9 @@ final class FileStorage implements VectoredStorage {
     public void grow(long newBytes) {
         checkOpen();
         image.grow(newBytes);
+        if (mapping != null) {
+            mapping = map(image, channel);
+        }
     }
 
     @Override

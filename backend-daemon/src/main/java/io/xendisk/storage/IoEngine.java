@@ -69,10 +69,12 @@ public interface IoEngine extends AutoCloseable {
 
     /**
      * Zero-copy: the engine's memory holding {@code bytes} bytes from
-     * {@code sector} (see {@link MappedStorage#region}), or null when it has
-     * none for the range ({@link Capabilities#zeroCopy()} false, or the range
-     * straddles a mapping boundary). Data the backend puts there is a write
-     * once it submits the WRITE with {@link IoRequest#inPlace()} true.
+     * {@code sector} (see {@link MappedReads#region}), or null when it has
+     * none for the range ({@link Capabilities#zeroCopyReads()} false, or the
+     * range straddles a mapping boundary). A read copies out of it. Where
+     * {@link Capabilities#zeroCopy()} is true, data the backend puts there is a
+     * write once it submits the WRITE with {@link IoRequest#inPlace()} true;
+     * otherwise it must not be written.
      */
     default ByteBuffer region(long sector, int bytes) {
         return null;

@@ -13,24 +13,14 @@ import java.nio.ByteBuffer;
  * the two on another thread cannot mark the range clean before the bytes are
  * there: a write completes at {@link #wrote}.
  */
-public interface MappedStorage extends Storage {
+public interface MappedStorage extends MappedReads {
 
     /**
-     * The engine's own buffer that holds {@code bytes} bytes from
-     * {@code sector}, addressed with absolute indexes from
-     * {@link #regionOffset(long)}; null when the range straddles an internal
-     * mapping boundary (1 GiB), where {@link #read}/{@link #write} serve it.
-     * Allocates nothing; never change the buffer's position or limit (it is
-     * shared). Read-only when the storage is.
-     *
-     * <p>Lifetime: valid until {@link #close()}; afterwards the engines here
-     * keep it memory-safe (the mapping lives until the buffer is garbage) but
-     * it no longer is the disk: bytes put into it are lost.
+     * See {@link MappedReads#region}; a write too may go through it. Read-only
+     * when the storage is; bytes put into it after {@link #close()} are lost.
      */
+    @Override
     ByteBuffer region(long sector, int bytes);
-
-    /** Index of {@code sector}'s first byte in the buffer {@link #region} returns. */
-    int regionOffset(long sector);
 
     /** {@code bytes} bytes from {@code sector} were put into the region: the next flush makes them durable. */
     void wrote(long sector, int bytes);

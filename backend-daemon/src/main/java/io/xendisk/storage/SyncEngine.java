@@ -18,13 +18,15 @@ import java.nio.ByteBuffer;
  *
  * <p>How the data reaches the storage follows from what it is: a
  * {@link VectoredStorage} takes the pieces as they are (the guest's pages), a
- * {@link MappedStorage} offers its memory as regions (the copy is the I/O), any
- * other gets one buffer the request owns.
+ * {@link MappedStorage} offers its memory as regions (the copy is the I/O), a
+ * {@link MappedReads} offers them for reads only, any other gets one buffer
+ * the request owns.
  */
 public final class SyncEngine implements IoEngine {
     private final Storage storage;
     private final VectoredStorage vectored;
     private final MappedStorage mapped;
+    private final MappedReads mappedReads;
     private final Capabilities caps;
     /** The first flush failure; every later flush fails with it. */
     private StorageException flushFailed;
@@ -33,7 +35,8 @@ public final class SyncEngine implements IoEngine {
         this.storage = storage;
         this.vectored = storage instanceof VectoredStorage v ? v : null;
         this.mapped = storage instanceof MappedStorage m ? m : null;
-        this.caps = storage.capabilities().reachedAs(mapped != null, vectored != null);
+        this.mappedReads = storage instanceof MappedReads m ? m : null;
+        this.caps = storage.capabilities().reachedAs(mapped != null, mappedReads != null, vectored != null);
     }
 
     /** The storage behind it, for tools that read a disk directly. */
@@ -141,15 +144,15 @@ public final class SyncEngine implements IoEngine {
 
     @Override
     public ByteBuffer region(long sector, int bytes) {
-        return mapped == null ? null : mapped.region(sector, bytes);
+        return mappedReads == null ? null : mappedReads.region(sector, bytes);
     }
 
     @Override
     public int regionOffset(long sector) {
-        if (mapped == null) {
+        if (mappedReads == null) {
             throw new UnsupportedOperationException(storage + " has no zero-copy regions");
         }
-        return mapped.regionOffset(sector);
+        return mappedReads.regionOffset(sector);
     }
 
     @Override

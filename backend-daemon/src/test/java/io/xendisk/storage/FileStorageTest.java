@@ -35,6 +35,34 @@ class FileStorageTest {
     }
 
     @Test
+    void readsThroughTheMappingSeeEveryWriteAndTheGrownTail() throws Exception {
+        Path img = Images.sparse(dir, "m.img", 4 << 20);
+        byte[] data = Images.pattern(8192, 3);
+        try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
+            Capabilities c = e.capabilities();
+            assertTrue(c.zeroCopyReads(), "a regular file is read through a mapping");
+            assertFalse(c.zeroCopy(), "writes stay system calls");
+            assertTrue(c.vectored());
+            EngineRequest w = EngineRequest.write(17, data);
+            assertEquals(IoEngine.Submission.EXECUTED, e.submit(w));
+            ByteBuffer region = e.region(17, data.length);
+            byte[] got = new byte[data.length];
+            region.get(e.regionOffset(17), got);
+            assertArrayEquals(data, got, "the mapping holds what pwrite wrote");
+            e.grow(8 << 20);
+            ByteBuffer tail = e.region((6 << 20) / 512, 4096);
+            assertTrue(tail != null, "the grown tail is mapped");
+            byte[] zeros = new byte[4096];
+            tail.get(e.regionOffset((6 << 20) / 512), zeros);
+            assertArrayEquals(new byte[4096], zeros);
+            EngineRequest w2 = EngineRequest.write((6 << 20) / 512, data);
+            e.submit(w2);
+            tail.get(e.regionOffset((6 << 20) / 512), got);
+            assertArrayEquals(data, got, "a write to the grown tail shows in its mapping");
+        }
+    }
+
+    @Test
     void discardPunchesAHoleInASparseImage() throws Exception {
         Path img = Images.sparse(dir, "h.img", 8 << 20);
         try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {

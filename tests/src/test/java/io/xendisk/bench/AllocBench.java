@@ -1,0 +1,206 @@
+package io.xendisk.bench;
+
+import com.sun.tools.attach.VirtualMachine;
+
+import javax.management.MBeanServerConnection;
+import javax.management.remote.JMXConnector;
+import javax.management.remote.JMXConnectorFactory;
+import javax.management.remote.JMXServiceURL;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the daemon allocates per request in steady state, per engine: the
+ * real daemon and a simulated guest as in {@link BlkifBench}; this process
+ * attaches to the daemon's JVM (the JDK's attach API, its local JMX agent)
+ * and reads the ring thread's allocated bytes (ThreadMXBean) and the whole
+ * daemon's (every live thread's) before and after a long run of requests,
+ * after a warm-up run of the same workload. The number of requests is the
+ * daemon's own count ({@code list}). Printed, never asserted.
+ *
+ * <p>Run: {@code tests/bench/run-bench.sh alloc [engines=discard,file,mmap,cow,qcow2,nbd] [ops=1000000]}
+ * ({@code nbd}: nbdkit's memory plugin on a Unix socket).
+ */
+public final class AllocBench {
+    private final Path work;
+    private final BenchCli cli;
+
+    private AllocBench(Path dist, Path work) {
+        this.work = work;
+        this.cli = new BenchCli(dist, work);
+    }
+
+    public static void main(String[] args) throws Exception {
+        List<String> engines = List.of((args.length > 0 ? args[0] : "discard,file,mmap,cow,qcow2,nbd").split(","));
+        long ops = args.length > 1 ? Long.parseLong(args[1]) : 1_000_000;
+        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
+        Path work = Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), "xdja");
+        AllocBench b = new AllocBench(dist, work);
+        try {
+            b.run(engines, ops);
+        } finally {
+            b.cli.run("sim", "destroy", "bench");
+            b.cli.run("shutdown");
+            b.cli.run("sim", "stop");
+            try (var s = Files.walk(work)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private void run(List<String> engines, long ops) throws Exception {
+        BenchCli.check(cli.run("sim", "guest", "bench", "--memory-mib", "128"));
+        long pid = Long.parseLong(Files.readString(work.resolve("run/daemon.lock")).trim());
+        VirtualMachine vm = VirtualMachine.attach(Long.toString(pid));
+        String address = vm.startLocalManagementAgent();
+        List<String> rows = new ArrayList<>();
+        try (JMXConnector jmx = JMXConnectorFactory.connect(new JMXServiceURL(address))) {
+            Daemon daemon = new Daemon(jmx.getMBeanServerConnection());
+            for (String engine : engines) {
+                Process nbdkit = null;
+                Path img = work.resolve(engine + ".img");
+                String path = img.toString();
+                if (engine.equals("nbd")) {
+                    nbdkit = nbdkit(work.resolve("nbd.sock"));
+                    path = "nbd+unix:///?socket=" + work.resolve("nbd.sock");
+                } else if (engine.equals("qcow2")) {
+                    exec("qemu-img", "create", "-q", "-f", "qcow2", path, "256M");
+                } else {
+                    try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+                        f.setLength(256L << 20);
+                    }
+                }
+                try {
+                    if (engine.equals("discard")) {
+                        BenchCli.check(cli.run("connect", "bench", "--vdev", "xvdb"));
+                    } else {
+                        BenchCli.check(cli.run("connect", "bench", "--vdev", "xvdb", "--storage", engine, "--path", path));
+                    }
+                    // every byte written once, so reads meet data and qcow2 has its clusters
+                    workload("seq-write", "--bs", "1M", "--size", "256M");
+                    for (String[] w : List.of(new String[] {"rand-read", "4k"}, new String[] {"rand-write", "4k"},
+                            new String[] {"rand-read", "128k"}, new String[] {"rand-write", "128k"})) {
+                        long n = w[1].equals("4k") ? ops : ops / 10;
+                        workload(w[0], "--bs", w[1], "--qd", "32", "--ops", Long.toString(n / 4)); // warm-up
+                        long req0 = requests();
+                        Daemon.Sample s0 = daemon.sample();
+                        String out = workload(w[0], "--bs", w[1], "--qd", "32", "--ops", Long.toString(n));
+                        Daemon.Sample s1 = daemon.sample();
+                        long req = requests() - req0;
+                        rows.add(String.format(Locale.ROOT, "| %s | %s %s qd32 | %d | %s | %.2f | %.2f | %d |", engine, w[0],
+                                w[1], req, BenchCli.field(out, "IOPS"), (double) (s1.ring - s0.ring) / req,
+                                (double) (s1.all - s0.all) / req, s1.gcs - s0.gcs));
+                    }
+                    BenchCli.check(cli.run("disconnect", "bench", "xvdb"));
+                } finally {
+                    if (nbdkit != null) {
+                        nbdkit.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                    }
+                    Files.deleteIfExists(img);
+                }
+            }
+        } finally {
+            vm.detach();
+        }
+        System.out.printf(Locale.ROOT, "# allocation per request in the daemon (steady state, after a warm-up)%n");
+        System.out.printf(Locale.ROOT, "machine: %d cpus, %s; images in %s%n%n", Runtime.getRuntime().availableProcessors(),
+                System.getProperty("java.vm.name") + " " + System.getProperty("java.version"), work);
+        System.out.println("| engine | workload | requests | IOPS | ring thread B/request | daemon B/request | daemon GCs |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        rows.forEach(System.out::println);
+    }
+
+    /** Runs a workload that must succeed with no errors; returns its result line. */
+    private String workload(String name, String... args) throws Exception {
+        List<String> a = new ArrayList<>(List.of("sim", "run", "bench", "xvdb", name));
+        a.addAll(List.of(args));
+        String out = BenchCli.check(cli.run(a.toArray(new String[0])));
+        String line = out.lines().filter(l -> l.startsWith(name + " ")).reduce((x, y) -> y).orElse("");
+        if (!line.contains(" errors=0")) {
+            throw new IllegalStateException(name + " " + String.join(" ", args) + ": " + out);
+        }
+        return line;
+    }
+
+    /** Requests the daemon served on the disk so far: its reads and writes counters. */
+    private long requests() throws Exception {
+        String line = BenchCli.check(cli.run("list")).lines().filter(l -> l.contains(" xvdb ")).findFirst().orElseThrow();
+        long n = 0;
+        for (String key : List.of("reads", "writes")) {
+            String v = BenchCli.field(line, key);
+            if (v.isEmpty()) {
+                throw new IllegalStateException("no " + key + "= in: " + line);
+            }
+            n += Long.parseLong(v);
+        }
+        return n;
+    }
+
+    private Process nbdkit(Path socket) throws Exception {
+        Files.deleteIfExists(socket);
+        Process p = new ProcessBuilder("nbdkit", "--exit-with-parent", "-f", "-U", socket.toString(), "memory", "256M")
+                .redirectErrorStream(true).redirectOutput(work.resolve("nbdkit.log").toFile()).start();
+        for (int i = 0; i < 200 && !Files.exists(socket); i++) {
+            if (!p.isAlive()) {
+                throw new IllegalStateException("nbdkit exited (install Debian's nbdkit): "
+                        + Files.readString(work.resolve("nbdkit.log")));
+            }
+            Thread.sleep(50);
+        }
+        return p;
+    }
+
+    private static void exec(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", cmd) + " failed");
+        }
+    }
+
+    /** The daemon's JVM through its platform MXBeans. */
+    private static final class Daemon {
+        private final com.sun.management.ThreadMXBean threads;
+        private final List<GarbageCollectorMXBean> gcs = new ArrayList<>();
+
+        record Sample(long ring, long all, long gcs) {
+        }
+
+        Daemon(MBeanServerConnection c) throws IOException {
+            threads = ManagementFactory.newPlatformMXBeanProxy(c, ManagementFactory.THREAD_MXBEAN_NAME,
+                    com.sun.management.ThreadMXBean.class);
+            gcs.addAll(ManagementFactory.getPlatformMXBeans(c, GarbageCollectorMXBean.class));
+        }
+
+        /** Allocated bytes of the ring threads ("ring xvdb ...") and of every live thread; collections so far. */
+        Sample sample() {
+            long[] ids = threads.getAllThreadIds();
+            long[] bytes = threads.getThreadAllocatedBytes(ids);
+            ThreadInfo[] infos = threads.getThreadInfo(ids);
+            long ring = 0;
+            long all = 0;
+            for (int i = 0; i < ids.length; i++) {
+                if (bytes[i] < 0 || infos[i] == null) {
+                    continue;
+                }
+                all += bytes[i];
+                if (infos[i].getThreadName().startsWith("ring ") && !infos[i].getThreadName().startsWith("ring releaser")) {
+                    ring += bytes[i];
+                }
+            }
+            long n = 0;
+            for (GarbageCollectorMXBean g : gcs) {
+                n += g.getCollectionCount();
+            }
+            return new Sample(ring, all, n);
+        }
+    }
+}
