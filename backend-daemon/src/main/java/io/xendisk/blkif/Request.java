@@ -82,6 +82,13 @@ public final class Request {
         this(Blkif.MAX_SEGMENTS_PER_REQUEST);
     }
 
+    /** The slot copy last parsed and the view that reads it (absolute gets only). */
+    private byte[] slotOf;
+    private ByteBuffer slotView;
+    /** Likewise the indirect pages last loaded. */
+    private ByteBuffer pagesOf;
+    private ByteBuffer pagesView;
+
     /** A request able to hold {@code maxSegments} segments (indirect requests). */
     public Request(int maxSegments) {
         int n = Math.max(Blkif.MAX_SEGMENTS_PER_REQUEST, maxSegments);
@@ -96,7 +103,12 @@ public final class Request {
      * id and operation its error response must echo.
      */
     public Kind parse(byte[] slot, Abi abi, Limits limits) {
-        ByteBuffer b = ByteBuffer.wrap(slot).order(ByteOrder.LITTLE_ENDIAN);
+        if (slot != slotOf) {
+            // a ring parses every request from the same slot copy: wrap it once, not per request
+            slotView = ByteBuffer.wrap(slot).order(ByteOrder.LITTLE_ENDIAN);
+            slotOf = slot;
+        }
+        ByteBuffer b = slotView;
         operation = b.get(Abi.OPERATION_OFFSET) & 0xFF;
         id = b.getLong(abi.idOffset);
         sector = b.getLong(abi.sectorOffset);
@@ -206,7 +218,12 @@ public final class Request {
             throw new IllegalStateException("request " + id + " is not an indirect request awaiting its segments");
         }
         awaitingSegments = false;
-        kind = descriptors(pages.duplicate().order(ByteOrder.LITTLE_ENDIAN), offset, nrSegments, limits, kind);
+        if (pages != pagesOf) {
+            // each ring request keeps its indirect pages in one buffer: a little-endian view of it once, not per request
+            pagesView = pages.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            pagesOf = pages;
+        }
+        kind = descriptors(pagesView, offset, nrSegments, limits, kind);
         return kind;
     }
 

@@ -14,8 +14,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * Engine {@code qcow2}: a qcow2 image (version 2 or 3, as qemu-img makes them)
@@ -57,7 +55,7 @@ public final class Qcow2Storage implements Storage {
     private final long clusterSize;
     private final int l2Bits;
     private final long[] l1;
-    private final Map<Long, long[]> l2Cache;
+    private final L2Tables l2Cache;
     private final Refcounts refcounts;
     private final Capabilities caps;
     private final ByteBuffer entry = ByteBuffer.allocate(8);
@@ -96,12 +94,7 @@ public final class Qcow2Storage implements Storage {
         }
         int cached = (int) Math.max(2, Math.min(cacheBytes / clusterSize, 1 << 20));
         l2CacheTables = cached;
-        l2Cache = new LinkedHashMap<>(16, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
-                return size() > cached;
-            }
-        };
+        l2Cache = new L2Tables(l1.length, cached);
         refcounts = new Refcounts(ch, h, Math.max(4, cached / 4));
         scratch = ByteBuffer.allocateDirect((int) clusterSize);
         compressed = new CompressedClusters(ch, h);
@@ -456,14 +449,14 @@ public final class Qcow2Storage implements Storage {
             l1[li] = off | COPIED;
             writeEntry(h.l1Offset, li, l1[li]);
             long[] t = new long[(int) (clusterSize / 8)];
-            l2Cache.put(off, t);
+            l2Cache.put(li, t);
             return t;
         }
         if (allocate && (l1[li] & COPIED) == 0) {
             throw new StorageException(path, "qcow2 image " + path + ": L2 table " + li
                     + " is shared (an internal snapshot?); this engine does not write shared tables");
         }
-        long[] t = l2Cache.get(off);
+        long[] t = l2Cache.get(li);
         if (t == null) {
             ByteBuffer b = l2Buf.clear();
             readFully(b, off);
@@ -476,7 +469,7 @@ public final class Qcow2Storage implements Storage {
                 }
                 t[i] = e;
             }
-            l2Cache.put(off, t);
+            l2Cache.put(li, t);
         }
         return t;
     }
