@@ -153,7 +153,8 @@ daemon_log_since() { tail -n +"$(( $1 + 1 ))" /var/log/xen-disk-java/daemon.log 
 # PV domU GUEST as xvdb: connect, wait for the domU's test, disconnect, wait for the unplug and
 # for the domU to end. Sets RESULT, SEEN_MARKER, WRITTEN (md5 the domU wrote at 1 MiB), UNPLUG.
 # Optional: DOMU_EXTRA (more domU kernel args), SERVE_UNTIL (a console pattern to wait for, up to
-# SERVE_UNTIL_SECS s, after the test and before the disconnect).
+# SERVE_UNTIL_SECS s, after the test and before the disconnect), SERVE_FROM (one to wait for before
+# it); SERVE_CPU_FROM and SERVE_CPU_UNTIL are then Domain-0's CPU seconds when each appeared.
 serve_domu() {
   local guest=$1 img=$2 engine=$3 t0 mark
   RESULT= SEEN_MARKER= WRITTEN= UNPLUG=
@@ -168,8 +169,14 @@ serve_domu() {
   echo "$RESULT"
   SEEN_MARKER=$(tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-MARKER' | tail -1 | cut -d' ' -f2)
   WRITTEN=$(echo "$RESULT" | sed -n 's/.*written=\([0-9a-f]*\).*/\1/p')
+  SERVE_CPU_FROM= SERVE_CPU_UNTIL=
+  if [ -n "${SERVE_FROM:-}" ]; then
+    wait_console "$guest" "$SERVE_FROM" "${SERVE_UNTIL_SECS:-300}" >/dev/null || echo "no console line '$SERVE_FROM' from $guest"
+    SERVE_CPU_FROM=$(xl list 0 | awk 'NR == 2 { print $6 }')
+  fi
   if [ -n "${SERVE_UNTIL:-}" ]; then
     wait_console "$guest" "$SERVE_UNTIL" "${SERVE_UNTIL_SECS:-300}" || echo "no console line '$SERVE_UNTIL' from $guest"
+    SERVE_CPU_UNTIL=$(xl list 0 | awk 'NR == 2 { print $6 }')
   fi
   xdj list
   xenstore-ls -f /local/domain/0/backend/xen-disk-java > "backend-nodes-$guest.txt" 2>&1
