@@ -97,8 +97,8 @@ public final class AllocBench {
                         Daemon.Sample s1 = daemon.sample();
                         long req = requests() - req0;
                         rows.add(String.format(Locale.ROOT, "| %s | %s %s qd32 | %d | %s | %.2f | %.2f | %d |", engine, w[0],
-                                w[1], req, BenchCli.field(out, "IOPS"), (double) (s1.ring - s0.ring) / req,
-                                (double) (s1.all - s0.all) / req, s1.gcs - s0.gcs));
+                                w[1], req, BenchCli.field(out, "IOPS"), (double) s1.since(s0, true) / req,
+                                (double) s1.since(s0, false) / req, s1.gcs() - s0.gcs()));
                     }
                     BenchCli.check(cli.run("disconnect", "bench", "xvdb"));
                 } finally {
@@ -171,7 +171,20 @@ public final class AllocBench {
         private final com.sun.management.ThreadMXBean threads;
         private final List<GarbageCollectorMXBean> gcs = new ArrayList<>();
 
-        record Sample(long ring, long all, long gcs) {
+        /** Allocated bytes per live thread id, the ring threads' ids, collections so far. */
+        record Sample(java.util.Map<Long, Long> bytes, java.util.Set<Long> rings, long gcs) {
+            /** Bytes allocated since {@code before} by the ring threads ({@code ringsOnly}) or by all; a thread
+             *  gone since then is left out (its count went with it), one started since counts whole. */
+            long since(Sample before, boolean ringsOnly) {
+                long n = 0;
+                for (var e : bytes.entrySet()) {
+                    if (ringsOnly && !rings.contains(e.getKey())) {
+                        continue;
+                    }
+                    n += e.getValue() - before.bytes.getOrDefault(e.getKey(), 0L);
+                }
+                return n;
+            }
         }
 
         Daemon(MBeanServerConnection c) throws IOException {
@@ -180,27 +193,28 @@ public final class AllocBench {
             gcs.addAll(ManagementFactory.getPlatformMXBeans(c, GarbageCollectorMXBean.class));
         }
 
-        /** Allocated bytes of the ring threads ("ring xvdb ...") and of every live thread; collections so far. */
+        /** Allocated bytes of every live thread, which of them are ring threads ("ring xvdb ..."), collections. */
         Sample sample() {
             long[] ids = threads.getAllThreadIds();
             long[] bytes = threads.getThreadAllocatedBytes(ids);
             ThreadInfo[] infos = threads.getThreadInfo(ids);
-            long ring = 0;
-            long all = 0;
+            java.util.Map<Long, Long> all = new java.util.HashMap<>();
+            java.util.Set<Long> rings = new java.util.HashSet<>();
             for (int i = 0; i < ids.length; i++) {
                 if (bytes[i] < 0 || infos[i] == null) {
                     continue;
                 }
-                all += bytes[i];
-                if (infos[i].getThreadName().startsWith("ring ") && !infos[i].getThreadName().startsWith("ring releaser")) {
-                    ring += bytes[i];
+                all.put(ids[i], bytes[i]);
+                String name = infos[i].getThreadName();
+                if (name.startsWith("ring ") && !name.startsWith("ring releaser")) {
+                    rings.add(ids[i]);
                 }
             }
             long n = 0;
             for (GarbageCollectorMXBean g : gcs) {
                 n += g.getCollectionCount();
             }
-            return new Sample(ring, all, n);
+            return new Sample(all, rings, n);
         }
     }
 }
