@@ -42,6 +42,7 @@ public final class LibC {
 
     public static final int PROT_READ = 1;
     public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 1;
     public static final int MAP_PRIVATE = 2;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MAP_FIXED = 0x10;

@@ -1,6 +1,9 @@
 package io.xendisk.storage;
 
+import com.sun.jna.Pointer;
+
 import java.io.IOException;
+import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 
@@ -29,7 +32,17 @@ import java.nio.channels.FileChannel;
  * A block device is read with preadv: its read errors stay error responses,
  * where through a mapping they would be faults. If a regular-file image is
  * truncated while served, a read through the mapping faults, which fails the
- * VBD (see {@link MmapStorage}), where preadv would have read zeros.
+ * VBD (see {@link MmapStorage}), where preadv would have read zeros. Where
+ * the image cannot be mapped (a filesystem without mmap, no address space
+ * left), reads use preadv.
+ *
+ * <p>The mapping is one memory area whatever the image's size (areas count
+ * against {@code vm.max_map_count}, which grant mappings share), and
+ * {@link #close()} unmaps it at once, so a daemon whose guests reboot again
+ * and again does not gather mappings until a garbage collection: a region
+ * must not be used after close (the backend closes an engine only once every
+ * operation has completed). The mapping a {@link #grow} replaces may still be
+ * read by another queue, so it is unmapped when no view of it is left.
  */
 final class FileStorage implements VectoredStorage, MappedReads {
     static final String NAME = "file";
@@ -38,11 +51,32 @@ final class FileStorage implements VectoredStorage, MappedReads {
     private final FileChannel channel;
     private final Capabilities caps;
     private final VectoredIo vectored;
-    /** The read-only mapping of a regular file and the size it covers; null for a block device. */
+    /** The read-only mapping of a regular file, the size it covers; null for a block device or when unmappable. */
     private volatile Mapping mapping;
     private boolean closed;
 
-    private record Mapping(Chunks chunks, long size) {
+    private static final Cleaner UNMAPPER = Cleaner.create();
+
+    private record Mapping(Chunks chunks, long size, long address) {
+        void unmap() {
+            Posix.C.munmap(new Pointer(address), size);
+        }
+
+        /** Unmaps each chunk once no view of it is reachable (a read on another queue may still hold one). */
+        void unmapWhenUnreachable() {
+            for (int i = 0; i < chunks.count(); i++) {
+                long off = (long) i << Chunks.SHIFT;
+                UNMAPPER.register(chunks.chunk(i), new Unmap(address + off, Chunks.length(size, i)));
+            }
+        }
+    }
+
+    /** Cleaning action: holds only the address range, never the buffer. */
+    private record Unmap(long address, long length) implements Runnable {
+        @Override
+        public void run() {
+            Posix.C.munmap(new Pointer(address), length);
+        }
     }
 
     private FileStorage(Image image, FileChannel channel, Mapping mapping) {
@@ -57,24 +91,25 @@ final class FileStorage implements VectoredStorage, MappedReads {
         Image image = Image.open(spec, !spec.readOnly());
         try {
             FileChannel channel = image.channel();
-            return new FileStorage(image, channel, image.blockDevice ? null : map(image, channel));
+            return new FileStorage(image, channel, image.blockDevice ? null : map(image));
         } catch (RuntimeException e) {
             image.close();
             throw e;
         }
     }
 
-    private static Mapping map(Image image, FileChannel channel) {
+    /** The whole image mapped read-only and shared, as read-only views of 1 GiB; null where it cannot be mapped. */
+    private static Mapping map(Image image) {
         long size = image.size;
-        ByteBuffer[] maps = new ByteBuffer[Chunks.count(size)];
-        try {
-            for (int i = 0; i < maps.length; i++) {
-                maps[i] = channel.map(FileChannel.MapMode.READ_ONLY, (long) i << Chunks.SHIFT, Chunks.length(size, i));
-            }
-        } catch (IOException e) {
-            throw StorageException.io(image.path, "mapping it for reads", e);
+        Pointer p = Posix.C.mmap(null, size, Posix.PROT_READ, Posix.MAP_SHARED, image.fd(), 0);
+        if (Posix.mmapFailed(p)) {
+            return null;
         }
-        return new Mapping(new Chunks(maps), size);
+        ByteBuffer[] views = new ByteBuffer[Chunks.count(size)];
+        for (int i = 0; i < views.length; i++) {
+            views[i] = p.getByteBuffer((long) i << Chunks.SHIFT, Chunks.length(size, i)).asReadOnlyBuffer();
+        }
+        return new Mapping(new Chunks(views), size, Pointer.nativeValue(p));
     }
 
     /** The mapping's memory for a read, or null (a block device, or the range is not in one chunk of the mapping). */
@@ -187,8 +222,10 @@ final class FileStorage implements VectoredStorage, MappedReads {
     public void grow(long newBytes) {
         checkOpen();
         image.grow(newBytes);
-        if (mapping != null) {
-            mapping = map(image, channel);
+        Mapping old = mapping;
+        if (old != null) {
+            mapping = map(image);
+            old.unmapWhenUnreachable();
         }
     }
 
@@ -208,6 +245,11 @@ final class FileStorage implements VectoredStorage, MappedReads {
             return;
         }
         closed = true;
+        Mapping m = mapping;
+        mapping = null;
+        if (m != null) {
+            m.unmap();
+        }
         try {
             channel.close();
         } catch (IOException e) {

@@ -19,6 +19,7 @@ final class Posix {
 
     static final int PROT_READ = LibC.PROT_READ;
     static final int PROT_WRITE = LibC.PROT_WRITE;
+    static final int MAP_SHARED = LibC.MAP_SHARED;
     static final int MAP_PRIVATE = LibC.MAP_PRIVATE;
     static final int MAP_NORESERVE = LibC.MAP_NORESERVE;
     static final int MAP_FIXED = LibC.MAP_FIXED;

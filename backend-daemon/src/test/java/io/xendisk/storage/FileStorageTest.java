@@ -63,6 +63,24 @@ class FileStorageTest {
     }
 
     @Test
+    void aLargeImageIsOneMappedAreaAndCloseUnmapsItAtOnce() throws Exception {
+        Path img = Images.sparse(dir, "big.img", 3L << 30); // three 1 GiB views, one area
+        IoEngine e = Storages.open(StorageSpec.of("file", img, false));
+        assertEquals(1, areasOf(img), "one memory area for the whole image");
+        assertTrue(e.region((2L << 30) / 512, 4096) != null);
+        e.close();
+        assertEquals(0, areasOf(img), "unmapped at close, not at some later garbage collection");
+    }
+
+    /** Memory areas of this process that map {@code img}. */
+    private static long areasOf(Path img) throws Exception {
+        String name = " " + img.toRealPath();
+        try (var lines = Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.filter(l -> l.endsWith(name)).count();
+        }
+    }
+
+    @Test
     void discardPunchesAHoleInASparseImage() throws Exception {
         Path img = Images.sparse(dir, "h.img", 8 << 20);
         try (Storage s = Storages.openStorage(StorageSpec.of("file", img, false))) {
