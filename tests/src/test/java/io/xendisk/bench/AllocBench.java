@@ -34,26 +34,20 @@ public final class AllocBench {
     private final Path work;
     private final BenchCli cli;
 
-    private AllocBench(Path dist, Path work) {
-        this.work = work;
-        this.cli = new BenchCli(dist, work);
+    private AllocBench(BenchCli cli) {
+        this.work = cli.work();
+        this.cli = cli;
     }
 
     public static void main(String[] args) throws Exception {
         List<String> engines = List.of((args.length > 0 ? args[0] : "discard,file,mmap,cow,qcow2,nbd").split(","));
         long ops = args.length > 1 ? Long.parseLong(args[1]) : 1_000_000;
-        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
-        Path work = Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), "xdja");
-        AllocBench b = new AllocBench(dist, work);
+        BenchCli cli = BenchCli.inFreshDir("xdja");
+        AllocBench b = new AllocBench(cli);
         try {
             b.run(engines, ops);
         } finally {
-            b.cli.run("sim", "destroy", "bench");
-            b.cli.run("shutdown");
-            b.cli.run("sim", "stop");
-            try (var s = Files.walk(work)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            cli.tearDown("bench");
         }
     }
 
@@ -70,7 +64,7 @@ public final class AllocBench {
                 Path img = work.resolve(engine + ".img");
                 String path = img.toString();
                 if (engine.equals("nbd")) {
-                    nbdkit = nbdkit(work.resolve("nbd.sock"));
+                    nbdkit = Nbdkit.memory(work.resolve("nbd.sock"), 256, work.resolve("nbdkit.log"));
                     path = "nbd+unix:///?socket=" + work.resolve("nbd.sock");
                 } else if (engine.equals("qcow2")) {
                     exec("qemu-img", "create", "-q", "-f", "qcow2", path, "256M");
@@ -143,20 +137,6 @@ public final class AllocBench {
             n += Long.parseLong(v);
         }
         return n;
-    }
-
-    private Process nbdkit(Path socket) throws Exception {
-        Files.deleteIfExists(socket);
-        Process p = new ProcessBuilder("nbdkit", "--exit-with-parent", "-f", "-U", socket.toString(), "memory", "256M")
-                .redirectErrorStream(true).redirectOutput(work.resolve("nbdkit.log").toFile()).start();
-        for (int i = 0; i < 200 && !Files.exists(socket); i++) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("nbdkit exited (install Debian's nbdkit): "
-                        + Files.readString(work.resolve("nbdkit.log")));
-            }
-            Thread.sleep(50);
-        }
-        return p;
     }
 
     private static void exec(String... cmd) throws Exception {

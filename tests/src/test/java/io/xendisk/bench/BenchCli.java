@@ -18,6 +18,33 @@ final class BenchCli {
         this.work = work;
     }
 
+    /**
+     * The distribution's CLI ({@code -Dxendisk.dist}, src/target/xen-disk-java by default) in a
+     * fresh work directory named {@code prefix...} under {@code -Dxdj.bench.dir} (tmpfs by default).
+     */
+    static BenchCli inFreshDir(String prefix) throws IOException {
+        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
+        return new BenchCli(dist, Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), prefix));
+    }
+
+    /** Where the images, the run and log directories and the outputs go. */
+    Path work() {
+        return work;
+    }
+
+    /** Destroys the simulated guests named, stops the daemon and the simulated platform, deletes the work directory. */
+    void tearDown(String... guests) throws IOException, InterruptedException {
+        for (String g : guests) {
+            run("sim", "destroy", g);
+        }
+        run("shutdown");
+        run("sim", "stop");
+        run("shutdown");
+        try (var s = Files.walk(work)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
     /** Runs {@code bin/xen-disk-java ARGS}; returns {exit, stdout, stderr}. */
     String[] run(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();

@@ -24,29 +24,21 @@ public final class BlkifBench {
     private final Path work;
     private final BenchCli cli;
 
-    private BlkifBench(Path dist, Path work) {
-        this.work = work;
-        this.cli = new BenchCli(dist, work);
+    private BlkifBench(BenchCli cli) {
+        this.work = cli.work();
+        this.cli = cli;
     }
 
     public static void main(String[] args) throws Exception {
         List<String> engines = List.of((args.length > 0 ? args[0] : "discard,file,mmap,cow,qcow2").split(","));
         long imageMiB = args.length > 1 ? Long.parseLong(args[1]) : 256;
         String seconds = args.length > 2 ? args[2] : "3";
-        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
-        // tmpfs by default; -Dxdj.bench.dir=/var/tmp puts the images on a disk, where fdatasync costs
-        Path work = Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), "xdjb");
-        BlkifBench b = new BlkifBench(dist, work);
+        BenchCli cli = BenchCli.inFreshDir("xdjb");
+        BlkifBench b = new BlkifBench(cli);
         try {
             b.run(engines, imageMiB, seconds);
         } finally {
-            b.cli("sim", "destroy", "bench");
-            b.cli("shutdown");
-            b.cli("sim", "stop");
-            b.cli("shutdown");
-            try (var s = Files.walk(work)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            cli.tearDown("bench");
         }
     }
 

@@ -21,26 +21,20 @@ public final class LimitsBench {
     private final Path work;
     private final BenchCli cli;
 
-    private LimitsBench(Path dist, Path work) {
-        this.work = work;
-        this.cli = new BenchCli(dist, work);
+    private LimitsBench(BenchCli cli) {
+        this.work = cli.work();
+        this.cli = cli;
     }
 
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
-        Path work = Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), "xdjl");
-        LimitsBench b = new LimitsBench(dist, work);
+        BenchCli cli = BenchCli.inFreshDir("xdjl");
+        LimitsBench b = new LimitsBench(cli);
         try {
             b.run(seconds, rounds);
         } finally {
-            b.cli.run("sim", "destroy", "limits");
-            b.cli.run("shutdown");
-            b.cli.run("sim", "stop");
-            try (var s = Files.walk(work)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            cli.tearDown("limits");
         }
     }
 

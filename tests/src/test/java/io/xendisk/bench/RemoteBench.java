@@ -52,9 +52,9 @@ public final class RemoteBench {
     private final Path work;
     private final BenchCli cli;
 
-    private RemoteBench(Path dist, Path work) {
-        this.work = work;
-        this.cli = new BenchCli(dist, work);
+    private RemoteBench(BenchCli cli) {
+        this.work = cli.work();
+        this.cli = cli;
     }
 
     public static void main(String[] args) throws Exception {
@@ -62,9 +62,8 @@ public final class RemoteBench {
         String seconds = args.length > 1 ? args[1] : "5";
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
         long imageMiB = args.length > 3 ? Long.parseLong(args[3]) : 256;
-        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
-        Path work = Files.createTempDirectory(Path.of(System.getProperty("xdj.bench.dir", "/dev/shm")), "xdjr");
-        RemoteBench b = new RemoteBench(dist, work);
+        BenchCli cli = BenchCli.inFreshDir("xdjr");
+        RemoteBench b = new RemoteBench(cli);
         try (Store store = switch (kind) {
             case "nbd" -> b.nbdkit(imageMiB);
             case "rbd" -> b.ceph(imageMiB);
@@ -72,26 +71,13 @@ public final class RemoteBench {
         }) {
             b.run(store, seconds, rounds, imageMiB);
         } finally {
-            b.cli.run("sim", "destroy", "bench");
-            b.cli.run("shutdown");
-            b.cli.run("sim", "stop");
-            try (var s = Files.walk(work)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            cli.tearDown("bench");
         }
     }
 
     private Store nbdkit(long imageMiB) throws Exception {
         Path socket = work.resolve("nbd.sock");
-        Process p = new ProcessBuilder("nbdkit", "--exit-with-parent", "-f", "-U", socket.toString(), "memory",
-                imageMiB + "M").redirectErrorStream(true).redirectOutput(work.resolve("nbdkit.log").toFile()).start();
-        for (int i = 0; i < 200 && !Files.exists(socket); i++) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("nbdkit exited (install Debian's nbdkit): "
-                        + Files.readString(work.resolve("nbdkit.log")));
-            }
-            Thread.sleep(50);
-        }
+        Process p = Nbdkit.memory(socket, imageMiB, work.resolve("nbdkit.log"));
         String uri = "nbd+unix:///?socket=" + socket;
         return new Store() {
             public String describe() {

@@ -30,28 +30,20 @@ public final class StormBench {
     private final Path work;
     private final BenchCli cli;
 
-    private StormBench(Path dist, Path work) {
-        this.work = work;
-        this.cli = new BenchCli(dist, work);
+    private StormBench(BenchCli cli) {
+        this.work = cli.work();
+        this.cli = cli;
     }
 
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-        Path dist = Path.of(System.getProperty("xendisk.dist", "src/target/xen-disk-java")).toAbsolutePath();
-        Path work = Files.createTempDirectory(Path.of("/dev/shm"), "xdjs");
-        StormBench b = new StormBench(dist, work);
+        BenchCli cli = BenchCli.inFreshDir("xdjs");
+        StormBench b = new StormBench(cli);
         try {
             b.run(seconds, rounds);
         } finally {
-            b.cli("sim", "destroy", "victim");
-            b.cli("sim", "destroy", "storm");
-            b.cli("shutdown");
-            b.cli("sim", "stop");
-            b.cli("shutdown");
-            try (var s = Files.walk(work)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            cli.tearDown("victim", "storm");
         }
     }
 
