@@ -44,7 +44,11 @@ fi
 for s in "${SCENARIOS[@]}"; do
   [ -f "$HERE/scenarios/$s.sh" ] || { echo "no scenario '$s' (have: $(cd "$HERE/scenarios" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' '))"; exit 2; }
 done
-[ -x "$DIST/bin/xen-disk-java" ] || { echo "no distribution at $DIST: run 'mvn -B -DskipTests package' first"; exit 2; }
+if [ ! -x "$DIST/bin/xen-disk-java" ]; then
+  # a fresh clone: build the distribution the lab serves from
+  echo "no distribution at $DIST yet: mvn -B -q -DskipTests package"
+  (cd "$ROOT" && mvn -B -q -DskipTests package) || { echo "the build failed; fix it and run again"; exit 2; }
+fi
 [ "$(id -u)" = 0 ] || { echo "run as root (apt-get, 9p export of /)"; exit 2; }
 
 XDJ_LAB_DIR=$LAB "$HERE/lib/build.sh" || { echo "RESULT: FAIL (lab build)"; exit 2; }
