@@ -52,8 +52,13 @@ import io.xendisk.xen.XenPage;
  */
 public final class RingWorker implements Runnable {
     private static final Logger LOG = LogManager.getLogger(RingWorker.class);
+    /**
+     * The JVM option that says how long a ring polls after a batch before it blocks on its event
+     * channel, in microseconds (0 to 1000, 50 by default): latency at low queue depth against CPU.
+     */
+    public static final String SPIN_PROPERTY = "xen-disk-java.ring-spin-micros";
     /** How long to poll the ring after a batch before blocking on the event channel. */
-    private static final long SPIN_NANOS = 50_000;
+    private static final long SPIN_NANOS = spinNanos(System.getProperty(SPIN_PROPERTY));
     /** Upper bound of one blocking wait, so stop() is noticed even without a kick. */
     private static final long WAIT_NANOS = 200_000_000L;
     /** How long a stopping ring waits for the requests still in its engine. */
@@ -206,6 +211,24 @@ public final class RingWorker implements Runnable {
         Placement pages = caps.vectored() && persistentGrants ? new GuestPagesPlacement(copies) : null;
         Placement image = caps.zeroCopyReads() ? new ImagePlacement(engine, copies, false) : null;
         return Stream.of(image, pages, bounce).filter(Objects::nonNull).toArray(Placement[]::new);
+    }
+
+    /** The spin of {@link #SPIN_PROPERTY}'s value {@code v} (null: the default); a bad value is logged and ignored. */
+    static long spinNanos(String v) {
+        long dflt = 50_000;
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long micros = Long.parseLong(v.trim());
+            if (micros >= 0 && micros <= 1000) {
+                return micros * 1000;
+            }
+        } catch (NumberFormatException e) {
+            // named below
+        }
+        LOG.warn("JVM option {}='{}' is not a number of microseconds from 0 to 1000; rings poll for 50 us", SPIN_PROPERTY, v);
+        return dflt;
     }
 
     /** Asks the loop to finish what it has taken and return. */
