@@ -46,6 +46,13 @@ import java.nio.channels.FileChannel;
  */
 final class FileStorage implements VectoredStorage, MappedReads {
     static final String NAME = "file";
+    /**
+     * The JVM option that turns reading through the mapping off ({@code false}: every read is a
+     * preadv, as for a block device). In a PV dom0 every first touch of a mapped page traps through
+     * Xen, so a fresh connection's first reads of each region cost more than a preadv would; later
+     * reads cost less (docs/BENCHMARKS.md, issue 17).
+     */
+    public static final String MAPPED_READS_PROPERTY = "xen-disk-java.file.mapped-reads";
 
     private final Image image;
     private final FileChannel channel;
@@ -53,6 +60,7 @@ final class FileStorage implements VectoredStorage, MappedReads {
     private final VectoredIo vectored;
     /** The read-only mapping of a regular file, the size it covers; null for a block device or when unmappable. */
     private volatile Mapping mapping;
+    private final boolean mappedAtOpen;
     private boolean closed;
 
     private static final Cleaner UNMAPPER = Cleaner.create();
@@ -85,13 +93,15 @@ final class FileStorage implements VectoredStorage, MappedReads {
         this.caps = new Capabilities(!image.writable, true, false, image.writable);
         this.vectored = new VectoredIo(image.path, image.fd(), channel);
         this.mapping = mapping;
+        this.mappedAtOpen = mapping != null;
     }
 
     static Storage open(StorageSpec spec) {
         Image image = Image.open(spec, !spec.readOnly());
         try {
             FileChannel channel = image.channel();
-            return new FileStorage(image, channel, image.blockDevice ? null : map(image));
+            boolean mapped = !image.blockDevice && !"false".equalsIgnoreCase(System.getProperty(MAPPED_READS_PROPERTY));
+            return new FileStorage(image, channel, mapped ? map(image) : null);
         } catch (RuntimeException e) {
             image.close();
             throw e;
@@ -120,6 +130,12 @@ final class FileStorage implements VectoredStorage, MappedReads {
         checkOpen();
         // after a grow the new tail is read with preadv until the larger mapping is in place
         return m == null || off + bytes > m.size ? null : m.chunks.chunk(off, bytes);
+    }
+
+    /** Mapped at open: a regular file that could be mapped, with the option not off. */
+    @Override
+    public boolean readsMapped() {
+        return mappedAtOpen;
     }
 
     @Override

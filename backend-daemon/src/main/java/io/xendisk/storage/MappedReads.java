@@ -26,4 +26,9 @@ public interface MappedReads extends Storage {
 
     /** Index of {@code sector}'s first byte in the buffer {@link #region} returns. */
     int regionOffset(long sector);
+
+    /** Whether this open disk reads through memory at all (fixed while open); false: {@link #region} is always null. */
+    default boolean readsMapped() {
+        return true;
+    }
 }

@@ -35,7 +35,7 @@ public final class SyncEngine implements IoEngine {
         this.storage = storage;
         this.vectored = storage instanceof VectoredStorage v ? v : null;
         this.mapped = storage instanceof MappedStorage m ? m : null;
-        this.mappedReads = storage instanceof MappedReads m ? m : null;
+        this.mappedReads = storage instanceof MappedReads m && m.readsMapped() ? m : null;
         this.caps = storage.capabilities().reachedAs(mapped != null, mappedReads != null, vectored != null);
     }
 

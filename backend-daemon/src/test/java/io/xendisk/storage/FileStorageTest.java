@@ -72,6 +72,23 @@ class FileStorageTest {
         assertEquals(0, areasOf(img), "unmapped at close, not at some later garbage collection");
     }
 
+    @Test
+    void theMappedReadsOptionOffReadsWithPreadvOnly() throws Exception {
+        Path img = Images.sparse(dir, "p.img", 4 << 20);
+        System.setProperty(FileStorage.MAPPED_READS_PROPERTY, "false");
+        try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
+            assertFalse(e.capabilities().zeroCopyReads(), "no mapping: reads are preadv");
+            assertEquals(0, areasOf(img));
+            EngineRequest w = EngineRequest.write(8, Images.pattern(4096, 5));
+            e.submit(w);
+            EngineRequest r = EngineRequest.read(8, 4096);
+            e.submit(r);
+            assertArrayEquals(Images.pattern(4096, 5), r.bytes());
+        } finally {
+            System.clearProperty(FileStorage.MAPPED_READS_PROPERTY);
+        }
+    }
+
     /** Memory areas of this process that map {@code img}. */
     private static long areasOf(Path img) throws Exception {
         String name = " " + img.toRealPath();
