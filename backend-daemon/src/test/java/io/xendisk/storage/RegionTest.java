@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -65,11 +66,15 @@ class RegionTest {
     }
 
     @Test
-    void fileAndDiscardHaveNoRegions() throws Exception {
+    void fileHasRegionsForReadsOnlyAndDiscardNone() throws Exception {
         Path img = dir.resolve("f.img");
-        Files.write(img, new byte[4096]);
+        byte[] bytes = new byte[4096];
+        bytes[512] = 0x3C;
+        Files.write(img, bytes);
         try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
-            assertNull(e.region(0, 512));
+            ByteBuffer r = e.region(1, 512);
+            assertEquals(0x3C, r.get(e.regionOffset(1)), "the image's bytes, read through the mapping");
+            assertTrue(r.isReadOnly(), "a write never goes through it");
         }
         try (IoEngine e = Storages.open(StorageSpec.discard(1 << 20))) {
             assertNull(e.region(0, 512));
