@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 
 /**
  * Engine {@code file}: positional reads and writes (pread/pwrite) on the image,
@@ -34,7 +35,8 @@ import java.nio.channels.FileChannel;
  * truncated while served, a read through the mapping faults, which fails the
  * VBD (see {@link MmapStorage}), where preadv would have read zeros. Where
  * the image cannot be mapped (a filesystem without mmap, no address space
- * left), reads use preadv.
+ * left) or lives on tmpfs (where a mapped read of a hole allocates memory),
+ * reads use preadv.
  *
  * <p>The mapping is one memory area whatever the image's size (areas count
  * against {@code vm.max_map_count}, which grant mappings share), and
@@ -100,11 +102,25 @@ final class FileStorage implements VectoredStorage, MappedReads {
         Image image = Image.open(spec, !spec.readOnly());
         try {
             FileChannel channel = image.channel();
-            boolean mapped = !image.blockDevice && !"false".equalsIgnoreCase(System.getProperty(MAPPED_READS_PROPERTY));
+            boolean mapped = !image.blockDevice && !onTmpfs(image)
+                    && !"false".equalsIgnoreCase(System.getProperty(MAPPED_READS_PROPERTY));
             return new FileStorage(image, channel, mapped ? map(image) : null);
         } catch (RuntimeException e) {
             image.close();
             throw e;
+        }
+    }
+
+    /**
+     * On tmpfs a read fault in a hole allocates the page (pread reads zeros without), so a guest
+     * reading its sparse disk through a mapping would fill the host's memory, and on a full tmpfs the
+     * read would fault: such an image is read with preadv.
+     */
+    private static boolean onTmpfs(Image image) {
+        try {
+            return "tmpfs".equals(Files.getFileStore(image.path).type());
+        } catch (IOException e) {
+            return true; // not known: the safe way
         }
     }
 

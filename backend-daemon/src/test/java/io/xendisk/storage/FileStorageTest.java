@@ -17,6 +17,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FileStorageTest {
     @TempDir
     Path dir;
+    /** A directory on a disk filesystem (images on tmpfs are read with preadv, see below). */
+    @TempDir(factory = OnDisk.class)
+    Path disk;
 
     @Test
     void afterFlushAnIndependentReaderSeesTheData() throws Exception {
@@ -36,7 +39,7 @@ class FileStorageTest {
 
     @Test
     void readsThroughTheMappingSeeEveryWriteAndTheGrownTail() throws Exception {
-        Path img = Images.sparse(dir, "m.img", 4 << 20);
+        Path img = Images.sparse(disk, "m.img", 4 << 20);
         byte[] data = Images.pattern(8192, 3);
         try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
             Capabilities c = e.capabilities();
@@ -64,12 +67,28 @@ class FileStorageTest {
 
     @Test
     void aLargeImageIsOneMappedAreaAndCloseUnmapsItAtOnce() throws Exception {
-        Path img = Images.sparse(dir, "big.img", 3L << 30); // three 1 GiB views, one area
+        Path img = Images.sparse(disk, "big.img", 3L << 30); // three 1 GiB views, one area
         IoEngine e = Storages.open(StorageSpec.of("file", img, false));
         assertEquals(1, areasOf(img), "one memory area for the whole image");
         assertTrue(e.region((2L << 30) / 512, 4096) != null);
         e.close();
         assertEquals(0, areasOf(img), "unmapped at close, not at some later garbage collection");
+    }
+
+    @Test
+    void anImageOnTmpfsIsReadWithPreadvSoReadingItsHolesAllocatesNothing() throws Exception {
+        Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "xdj-test");
+        Path img = Images.sparse(shm, "hole.img", 8 << 20);
+        try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
+            assertFalse(e.capabilities().zeroCopyReads(), "tmpfs: no read mapping");
+            EngineRequest r = EngineRequest.read(0, 8 << 20);
+            e.submit(r);
+            assertArrayEquals(new byte[8 << 20], r.bytes());
+            assertEquals(0, Images.allocatedBytes(img), "reading the holes allocated nothing");
+        } finally {
+            Files.deleteIfExists(img);
+            Files.deleteIfExists(shm);
+        }
     }
 
     @Test
