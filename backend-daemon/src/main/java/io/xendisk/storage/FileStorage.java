@@ -7,6 +7,7 @@ import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.util.Set;
 
 /**
  * Engine {@code file}: positional reads and writes (pread/pwrite) on the image,
@@ -26,7 +27,7 @@ import java.nio.file.Files;
  * A request whose data sits in several buffers (the guest's pages) is one
  * preadv/pwritev ({@link #readv}, {@link #writev}).
  *
- * <p>Reads of a regular file also come as memory: the image is mapped
+ * <p>With {@value #MAPPED_READS_PROPERTY}=true, reads of a regular file also come as memory: the image is mapped
  * read-only ({@link #region}), so the backend copies a read out of the page
  * cache without a system call (the same pages pwrite fills, so reads see every
  * write at once). Writes stay system calls, so a write never faults a page in.
@@ -49,10 +50,11 @@ import java.nio.file.Files;
 final class FileStorage implements VectoredStorage, MappedReads {
     static final String NAME = "file";
     /**
-     * The JVM option that turns reading through the mapping off ({@code false}: every read is a
-     * preadv, as for a block device). In a PV dom0 every first touch of a mapped page traps through
-     * Xen, so a fresh connection's first reads of each region cost more than a preadv would; later
-     * reads cost less (docs/BENCHMARKS.md, issue 17).
+     * The JVM option that turns reading through a mapping on ({@code true}; off by default, every
+     * read a preadv). In a PV dom0 every first touch of a mapped page traps through Xen, so a fresh
+     * connection's first reads cost more than a preadv would and later reads less; and on a
+     * filesystem in memory, also under an overlay, a mapped read of a hole allocates the page, which
+     * this engine can see only for tmpfs, ramfs and rootfs themselves (docs/BENCHMARKS.md, issue 17).
      */
     public static final String MAPPED_READS_PROPERTY = "xen-disk-java.file.mapped-reads";
 
@@ -102,8 +104,8 @@ final class FileStorage implements VectoredStorage, MappedReads {
         Image image = Image.open(spec, !spec.readOnly());
         try {
             FileChannel channel = image.channel();
-            boolean mapped = !image.blockDevice && !onTmpfs(image)
-                    && !"false".equalsIgnoreCase(System.getProperty(MAPPED_READS_PROPERTY));
+            boolean mapped = "true".equalsIgnoreCase(System.getProperty(MAPPED_READS_PROPERTY))
+                    && !image.blockDevice && !onTmpfs(image);
             return new FileStorage(image, channel, mapped ? map(image) : null);
         } catch (RuntimeException e) {
             image.close();
@@ -111,14 +113,17 @@ final class FileStorage implements VectoredStorage, MappedReads {
         }
     }
 
+    /** Filesystems held in memory: tmpfs, ramfs, and an initramfs's rootfs (one of the two). */
+    private static final Set<String> MEMORY_FILESYSTEMS = Set.of("tmpfs", "ramfs", "rootfs");
+
     /**
-     * On tmpfs a read fault in a hole allocates the page (pread reads zeros without), so a guest
-     * reading its sparse disk through a mapping would fill the host's memory, and on a full tmpfs the
-     * read would fault: such an image is read with preadv.
+     * On a filesystem in memory a read fault in a hole allocates the page (pread reads zeros
+     * without), so a guest reading its sparse disk through a mapping would fill the host's memory,
+     * and on a full tmpfs the read would fault: such an image is read with preadv.
      */
     private static boolean onTmpfs(Image image) {
         try {
-            return "tmpfs".equals(Files.getFileStore(image.path).type());
+            return MEMORY_FILESYSTEMS.contains(Files.getFileStore(image.path).type());
         } catch (IOException e) {
             return true; // not known: the safe way
         }

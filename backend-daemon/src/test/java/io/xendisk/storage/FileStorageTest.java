@@ -15,6 +15,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class FileStorageTest {
+    @org.junit.jupiter.api.BeforeEach
+    void mappedReadsOn() {
+        System.setProperty(FileStorage.MAPPED_READS_PROPERTY, "true");
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void mappedReadsDefault() {
+        System.clearProperty(FileStorage.MAPPED_READS_PROPERTY);
+    }
+
     @TempDir
     Path dir;
     /** A directory on a disk filesystem (images on tmpfs are read with preadv, see below). */
@@ -92,9 +102,9 @@ class FileStorageTest {
     }
 
     @Test
-    void theMappedReadsOptionOffReadsWithPreadvOnly() throws Exception {
-        Path img = Images.sparse(dir, "p.img", 4 << 20);
-        System.setProperty(FileStorage.MAPPED_READS_PROPERTY, "false");
+    void byDefaultReadsArePreadvOnly() throws Exception {
+        Path img = Images.sparse(disk, "p.img", 4 << 20);
+        System.clearProperty(FileStorage.MAPPED_READS_PROPERTY);
         try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
             assertFalse(e.capabilities().zeroCopyReads(), "no mapping: reads are preadv");
             assertEquals(0, areasOf(img));

@@ -68,15 +68,18 @@ class RegionTest {
     }
 
     @Test
-    void fileHasRegionsForReadsOnlyAndDiscardNone() throws Exception {
+    void fileWithMappedReadsHasRegionsForReadsOnlyAndDiscardNone() throws Exception {
         Path img = disk.resolve("f.img"); // on tmpfs the file engine maps nothing
         byte[] bytes = new byte[4096];
         bytes[512] = 0x3C;
         Files.write(img, bytes);
+        System.setProperty(FileStorage.MAPPED_READS_PROPERTY, "true");
         try (IoEngine e = Storages.open(StorageSpec.of("file", img, false))) {
             ByteBuffer r = e.region(1, 512);
             assertEquals(0x3C, r.get(e.regionOffset(1)), "the image's bytes, read through the mapping");
             assertTrue(r.isReadOnly(), "a write never goes through it");
+        } finally {
+            System.clearProperty(FileStorage.MAPPED_READS_PROPERTY);
         }
         try (IoEngine e = Storages.open(StorageSpec.discard(1 << 20))) {
             assertNull(e.region(0, 512));
