@@ -40,6 +40,9 @@ make_image() {
   echo "$marker"
 }
 
+# Domain-0's CPU seconds so far, as Xen counts them
+dom0_cpu() { xl list 0 | awk 'NR == 2 { print $6 }'; }
+
 console_of() { echo "/var/log/xen/console/guest-$1.log"; }
 
 # $1 = name, rest = extra domU kernel args: a PV domU with no disk, waiting for /dev/xvdb;
@@ -172,11 +175,11 @@ serve_domu() {
   SERVE_CPU_FROM= SERVE_CPU_UNTIL=
   if [ -n "${SERVE_FROM:-}" ]; then
     wait_console "$guest" "$SERVE_FROM" "${SERVE_UNTIL_SECS:-300}" >/dev/null || echo "no console line '$SERVE_FROM' from $guest"
-    SERVE_CPU_FROM=$(xl list 0 | awk 'NR == 2 { print $6 }')
+    SERVE_CPU_FROM=$(dom0_cpu)
   fi
   if [ -n "${SERVE_UNTIL:-}" ]; then
     wait_console "$guest" "$SERVE_UNTIL" "${SERVE_UNTIL_SECS:-300}" || echo "no console line '$SERVE_UNTIL' from $guest"
-    SERVE_CPU_UNTIL=$(xl list 0 | awk 'NR == 2 { print $6 }')
+    SERVE_CPU_UNTIL=$(dom0_cpu)
   fi
   xdj list
   xenstore-ls -f /local/domain/0/backend/xen-disk-java > "backend-nodes-$guest.txt" 2>&1

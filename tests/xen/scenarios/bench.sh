@@ -36,8 +36,6 @@ rm -f "$IMG"; truncate -s 128M "$IMG"
 MARKER="XDJ-BENCH-MARKER"
 printf '%s' "$MARKER" | dd of="$IMG" conv=notrunc 2>/dev/null
 log "image $IMG 128 MiB (tmpfs), $PASSES pass(es) of $ROUNDS rounds of $MIB MiB per backend"
-# Domain-0's CPU seconds so far, as Xen counts them
-dom0_cpu() { xl list 0 | awk 'NR == 2 { print $6 }'; }
 # a CPU line from two dom0_cpu readings taken at rounds 1 and $ROUNDS
 cpu_line() {
   [ -n "$2" ] && [ -n "$3" ] || { echo "CHECK $1: dom0 CPU not read: FAIL"; ok=0; return; }

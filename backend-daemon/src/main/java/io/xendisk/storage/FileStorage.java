@@ -105,7 +105,7 @@ final class FileStorage implements VectoredStorage, MappedReads {
         try {
             FileChannel channel = image.channel();
             boolean mapped = "true".equalsIgnoreCase(System.getProperty(MAPPED_READS_PROPERTY))
-                    && !image.blockDevice && !onTmpfs(image);
+                    && !image.blockDevice && !inMemory(image);
             return new FileStorage(image, channel, mapped ? map(image) : null);
         } catch (RuntimeException e) {
             image.close();
@@ -121,7 +121,7 @@ final class FileStorage implements VectoredStorage, MappedReads {
      * without), so a guest reading its sparse disk through a mapping would fill the host's memory,
      * and on a full tmpfs the read would fault: such an image is read with preadv.
      */
-    private static boolean onTmpfs(Image image) {
+    private static boolean inMemory(Image image) {
         try {
             return MEMORY_FILESYSTEMS.contains(Files.getFileStore(image.path).type());
         } catch (IOException e) {
