@@ -6,6 +6,8 @@
 #   boot/kver           its version
 #   boot/dom0.cpio.gz   dom0 initramfs: busybox, Xen/9p/overlay modules, lib/dom0-init
 #   boot/domU.cpio.gz   domU initramfs: busybox, xen-blkfront, lib/domU-init
+#   boot/domU-fio.cpio.gz  the same with Debian's fio and the libraries it links (about 80 MiB
+#                          unpacked: the bench scenario's domUs get more memory)
 # Host packages: installed with apt-get (the hypervisor and kernel packages are only
 # downloaded and unpacked into root/, never installed on the host).
 set -euo pipefail
@@ -17,9 +19,9 @@ mkdir -p "$LAB/debs" "$LAB/boot"
 # What the harness needs on the host. xen-utils-4.17 gives dom0 (which runs the host's
 # userland) xl, oxenstored, xen-init-dom0 and xenconsoled; the two libraries are what the
 # daemon binds with JNA; libvirtd with its libxl driver and virsh for the libvirt scenario;
-# qemu-system-xen is QEMU's qdisk, the peer the bench scenario runs beside us; qemu-img checks overlays.
+# qemu-system-xen is QEMU's qdisk, the peer the bench scenario runs beside us; qemu-img checks overlays; fio is what the bench scenario's domUs run.
 HOST_PKGS=(qemu-system-x86 qemu-system-xen qemu-utils busybox-static cpio kmod genisoimage xen-utils-4.17 xenstore-utils libxengnttab1 libxenevtchn1
-           libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
+           libvirt-daemon libvirt-daemon-driver-xen libvirt-clients fio)
 missing=()
 for p in "${HOST_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -62,12 +64,20 @@ module_files() {
   done | awk '!seen[$0]++'
 }
 
-# $1 = output, $2 = /init script, rest = modules to load in that order
+# $1 = output, $2 = /init script, rest = modules to load in that order; with INITRAMFS_PROGRAMS set
+# (host paths), those programs too, each with the shared libraries ldd finds for it, at the same paths
 make_initramfs() {
   local out=$1 init=$2 tmp f; shift 2
   tmp=$(mktemp -d)
   mkdir -p "$tmp"/{bin,dev,proc,sys,tmp,modules}
   cp /bin/busybox "$tmp/bin/busybox"
+  for f in ${INITRAMFS_PROGRAMS:-}; do
+    # the program, then every library and the loader: ldd prints "name => /path (addr)" or "/path (addr)"
+    for lib in "$f" $(ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+      mkdir -p "$tmp$(dirname "$lib")"
+      cp -L "$lib" "$tmp$lib"
+    done
+  done
   install -m 755 "$init" "$tmp/init"
   : > "$tmp/modules/load-order"
   for f in $(module_files "$@"); do
@@ -90,4 +100,8 @@ if newer "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" "$HERE/build.sh"; then
   # ext4 (it mounts the ext2 busybox's mke2fs makes) for fstrim, isofs for the CD-ROM
   make_initramfs "$LAB/boot/domU.cpio.gz" "$HERE/domU-init" xen-blkfront ext4 isofs
   echo "build: domU initramfs $(du -k "$LAB/boot/domU.cpio.gz" | cut -f1) KiB"
+fi
+if newer "$LAB/boot/domU-fio.cpio.gz" "$HERE/domU-init" "$HERE/build.sh"; then
+  INITRAMFS_PROGRAMS=/usr/bin/fio make_initramfs "$LAB/boot/domU-fio.cpio.gz" "$HERE/domU-init" xen-blkfront ext4 isofs
+  echo "build: domU initramfs with fio $(du -k "$LAB/boot/domU-fio.cpio.gz" | cut -f1) KiB"
 fi

@@ -47,16 +47,17 @@ console_of() { echo "/var/log/xen/console/guest-$1.log"; }
 
 # $1 = name, rest = extra domU kernel args: a PV domU with no disk, waiting for /dev/xvdb;
 # with DOMU_DISK set (an xl disk spec), that disk is in its config (served by kernel blkback);
-# DOMU_DISKS: the inside of an xl disk list ('spec', 'spec'), for several disks; DOMU_VCPUS: vCPUs (1)
+# DOMU_DISKS: the inside of an xl disk list ('spec', 'spec'), for several disks; DOMU_VCPUS: vCPUs (1);
+# DOMU_RAMDISK: another initramfs (default domU.cpio.gz), DOMU_MEMORY: MiB (default 256)
 domu_cfg() {
   local name=$1; shift
   cat > "$name.cfg" <<EOC
 name = "$name"
 type = "pv"
 kernel = "$XDJ_BOOT/vmlinuz"
-ramdisk = "$XDJ_BOOT/domU.cpio.gz"
+ramdisk = "${DOMU_RAMDISK:-$XDJ_BOOT/domU.cpio.gz}"
 extra = "console=hvc0 loglevel=6 $*"
-memory = 256
+memory = ${DOMU_MEMORY:-256}
 vcpus = ${DOMU_VCPUS:-1}
 on_poweroff = "destroy"
 on_reboot = "destroy"

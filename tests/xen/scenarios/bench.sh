@@ -1,6 +1,6 @@
 #!/bin/bash
 # xdj-lab: opt-in (not in the default run: `tests/xen/run.sh bench`)
-# xdj-lab: timeout 1500
+# xdj-lab: timeout 5400
 # Scenario (issue "Real Xen" 5): throughput in a PV domU, our daemon vs kernel xen-blkback, same
 # image (dom0 tmpfs), same boot. Each backend gets a fresh domU that runs the disk test, then
 # BENCH_ROUNDS rounds of busybox `dd bs=1M oflag=direct` (write) and `dd bs=1M iflag=direct`
@@ -21,6 +21,13 @@
 # it prints its last round, over the GiB those rounds moved: every backend's work in dom0 (our
 # daemon, QEMU's qdisk, blkback's kernel threads, their hypercalls) plus the harness's console
 # polling (4 small processes a second, alike for all), so compare it between backends.
+# fio (BENCH_FIO=S, default 5; 0 = none): after the dd rounds each domU runs Debian's fio (the bench
+# initramfs, domU-fio.cpio.gz, 512 MiB domUs) over the same MiB: 4 KiB random read and write at QD1
+# and QD32, 128 KiB sequential read and write at QD8, S seconds each (FIO lines; the summary gives
+# the median IOPS over the passes, its spread, and the ratios of the medians). dom0's CPU window then
+# runs to the end of fio, and its GiB count fio's bytes too.
+# Whole-boot time: about a minute per backend and pass plus 6 * S s; more than 45 minutes needs
+# XDJ_TIMEOUT (run.sh) above its default of 3000 s.
 # Env: BENCH_MIB (default 64), BENCH_ROUNDS (default 6), BENCH_WARMUP (default 2), BENCH_PASSES (1),
 #      BENCH_BACKENDS (default "blkback file mmap"; also qdisk, qdisk-qcow2, qcow2, cow),
 #      BENCH_JFR=1: dump a Java Flight Recording of the daemon to bench/daemon.jfr at the end (start the
@@ -31,15 +38,28 @@ MIB=${BENCH_MIB:-64}
 ROUNDS=${BENCH_ROUNDS:-6}
 WARMUP=${BENCH_WARMUP:-2}
 PASSES=${BENCH_PASSES:-1}
+FIO=${BENCH_FIO:-5}
+END="DOMU-BENCH round=$ROUNDS "
+FIO_ARG=
+if [ "$FIO" != 0 ]; then
+  [ -s "$XDJ_BOOT/domU-fio.cpio.gz" ] || fail "no $XDJ_BOOT/domU-fio.cpio.gz (tests/xen/lib/build.sh makes it)"
+  DOMU_RAMDISK=$XDJ_BOOT/domU-fio.cpio.gz DOMU_MEMORY=512
+  END="DOMU-FIO-END" FIO_ARG="xdj_fio=$FIO"
+fi
+FIO_JOBS=6
 IMG=/tmp/bench.img
 rm -f "$IMG"; truncate -s 128M "$IMG"
 MARKER="XDJ-BENCH-MARKER"
 printf '%s' "$MARKER" | dd of="$IMG" conv=notrunc 2>/dev/null
 log "image $IMG 128 MiB (tmpfs), $PASSES pass(es) of $ROUNDS rounds of $MIB MiB per backend"
-# a CPU line from two dom0_cpu readings taken at rounds 1 and $ROUNDS
+# a CPU line from two dom0_cpu readings taken at round 1 and at the end ($END), over the GiB moved
+# between them: the dd rounds after the first and fio's bytes (its FIO lines of this pass, already in
+# bench.txt)
 cpu_line() {
   [ -n "$2" ] && [ -n "$3" ] || { echo "CHECK $1: dom0 CPU not read: FAIL"; ok=0; return; }
-  echo "CPU backend=$1 pass=$pass seconds=$(awk "BEGIN { print $3 - $2 }") GiB=$(awk "BEGIN { print ($ROUNDS - 1) * $MIB * 2 / 1024 }")" | tee -a bench.txt
+  local fio_kib
+  fio_kib=$(awk -v b="$1" -v p="$pass" '$1 == "FIO" && $2 == "backend=" b && $3 == "pass=" p { split($5, kv, "="); s += kv[2] } END { print s + 0 }' bench.txt)
+  echo "CPU backend=$1 pass=$pass seconds=$(awk "BEGIN { print $3 - $2 }") GiB=$(awk "BEGIN { print ($ROUNDS - 1) * $MIB * 2 / 1024 + $fio_kib / 1048576 }")" | tee -a bench.txt
 }
 modprobe xen-blkback || fail "modprobe xen-blkback"
 ok=1
@@ -60,18 +80,18 @@ for b in ${BENCH_BACKENDS:-blkback file mmap}; do
         qdisk) spec="format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$target" ;;
         *) spec="format=qcow2,vdev=xvdb,access=rw,backendtype=qdisk,target=$target" ;;
       esac
-      DOMU_DISK=$spec start_domu "$guest" xdj_wait=60 xdj_hold=1 xdj_bench="$MIB" xdj_bench_rounds="$ROUNDS"
+      DOMU_DISK=$spec start_domu "$guest" xdj_wait=60 xdj_hold=1 xdj_bench="$MIB" xdj_bench_rounds="$ROUNDS" $FIO_ARG
       RESULT=$(wait_console "$guest" 'DOMU-RESULT' 240) || true
       wait_console "$guest" "DOMU-BENCH round=1 " 300 >/dev/null || echo "$b: no first DOMU-BENCH line"
       cpu0=$(dom0_cpu)
-      wait_console "$guest" "DOMU-BENCH round=$ROUNDS " 300 >/dev/null || echo "$b: no last DOMU-BENCH line"
-      cpu_line "$b" "$cpu0" "$(dom0_cpu)"
+      wait_console "$guest" "$END" 900 >/dev/null || echo "$b: no '$END' line"
+      cpu1=$(dom0_cpu)
       wait_gone "$guest" 60
       SEEN_MARKER=$(tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-MARKER' | tail -1 | cut -d' ' -f2) ;;
     *)
-      DOMU_EXTRA="xdj_bench=$MIB xdj_bench_rounds=$ROUNDS" SERVE_FROM="DOMU-BENCH round=1 " \
-        SERVE_UNTIL="DOMU-BENCH round=$ROUNDS " serve_domu "$guest" "$target" "$b" > "serve-$guest.log" 2>&1
-      cpu_line "$b" "${SERVE_CPU_FROM:-}" "${SERVE_CPU_UNTIL:-}"
+      DOMU_EXTRA="xdj_bench=$MIB xdj_bench_rounds=$ROUNDS $FIO_ARG" SERVE_FROM="DOMU-BENCH round=1 " \
+        SERVE_UNTIL="$END" SERVE_UNTIL_SECS=900 serve_domu "$guest" "$target" "$b" > "serve-$guest.log" 2>&1
+      cpu0=${SERVE_CPU_FROM:-} cpu1=${SERVE_CPU_UNTIL:-}
       grep -E '^DOMU-RESULT|^connected|^disconnected|dom0 ' "serve-$guest.log" ;;
   esac
   if [ "$target" != "$IMG" ]; then
@@ -86,6 +106,12 @@ for b in ${BENCH_BACKENDS:-blkback file mmap}; do
   tr -d '\r' < "$(console_of "$guest")" | grep -a -E '^DOMU-QUEUE|^DOMU-DMESG.*blkfront: xvdb' | sed "s/^/$b: /"
   tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-BENCH' | sed "s/^DOMU-BENCH/BENCH backend=$b pass=$pass/" | tee -a bench.txt
   [ "$(grep -c "^BENCH backend=$b pass=$pass " bench.txt)" = "$ROUNDS" ] || { echo "CHECK $b: $ROUNDS bench rounds: FAIL"; ok=0; }
+  if [ "$FIO" != 0 ]; then
+    tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU-FIO job=' | sed "s/^DOMU-FIO/FIO backend=$b pass=$pass/" | tee -a bench.txt
+    tr -d '\r' < "$(console_of "$guest")" | grep -a '^DOMU: fio' && { echo "CHECK $b: fio ran: FAIL"; ok=0; }
+    [ "$(grep -c "^FIO backend=$b pass=$pass " bench.txt)" = "$FIO_JOBS" ] || { echo "CHECK $b: $FIO_JOBS fio jobs: FAIL"; ok=0; }
+  fi
+  cpu_line "$b" "$cpu0" "$cpu1"
 done
 done
 if [ "${BENCH_JFR:-0}" = 1 ]; then
@@ -123,5 +149,43 @@ awk -v rounds="$ROUNDS" -v warmup="$WARMUP" '
       print line
     }
 }' bench.txt | tee summary.txt
+# fio: per backend and job, the median over the passes (and the lowest and highest) of IOPS, MB/s
+# and mean latency; ratios of the medians to blkback's and to the userspace peer's of the same format
+if [ "$FIO" != 0 ]; then
+  echo "---- fio summary (${FIO} s per job per pass; median over the passes, IOPS spread min-max) ----"
+  awk '
+    /^FIO/ {
+      delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      b = f["backend"]; j = f["job"]
+      if (!(b in seen)) { seen[b] = 1; order[++nb] = b }
+      if (!(j in jseen)) { jseen[j] = 1; jobs[++nj] = j }
+      k = b SUBSEP j; n[k]++
+      iops[k, n[k]] = f["iops"]; mbps[k, n[k]] = f["MBps"]; lat[k, n[k]] = f["lat_us"]
+    }
+    # the median of the n values v[k, 1..n] (mawk has no asort: an insertion sort of a copy)
+    function median(v, k, m,   i, j, t, a) {
+      for (i = 1; i <= m; i++) a[i] = v[k, i] + 0
+      for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      lo = a[1]; hi = a[m]
+      return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+    }
+    function x(v, base) { return base > 0 ? sprintf("%.2f", v / base) : "-" }
+    END {
+      for (i = 1; i <= nb; i++) for (jj = 1; jj <= nj; jj++) {
+        b = order[i]; j = jobs[jj]; k = b SUBSEP j; if (!n[k]) continue
+        MI[k] = median(iops, k, n[k]); LO[k] = lo; HI[k] = hi
+        MB[k] = median(mbps, k, n[k]); ML[k] = median(lat, k, n[k])
+      }
+      for (i = 1; i <= nb; i++) for (jj = 1; jj <= nj; jj++) {
+        b = order[i]; j = jobs[jj]; k = b SUBSEP j; if (!n[k]) continue
+        line = sprintf("FIO-SUMMARY backend=%s job=%s passes=%d iops=%.0f iops_min=%.0f iops_max=%.0f MBps=%.1f lat_us=%.0f", b, j, n[k], MI[k], LO[k], HI[k], MB[k], ML[k])
+        kb = "blkback" SUBSEP j
+        if (b != "blkback" && n[kb]) line = line " x_blkback=" x(MI[k], MI[kb])
+        q = (b == "qcow2") ? "qdisk-qcow2" : "qdisk"; kq = q SUBSEP j
+        if (b !~ /^(blkback|qdisk)/ && n[kq]) line = line " x_" q "=" x(MI[k], MI[kq])
+        print line
+      }
+    }' bench.txt | tee fio-summary.txt
+fi
 [ $ok = 1 ] && { echo "RESULT PASS"; exit 0; }
 echo "RESULT FAIL"; exit 1
