@@ -48,6 +48,8 @@ public final class LibC {
     public static final int MAP_FIXED = 0x10;
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MADV_DONTNEED = 4;
+    /** Linux 5.14: map the pages of a range as read faults would, without faulting (EINVAL before). */
+    public static final int MADV_POPULATE_READ = 22;
 
     public static final int FALLOC_FL_KEEP_SIZE = 1;
     public static final int FALLOC_FL_PUNCH_HOLE = 2;
@@ -90,6 +92,9 @@ public final class LibC {
     public static native int munmap(Pointer addr, long length);
 
     public static native int madvise(Pointer addr, long length, int advice);
+
+    /** One byte per page of the range: bit 0 set when the page is in memory (for a file: in its page cache). */
+    public static native int mincore(Pointer addr, long length, Pointer vec);
 
     public static native int geteuid();
 

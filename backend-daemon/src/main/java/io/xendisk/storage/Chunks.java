@@ -33,6 +33,25 @@ final class Chunks {
         return (int) Math.min(SIZE, size - ((long) i << SHIFT));
     }
 
+    /**
+     * Starts mapping in the pages of every chunk that the page cache already
+     * holds ({@link PagePopulator}); the jobs are to be cancelled
+     * ({@link #stopPopulating}) before the memory is unmapped.
+     */
+    PagePopulator.Job[] populate(String what) {
+        PagePopulator.Job[] jobs = new PagePopulator.Job[chunks.length];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = PagePopulator.populate(PagePopulator.address(chunks[i]), chunks[i].capacity(), what);
+        }
+        return jobs;
+    }
+
+    static void stopPopulating(PagePopulator.Job[] jobs) {
+        for (PagePopulator.Job job : jobs) {
+            job.cancel();
+        }
+    }
+
     ByteBuffer chunk(int i) {
         return chunks[i];
     }

@@ -69,13 +69,16 @@ final class FileStorage implements VectoredStorage, MappedReads {
 
     private static final Cleaner UNMAPPER = Cleaner.create();
 
-    private record Mapping(Chunks chunks, long size, long address) {
+    /** The mapping, and the job mapping in what the page cache holds (cancelled before any unmap). */
+    private record Mapping(Chunks chunks, long size, long address, PagePopulator.Job populating) {
         void unmap() {
+            populating.cancel();
             Posix.C.munmap(new Pointer(address), size);
         }
 
         /** Unmaps each chunk once no view of it is reachable (a read on another queue may still hold one). */
         void unmapWhenUnreachable() {
+            populating.cancel();
             for (int i = 0; i < chunks.count(); i++) {
                 long off = (long) i << Chunks.SHIFT;
                 UNMAPPER.register(chunks.chunk(i), new Unmap(address + off, Chunks.length(size, i)));
@@ -140,7 +143,8 @@ final class FileStorage implements VectoredStorage, MappedReads {
         for (int i = 0; i < views.length; i++) {
             views[i] = p.getByteBuffer((long) i << Chunks.SHIFT, Chunks.length(size, i)).asReadOnlyBuffer();
         }
-        return new Mapping(new Chunks(views), size, Pointer.nativeValue(p));
+        long address = Pointer.nativeValue(p);
+        return new Mapping(new Chunks(views), size, address, PagePopulator.populate(address, size, image.path.toString()));
     }
 
     /** The mapping's memory for a read, or null (a block device, or the range is not in one chunk of the mapping). */
@@ -151,6 +155,12 @@ final class FileStorage implements VectoredStorage, MappedReads {
         checkOpen();
         // after a grow the new tail is read with preadv until the larger mapping is in place
         return m == null || off + bytes > m.size ? null : m.chunks.chunk(off, bytes);
+    }
+
+    /** Waits until the mapping holds what the page cache held when it was made (true: done, or no mapping). */
+    boolean awaitPopulated(long millis) throws InterruptedException {
+        Mapping m = mapping;
+        return m == null || m.populating.await(millis);
     }
 
     /** Mapped at open: a regular file that could be mapped, with the option not off. */

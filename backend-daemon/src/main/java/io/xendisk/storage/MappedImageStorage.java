@@ -13,11 +13,14 @@ abstract class MappedImageStorage implements MappedStorage {
     final Chunks chunks;
     final boolean writable;
     private boolean closed;
+    /** The pages the page cache holds, mapped in off the ring thread. */
+    final PagePopulator.Job[] populating;
 
     MappedImageStorage(Image image, Chunks chunks, boolean writable) {
         this.image = image;
         this.chunks = chunks;
         this.writable = writable;
+        this.populating = chunks.populate(image.path.toString());
     }
 
     /** Bytes {@code [off, off + len)} of the image were (or may have been) changed through the mapping. */
@@ -76,12 +79,23 @@ abstract class MappedImageStorage implements MappedStorage {
         return Chunks.offsetInChunk(sector << SECTOR_SHIFT);
     }
 
+    /** Waits until the mapping holds what the page cache held when it was made; false on timeout. */
+    final boolean awaitPopulated(long millis) throws InterruptedException {
+        for (PagePopulator.Job job : populating) {
+            if (!job.await(millis)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Marks the storage closed; true the first time only. */
     final boolean markClosed() {
         if (closed) {
             return false;
         }
         closed = true;
+        Chunks.stopPopulating(populating);
         return true;
     }
 

@@ -26,6 +26,7 @@ final class Posix {
     static final int MAP_ANONYMOUS = LibC.MAP_ANONYMOUS;
 
     static final int MADV_DONTNEED = LibC.MADV_DONTNEED;
+    static final int MADV_POPULATE_READ = LibC.MADV_POPULATE_READ;
 
     static final int FALLOC_FL_KEEP_SIZE = LibC.FALLOC_FL_KEEP_SIZE;
     static final int FALLOC_FL_PUNCH_HOLE = LibC.FALLOC_FL_PUNCH_HOLE;
@@ -68,6 +69,10 @@ final class Posix {
 
         int madvise(Pointer addr, long length, int advice) {
             return LibC.madvise(addr, length, advice);
+        }
+
+        int mincore(Pointer addr, long length, Pointer vec) {
+            return LibC.mincore(addr, length, vec);
         }
 
         int fallocate(int fd, int mode, long offset, long length) {
