@@ -162,7 +162,8 @@ if [ "$FIO" != 0 ]; then
       k = b SUBSEP j; n[k]++
       iops[k, n[k]] = f["iops"]; mbps[k, n[k]] = f["MBps"]; lat[k, n[k]] = f["lat_us"]
     }
-    # the median of the n values v[k, 1..n] (mawk has no asort: an insertion sort of a copy)
+    # the median of the n values v[k, 1..n] (mawk has no asort: an insertion sort of a copy); sets
+    # lo and hi, the lowest and highest, for the caller
     function median(v, k, m,   i, j, t, a) {
       for (i = 1; i <= m; i++) a[i] = v[k, i] + 0
       for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }

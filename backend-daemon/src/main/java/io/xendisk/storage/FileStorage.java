@@ -163,7 +163,7 @@ final class FileStorage implements VectoredStorage, MappedReads {
         return m == null || m.populating.await(millis);
     }
 
-    /** Mapped at open: a regular file that could be mapped, with the option not off. */
+    /** Mapped at open: the option on, and a regular file not held in memory that could be mapped. */
     @Override
     public boolean readsMapped() {
         return mappedAtOpen;
